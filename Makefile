@@ -1,0 +1,31 @@
+# Two commands for a fresh Debian machine (run as root, or with sudo available):
+#   make demo   installs everything, then runs the main job
+#   make test   installs everything, then runs the test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEBS := espeak-ng flite sox pocketsphinx-testdata redis-server
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup demo test lint
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+demo: setup
+	$(VENV)/bin/healthdial call --seed 3
+	$(VENV)/bin/healthdial accuracy --calls 20
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy

@@ -1,0 +1,1 @@
+"""The orchestrator: calls, lines, the simulated callee and the CLI."""

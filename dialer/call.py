@@ -1,0 +1,86 @@
+"""One call as it happens on a line: the robot speaks, listens and decides from audio alone."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from dialer.callee import Callee, Reply
+from speech.channel import RATE, from_line, to_line, ulaw_decode, ulaw_encode
+from speech.listener import Listener
+from speech.recognizer import Grammar
+from speech.tts import Synthesizer, Voice
+from survey_scripts.dialog import Dialog, Heard, Prompt, Result
+from survey_scripts.model import Survey
+
+
+@dataclass(frozen=True)
+class TurnLog:
+    prompt: Prompt
+    heard: Heard
+    callee: Reply  # the simulation's side: for reports only, never for decisions
+
+
+@dataclass
+class CallRecord:
+    result: Result
+    turns: list[TurnLog] = field(default_factory=list)
+    audio_s: float = 0.0  # line time, both directions
+
+
+class Robot:
+    """The survey robot's voice and ears; models load once and serve many calls."""
+
+    def __init__(self, survey: Survey, synth: Synthesizer, listener: Listener) -> None:
+        self.survey = survey
+        self.synth = synth
+        self.listener = listener
+        lang = survey.language
+        self.voice = Voice("espeak", lang.voice, lang.rate)
+        self._lines: dict[str, bytes] = {}
+
+    def say(self, text: str) -> bytes:
+        """The prompt as it goes down the line (8 kHz mu-law), made once per text."""
+        if text not in self._lines:
+            self._lines[text] = to_line(self.synth.speak(text, self.voice))
+        return self._lines[text]
+
+    def hear(self, incoming: bytes, prompt: Prompt) -> Heard:
+        assert prompt.listen is not None
+        grammar = Grammar(prompt.listen.key, prompt.listen.phrases, self.survey.language.fillers)
+        return self.listener.listen(ulaw_decode(incoming), grammar).heard
+
+
+def exchange(robot: Robot, callee: Callee, prompt: Prompt) -> tuple[Heard, Reply, float]:
+    """One turn, blocking: prompt audio out, the callee's audio back, what the robot heard."""
+    out = robot.say(prompt.text)
+    reply = callee.reply(out)
+    if reply.kind == "hangup":
+        return Heard(hangup=True), reply, len(out) / RATE
+    incoming = ulaw_encode(callee.render(reply, robot.synth))
+    heard = robot.hear(incoming, prompt)
+    return heard, reply, (len(out) + len(incoming)) / RATE
+
+
+async def run_call(robot: Robot, callee: Callee) -> CallRecord:
+    """Drive the dialog engine over the line until it ends; blocking work stays off the loop."""
+    flow = Dialog(robot.survey).run()
+    record = CallRecord(Result())
+    prompt = next(flow)
+    while True:
+        if prompt.listen is None:  # a goodbye: say it, nothing to hear
+            record.audio_s += len(robot.say(prompt.text)) / RATE
+            heard = Heard(hangup=True)
+            reply = Reply("hangup")
+        else:
+            heard, reply, seconds = await asyncio.to_thread(exchange, robot, callee, prompt)
+            record.audio_s += seconds
+            record.turns.append(TurnLog(prompt, heard, reply))
+        try:
+            prompt = flow.send(heard)
+        except StopIteration as stop:
+            record.result = stop.value
+            return record
+
+
+__all__ = ["CallRecord", "Robot", "TurnLog", "from_line", "run_call"]

@@ -1,0 +1,216 @@
+"""The simulated callee: hears the robot's prompt audio, answers with synthesized speech.
+
+It lives with the lines, not the robot: it understands prompts by recognizing
+their audio (a sentence grammar of the survey's prompts, as a person knows what
+can be asked), and answers from its hidden truth through the phone channel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from dialer.persona import Persona
+from speech import dtmf
+from speech.audio import Audio, to_int16
+from speech.channel import RATE, from_line
+from speech.recognizer import Grammar, Recognizer
+from speech.tts import Synthesizer
+from survey_scripts.model import AnswerType, Question, Survey
+from survey_scripts.numbers import number_phrases, to_words
+from survey_scripts.phrases import spoken_value
+
+OFF_SCRIPT = {"en": ("who is this", "why are you calling me", "is this a real person",
+                     "i am driving right now"),
+              "ko": ("누구세요", "왜 전화하셨어요")}
+REPEAT = {"en": ("repeat that", "say that again"), "ko": ("다시",)}
+HESITATE = {"en": "um, ", "ko": "음 "}
+
+
+@dataclass(frozen=True)
+class PromptMeaning:
+    kind: str  # question, keypad, confirm, goodbye
+    question_id: str | None = None
+    value: str | None = None  # the value read back in a confirmation
+
+
+@dataclass(frozen=True)
+class Reply:
+    kind: str  # speech, digits, silence, hangup
+    text: str = ""
+
+
+def _normalize(text: str, known: object) -> str:
+    words = re.sub(r"[^\w' ]+", " ", text.lower()).split()
+    check = getattr(known, "known", None)
+    return " ".join(w for w in words if check is None or check(w))
+
+
+class Ear:
+    """What a callee makes of the robot's prompt audio."""
+
+    def __init__(self, survey: Survey, recognizer: Recognizer) -> None:
+        lang = survey.language
+        meanings: dict[str, PromptMeaning] = {}
+
+        def add(text: str, meaning: PromptMeaning) -> None:
+            meanings.setdefault(_normalize(text, recognizer), meaning)
+
+        first = survey.questions[0]
+        add(f"{survey.greeting} {first.prompt}", PromptMeaning("question", first.id))
+        for q in survey.questions:
+            for text in (q.prompt, f"{lang.reprompt} {q.prompt}"):
+                add(text, PromptMeaning("question", q.id))
+            for value in _values(q, lang.code):
+                said = spoken_value(q, value, lang)
+                add(lang.confirm.format(value=said), PromptMeaning("confirm", value=said))
+        for text in (lang.keypad_yes_no, lang.keypad_number):
+            add(text, PromptMeaning("keypad"))
+        for q in survey.questions:
+            if q.type == AnswerType.CHOICE:
+                opts = ", ".join(f"{k} {q.options[v][0]}" for k, v in q.keypad.items())
+                add(lang.keypad_choice.format(options=opts), PromptMeaning("keypad"))
+        for text in (lang.closing, lang.goodbye_refused, lang.goodbye_opt_out):
+            add(text, PromptMeaning("goodbye"))
+        meanings.pop("", None)
+        self.meanings = meanings
+        # a loop over the prompts' words: long prompts fall off a sentence grammar's beam
+        vocab = sorted({w for sentence in meanings for w in sentence.split()})
+        self.grammar = Grammar(f"ear:{survey.name}", tuple(vocab), loop=True)
+        self.recognizer = recognizer
+        self._memo: dict[bytes, PromptMeaning | None] = {}
+
+    def hear(self, line: bytes) -> PromptMeaning | None:
+        """Understand a prompt; the same audio is understood the same way, so remember it."""
+        key = hashlib.blake2b(line, digest_size=16).digest()
+        if key not in self._memo:
+            rec = self.recognizer.recognize(from_line(line), self.grammar)
+            self._memo[key] = self._nearest(rec.transcript)
+        return self._memo[key]
+
+
+    def _nearest(self, raw: str) -> PromptMeaning | None:
+        """The prompt sentence that shares the most words with what was heard."""
+        said = raw.split()
+        if not said:
+            return None
+
+        def overlap(sentence: str) -> float:
+            words = sentence.split()
+            common = sum(min(said.count(w), words.count(w)) for w in set(words))
+            return 2 * common / (len(words) + len(said))
+
+        best = max(self.meanings, key=overlap)
+        return self.meanings[best] if overlap(best) >= 0.35 else None
+
+
+def _values(q: Question, lang: str) -> list[str | float]:
+    if q.type == AnswerType.YES_NO:
+        return ["yes", "no"]
+    if q.type == AnswerType.CHOICE:
+        return list(q.options)
+    return list(number_phrases(q.minimum, q.maximum, q.decimals, lang).values())
+
+
+class Callee:
+    """One person on one call: decides each reply from what it heard and its truth."""
+
+    def __init__(self, persona: Persona, survey: Survey, ear: Ear) -> None:
+        self.p = persona
+        self.survey = survey
+        self.ear = ear
+        self.lang = survey.language
+        self.rng = random.Random(persona.seed * 7919 + 1)
+        self.current: Question | None = None
+        self._asked_repeat: set[str] = set()
+
+    def reply(self, prompt_line: bytes) -> Reply:
+        heard = self.ear.hear(prompt_line)
+        h = self.p.habits
+        if heard is None:
+            return Reply("speech", self.rng.choice(REPEAT[self.lang.code]))
+        if heard.kind == "goodbye":
+            return Reply("hangup")
+        if heard.kind == "question" and heard.question_id:
+            self.current = self.survey.question(heard.question_id)
+            if h.hangup_at == heard.question_id:
+                return Reply("hangup")
+        q = self.current
+        if q is None:
+            return Reply("silence")
+        truth = self.p.truth.get(q.id)
+        if heard.kind == "keypad":
+            return Reply("digits", _keys(q, truth))
+        if heard.kind == "confirm":
+            right = heard.value == spoken_value(q, truth, self.lang) if truth is not None else False
+            return Reply("speech", self._say_yes_no("yes" if right else "no"))
+        return self._answer(q, truth)
+
+    def _answer(self, q: Question, truth: str | float | None) -> Reply:
+        h, r = self.p.habits, self.rng.random()
+        if h.keypad_only:
+            return Reply("digits", _keys(q, truth))
+        if r < h.silent:
+            return Reply("silence")
+        if r < h.silent + h.off_script:
+            return Reply("speech", self.rng.choice(OFF_SCRIPT[self.lang.code]))
+        if r < h.silent + h.off_script + h.ask_repeat and q.id not in self._asked_repeat:
+            self._asked_repeat.add(q.id)
+            return Reply("speech", self.rng.choice(REPEAT[self.lang.code]))
+        if q.type == AnswerType.YES_NO:
+            text = self._say_yes_no(str(truth))
+        elif q.type == AnswerType.NUMBER:
+            text = to_words(float(truth or 0), self.lang.code)
+            if q.unit and self.rng.random() < 0.5:
+                text += f" {q.unit}"
+        else:
+            text = self.rng.choice(q.options[str(truth)])
+        if self.rng.random() < h.hesitate:
+            text = HESITATE[self.lang.code] + text
+        return Reply("speech", text)
+
+    def _say_yes_no(self, value: str) -> str:
+        words = self.lang.yes if value == "yes" else self.lang.no
+        return self.rng.choice(words[:3])
+
+    def render(self, reply: Reply, synth: Synthesizer) -> np.ndarray:
+        """The callee's side of the line at 8 kHz, before the channel: pause, voice, pause."""
+        rng = np.random.default_rng(self.rng.randrange(2**32))
+        pause = np.zeros(int(rng.uniform(0.25, 0.7) * RATE), dtype=np.int16)
+        if reply.kind == "digits":
+            sound = dtmf.tones(reply.text)
+        elif reply.kind == "speech":
+            sound = synth.speak(reply.text, self.p.voice).resampled(RATE).samples
+        else:
+            sound = np.zeros(0, dtype=np.int16)
+        tail = np.zeros(int(1.2 * RATE), dtype=np.int16)
+        x = np.concatenate([pause, sound, tail]).astype(np.float32) / 32768
+        return to_int16(x + _noise(x, sound, self.p.habits.snr_db, rng))
+
+
+def _keys(q: Question, truth: str | float | None) -> str:
+    if q.type == AnswerType.YES_NO:
+        return "1" if truth == "yes" else "2"
+    if q.type == AnswerType.CHOICE:
+        return next((k for k, v in q.keypad.items() if v == truth), "0")
+    value = float(truth or 0)
+    text = str(int(value)) if value == int(value) else str(value).replace(".", "*")
+    return text + "#"
+
+
+def _noise(x: np.ndarray, sound: np.ndarray, snr_db: float | None,
+           rng: np.random.Generator) -> np.ndarray:
+    """Room noise at `snr_db` below the speech, or a faint line hiss in a quiet room."""
+    level = 10 ** (-60 / 20)
+    if snr_db is not None and len(sound):
+        speech_rms = float(np.sqrt(np.mean((sound.astype(np.float32) / 32768) ** 2)))
+        level = speech_rms / 10 ** (snr_db / 20)
+    return (rng.standard_normal(len(x)) * level).astype(np.float32)
+
+
+def as_audio(samples: np.ndarray) -> Audio:
+    return Audio(samples, RATE)

@@ -1,0 +1,1 @@
+"""Sound in and out: synthesis, recognition, the phone channel, endpointing, DTMF."""

@@ -1,0 +1,71 @@
+"""Mono 16-bit audio at a known rate, read from any WAV file."""
+
+from __future__ import annotations
+
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soxr
+
+from survey_scripts.errors import AudioError
+
+
+@dataclass(frozen=True)
+class Audio:
+    samples: np.ndarray  # int16, mono
+    rate: int
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / self.rate
+
+    def resampled(self, rate: int) -> Audio:
+        if rate == self.rate:
+            return self
+        x = soxr.resample(self.samples.astype(np.float32) / 32768, self.rate, rate)
+        return Audio(to_int16(x), rate)
+
+
+def to_int16(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(x * 32768), -32768, 32767).astype(np.int16)
+
+
+def silence(seconds: float, rate: int = 8000) -> np.ndarray:
+    return np.zeros(int(seconds * rate), dtype=np.int16)
+
+
+def read_wav(path: str | Path) -> Audio:
+    """Read a PCM WAV (any rate, mono or stereo); AudioError says what is wrong with it."""
+    p = Path(path)
+    try:
+        with wave.open(str(p), "rb") as w:
+            width, channels, rate = w.getsampwidth(), w.getnchannels(), w.getframerate()
+            data = w.readframes(w.getnframes())
+    except FileNotFoundError as e:
+        raise AudioError(f"{p}: no such file") from e
+    except (wave.Error, EOFError) as e:
+        raise AudioError(f"{p}: not a readable WAV file ({e}); convert it to PCM WAV, "
+                         "e.g. sox IN -b 16 OUT.wav") from e
+    if width not in (1, 2, 4):
+        raise AudioError(f"{p}: {8 * width}-bit samples are not supported; use 16-bit PCM")
+    dtype = {1: np.uint8, 2: np.int16, 4: np.int32}[width]
+    x = np.frombuffer(data, dtype=dtype).astype(np.float32)
+    if width == 1:
+        x = (x - 128) * 256
+    elif width == 4:
+        x = x / 65536
+    if channels > 1:
+        x = x[: len(x) // channels * channels].reshape(-1, channels).mean(axis=1)
+    if len(x) == 0:
+        raise AudioError(f"{p}: the file holds no audio")
+    return Audio(np.clip(x, -32768, 32767).astype(np.int16), rate)
+
+
+def write_wav(path: str | Path, audio: Audio) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(audio.rate)
+        w.writeframes(audio.samples.tobytes())

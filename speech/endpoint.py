@@ -1,0 +1,81 @@
+"""End-of-speech detection: stop listening when the callee has finished, not after a fixed time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+FRAME = 160  # 20 ms at 8 kHz
+
+
+@dataclass(frozen=True)
+class EndpointParams:
+    """Timings of turn-taking; defaults suit short survey answers."""
+
+    no_input_s: float = 5.0  # silence this long before any speech: the callee said nothing
+    end_silence_s: float = 0.7  # this much silence after speech: the turn is over
+    max_speech_s: float = 10.0  # cut a callee who talks on
+    min_speech_s: float = 0.08  # shorter bursts are clicks, not speech
+    margin_db: float = 12.0  # speech stands this far above the noise floor
+    floor_dbfs: float = -55.0  # the quietest floor assumed
+
+
+class State(StrEnum):
+    WAITING = "waiting"
+    SPEAKING = "speaking"
+    DONE = "done"  # end of speech found
+    NO_INPUT = "no_input"
+    TOO_LONG = "too_long"
+
+
+class Endpointer:
+    """Feed 20 ms frames as they arrive; `state` says when the turn is over."""
+
+    def __init__(self, params: EndpointParams | None = None) -> None:
+        self.p = params or EndpointParams()
+        self.state = State.WAITING
+        self.frames = 0
+        self.start = 0  # first frame of speech
+        self.end = 0  # frame after the last frame of speech
+        self._floor = self.p.floor_dbfs
+        self._voiced_run = 0
+        self._quiet_run = 0
+
+    def push(self, frame: np.ndarray) -> State:
+        if self.state not in (State.WAITING, State.SPEAKING):
+            return self.state
+        level = _dbfs(frame)
+        voiced = level > self._floor + self.p.margin_db
+        if not voiced:  # track the noise floor on quiet frames only
+            self._floor = max(self.p.floor_dbfs, 0.95 * self._floor + 0.05 * level)
+        self.frames += 1
+        min_run = max(1, round(self.p.min_speech_s / 0.02))
+        if self.state == State.WAITING:
+            self._voiced_run = self._voiced_run + 1 if voiced else 0
+            if self._voiced_run >= min_run:
+                self.state = State.SPEAKING
+                self.start = self.frames - self._voiced_run
+            elif self.frames * 0.02 >= self.p.no_input_s:
+                self.state = State.NO_INPUT
+            return self.state
+        self._quiet_run = 0 if voiced else self._quiet_run + 1
+        if voiced:
+            self.end = self.frames
+        if self._quiet_run * 0.02 >= self.p.end_silence_s:
+            self.state = State.DONE
+        elif (self.frames - self.start) * 0.02 >= self.p.max_speech_s:
+            self.end = self.frames
+            self.state = State.TOO_LONG
+        return self.state
+
+
+def _dbfs(frame: np.ndarray) -> float:
+    rms = float(np.sqrt(np.mean(frame.astype(np.float64) ** 2))) / 32768
+    return 20 * np.log10(max(rms, 1e-6))
+
+
+def frames(samples: np.ndarray) -> list[np.ndarray]:
+    n = len(samples) // FRAME
+    return [samples[i * FRAME:(i + 1) * FRAME] for i in range(n)]

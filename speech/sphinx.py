@@ -1,0 +1,112 @@
+"""pocketsphinx: the US-English model its wheel ships, so a fresh machine needs no download.
+
+Rejection. A grammar always finds some match, so each utterance is decoded
+twice: once with the question's grammar, once with the same grammar beside a
+loop of common English words (a garbage model). Speech that does not answer
+the question is taken by the garbage loop and comes back rejected; when the
+two passes disagree on the answer, confidence is low and the dialog confirms.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+
+from speech.audio import Audio
+from speech.recognizer import Grammar, Recognition
+from survey_scripts.errors import EngineError
+
+log = logging.getLogger(__name__)
+RATE = 16000
+GARBAGE_WEIGHT = 0.0001  # the model's rate; phone audio is upsampled to it
+_GARBAGE = (
+    "the a of and to in it is that was he for on are with as his they at be this have from "
+    "or had by but what all were we when your can said there use an each which she do how "
+    "their if will up other about out many then them these so some her would make like him "
+    "into time has look more write go see number way could people my than first water been "
+    "call who oil its now find long down day did get come made may part over new sound take "
+    "only little work know place year live me back give most very after thing our just name "
+    "good sentence man think say great where help through much before line right too mean "
+    "old any same tell boy follow came want show also around form three small set put end "
+    "does another well large must big even such because turn here why ask went men read need "
+    "land different home us move try kind hand picture again change off play spell air away "
+    "animal house point page letter mother answer found study still learn should america world"
+).split()
+_SIL = {"<s>", "</s>", "<sil>", "[NOISE]", "(NULL)"}
+
+
+def _word(w: str) -> str:
+    return re.sub(r"\(\d+\)$", "", w)
+
+
+class SphinxRecognizer:
+    name = "pocketsphinx"
+
+    def __init__(self, garbage: bool = True) -> None:
+        from pocketsphinx import Decoder
+
+        try:
+            self._d = Decoder(lm=None, logfn=os.devnull, samprate=RATE, bestpath=False)
+        except RuntimeError as e:
+            raise EngineError(f"pocketsphinx cannot start: {e}") from e
+        self._garbage_on = garbage
+        self._searches: set[str] = set()
+
+    def known(self, word: str) -> bool:
+        """Whether the dictionary can say `word` (grammars may use only such words)."""
+        return self._d.lookup_word(word) is not None
+
+    def _jsgf(self, g: Grammar, garbage: bool) -> str:
+        words = {w for p in g.phrases for w in p.split()}
+        missing = sorted(w for w in words | set(g.fillers) if self._d.lookup_word(w) is None)
+        if missing:
+            raise EngineError(f"grammar '{g.key}': words not in the pocketsphinx dictionary: "
+                              f"{', '.join(missing)}; reword the survey with common words")
+        if g.loop:
+            return f"#JSGF V1.0; grammar g; public <s> = <w>+; <w> = {' | '.join(sorted(words))};"
+        alts = " | ".join(f"( {p} )" for p in g.phrases)
+        fill = " | ".join(g.fillers) or "<NULL>"
+        body = "<a>"
+        extra = ""
+        if garbage:
+            junk = [w for w in _GARBAGE if w not in words and self._d.lookup_word(w)]
+            # the garbage loop is weighted down: it must fit far better than any answer
+            body = f"( /1/ <a> | /{GARBAGE_WEIGHT}/ <g> [<g>] [<g>] [<g>] )"
+            extra = f" <g> = {' | '.join(junk)};"
+        return (f"#JSGF V1.0; grammar g; public <s> = [<f>] {body} [<f>]; "
+                f"<a> = {alts}; <f> = {fill};{extra}")
+
+    def _search(self, g: Grammar, garbage: bool) -> str:
+        name = f"{g.key}/{'g' if garbage else 'a'}/{hash(g.phrases) & 0xFFFFFFFF:x}"
+        if name not in self._searches:
+            self._d.add_jsgf_string(name, self._jsgf(g, garbage))
+            self._searches.add(name)
+        return name
+
+    def _decode(self, pcm: bytes, search: str) -> list[str]:
+        self._d.activate_search(search)
+        self._d.start_utt()
+        self._d.process_raw(pcm, full_utt=True)
+        self._d.end_utt()
+        if self._d.hyp() is None:  # nothing decoded (silence, or no path through the grammar)
+            return []
+        return [_word(s.word) for s in self._d.seg() if s.word not in _SIL]
+
+    def recognize(self, audio: Audio, grammar: Grammar) -> Recognition:
+        pcm = audio.resampled(RATE).samples.tobytes()
+        first = self._decode(pcm, self._search(grammar, garbage=False))
+        text = " ".join(w for w in first if w not in grammar.fillers)
+        if grammar.loop:
+            return Recognition(text, 0.9 if text else 0.0, rejected=not text, raw=text)
+        if not text or text not in grammar.phrases:
+            return Recognition("", 0.0, rejected=True, raw=" ".join(first))
+        if not self._garbage_on:
+            return Recognition(text, 0.9)
+        second = self._decode(pcm, self._search(grammar, garbage=True))
+        content = [w for w in second if w not in grammar.fillers]
+        allowed = {w for p in grammar.phrases for w in p.split()}
+        if any(w not in allowed for w in content) or not content:
+            return Recognition("", 0.0, rejected=True, raw=" ".join(second))
+        agree = " ".join(content) == text
+        return Recognition(text, 0.9 if agree else 0.5, raw=" ".join(second))

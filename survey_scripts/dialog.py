@@ -1,0 +1,224 @@
+"""The dialog engine: a pure state machine that yields what to say and receives what was heard.
+
+Drive it like httpx's auth_flow:
+
+    flow = Dialog(survey).run()
+    prompt = next(flow)
+    while True:
+        heard = <play prompt, listen>          # the line does the audio
+        try:
+            prompt = flow.send(heard)
+        except StopIteration as stop:
+            result = stop.value
+            break
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from survey_scripts.model import AnswerType, Question, Survey
+from survey_scripts.phrases import (
+    Intent,
+    Meaning,
+    answer_phrases,
+    confirm_phrases,
+    interpret,
+    keypad_value,
+    spoken_value,
+)
+from survey_scripts.rules import evaluate
+
+CONFIDENT = 0.7  # below this, a recognized answer is read back for confirmation
+MAX_REPROMPTS = 2
+MAX_REPEATS = 3
+
+
+class Outcome(StrEnum):
+    COMPLETED = "completed"
+    REFUSED = "refused"
+    OPTED_OUT = "opted_out"
+    PARTIAL = "partial"
+
+
+class PromptKind(StrEnum):
+    QUESTION = "question"
+    REPROMPT = "reprompt"
+    KEYPAD = "keypad"
+    CONFIRM = "confirm"
+    GOODBYE = "goodbye"
+
+
+@dataclass(frozen=True)
+class Listen:
+    """What the line should listen for after a prompt: a grammar and keypad digits."""
+
+    key: str
+    phrases: tuple[str, ...]
+    keypad: bool = True
+
+
+@dataclass(frozen=True)
+class Prompt:
+    kind: PromptKind
+    text: str
+    question_id: str | None
+    listen: Listen | None
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What the line made of the callee's turn, from audio alone."""
+
+    transcript: str = ""
+    confidence: float = 0.0
+    digits: str = ""
+    silent: bool = False
+    hangup: bool = False
+
+
+@dataclass
+class Recorded:
+    value: str | float | None
+    how: str  # speech, confirmed, keypad, dont_know, unanswered
+    confidence: float = 0.0
+
+
+@dataclass
+class Result:
+    outcome: Outcome = Outcome.PARTIAL
+    answers: dict[str, Recorded] = field(default_factory=dict)
+    risk: str | None = None
+    turns: int = 0
+
+    def values(self) -> dict[str, str | float | None]:
+        return {k: r.value for k, r in self.answers.items()}
+
+
+class _Hangup(Exception):
+    pass
+
+
+class _OptOut(Exception):
+    pass
+
+
+class Dialog:
+    """One survey conversation. No audio, no I/O: testable with plain Heard objects."""
+
+    def __init__(self, survey: Survey) -> None:
+        self.survey = survey
+        self.lang = survey.language
+        self.result = Result()
+
+    def run(self) -> Generator[Prompt, Heard, Result]:
+        r = self.result
+        try:
+            yield from self._survey()
+        except _Hangup:
+            r.outcome = Outcome.OPTED_OUT if r.outcome == Outcome.OPTED_OUT else Outcome.PARTIAL
+        except _OptOut:
+            r.outcome = Outcome.OPTED_OUT
+            yield self._goodbye(self.lang.goodbye_opt_out)
+        if r.outcome in (Outcome.COMPLETED, Outcome.PARTIAL):
+            r.risk = self._risk()
+        return r
+
+    def _survey(self) -> Generator[Prompt, Heard, None]:
+        r = self.result
+        first, *rest = self.survey.questions
+        consent = yield from self._ask(first, f"{self.survey.greeting} {first.prompt}")
+        if consent.value != "yes":
+            r.outcome = Outcome.REFUSED
+            yield self._goodbye(self.lang.goodbye_refused)
+            return
+        for q in rest:
+            if q.when and not evaluate(q.when, self._known()):
+                continue
+            r.answers[q.id] = yield from self._ask(q, q.prompt)
+        r.outcome = Outcome.COMPLETED
+        yield self._goodbye(self.lang.closing)
+
+    def _known(self) -> dict[str, str | float | None]:
+        return {q.id: None for q in self.survey.questions} | self.result.values()
+
+    def _goodbye(self, text: str) -> Prompt:
+        return Prompt(PromptKind.GOODBYE, text, None, None)
+
+    def _hear(self, prompt: Prompt) -> Generator[Prompt, Heard, Heard]:
+        heard = yield prompt
+        self.result.turns += 1
+        if heard.hangup:
+            raise _Hangup
+        return heard
+
+    def _ask(self, q: Question, text: str) -> Generator[Prompt, Heard, Recorded]:
+        """Ask until answered: reprompts, repeats, confirmation, then the keypad."""
+        table = answer_phrases(q, self.lang)
+        listen = Listen(q.id, tuple(table), keypad=True)
+        prompt = Prompt(PromptKind.QUESTION, text, q.id, listen)
+        failures = repeats = 0
+        while failures <= MAX_REPROMPTS:
+            heard = yield from self._hear(prompt)
+            if heard.digits:
+                value = keypad_value(q, heard.digits)
+                if value is not None:
+                    return Recorded(value, "keypad", 1.0)
+            meaning = interpret(heard.transcript, table, self.lang.fillers)
+            if meaning.intent == Intent.STOP:
+                raise _OptOut
+            if meaning.intent == Intent.DONT_KNOW:
+                return Recorded(None, "dont_know", heard.confidence)
+            if meaning.intent == Intent.REPEAT and repeats < MAX_REPEATS:
+                repeats += 1
+                prompt = Prompt(PromptKind.QUESTION, q.prompt, q.id, listen)
+                continue
+            if meaning.intent == Intent.ANSWER:
+                if heard.confidence >= CONFIDENT:
+                    return Recorded(meaning.value, "speech", heard.confidence)
+                confirmed = yield from self._confirm(q, meaning)
+                if confirmed:
+                    return Recorded(meaning.value, "confirmed", heard.confidence)
+            failures += 1
+            prompt = Prompt(PromptKind.REPROMPT, f"{self.lang.reprompt} {q.prompt}", q.id, listen)
+        return (yield from self._keypad(q, listen))
+
+    def _confirm(self, q: Question, meaning: Meaning) -> Generator[Prompt, Heard, bool]:
+        assert meaning.value is not None
+        table = confirm_phrases(self.lang)
+        text = self.lang.confirm.format(value=spoken_value(q, meaning.value, self.lang))
+        heard = yield from self._hear(
+            Prompt(PromptKind.CONFIRM, text, q.id, Listen("confirm", tuple(table))))
+        if heard.digits:
+            return heard.digits.startswith("1")
+        said = interpret(heard.transcript, table, self.lang.fillers)
+        if said.intent == Intent.STOP:
+            raise _OptOut
+        return said.intent == Intent.ANSWER and said.value == "yes" and heard.confidence >= CONFIDENT
+
+    def _keypad(self, q: Question, listen: Listen) -> Generator[Prompt, Heard, Recorded]:
+        text = {AnswerType.YES_NO: self.lang.keypad_yes_no,
+                AnswerType.NUMBER: self.lang.keypad_number,
+                AnswerType.CHOICE: self.lang.keypad_choice}[q.type]
+        if q.type == AnswerType.CHOICE:
+            text = text.format(options=", ".join(
+                f"{k} {q.options[v][0]}" for k, v in q.keypad.items()))
+        heard = yield from self._hear(Prompt(PromptKind.KEYPAD, text, q.id, listen))
+        value = keypad_value(q, heard.digits) if heard.digits else None
+        if value is not None:
+            return Recorded(value, "keypad", 1.0)
+        meaning = interpret(heard.transcript, answer_phrases(q, self.lang), self.lang.fillers)
+        if meaning.intent == Intent.STOP:
+            raise _OptOut
+        if meaning.intent == Intent.ANSWER and heard.confidence >= CONFIDENT:
+            return Recorded(meaning.value, "speech", heard.confidence)
+        return Recorded(None, "unanswered")
+
+    def _risk(self) -> str:
+        known = self._known()
+        for rule in self.survey.risk:
+            if evaluate(rule.when, known):
+                return rule.colour
+        return self.survey.risk_default

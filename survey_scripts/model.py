@@ -1,0 +1,74 @@
+"""The survey as data: questions, options, language phrases and risk rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class AnswerType(StrEnum):
+    YES_NO = "yes_no"
+    NUMBER = "number"
+    CHOICE = "choice"
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: options are dicts
+class Question:
+    id: str
+    type: AnswerType
+    prompt: str
+    when: str | None = None
+    minimum: float = 0
+    maximum: float = 0
+    unit: str = ""
+    decimals: bool = False
+    options: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    keypad: dict[str, str] = field(default_factory=dict)
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Language:
+    """Words and sentences the robot says and understands, per survey language."""
+
+    code: str
+    yes: tuple[str, ...]
+    no: tuple[str, ...]
+    repeat: tuple[str, ...]
+    dont_know: tuple[str, ...]
+    stop: tuple[str, ...]
+    fillers: tuple[str, ...]
+    reprompt: str
+    keypad_yes_no: str
+    keypad_number: str
+    keypad_choice: str
+    confirm: str
+    goodbye_refused: str
+    goodbye_opt_out: str
+    closing: str
+    voice: str
+    rate: int
+
+
+@dataclass(frozen=True)
+class RiskRule:
+    colour: str
+    when: str
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Survey:
+    name: str
+    path: str
+    greeting: str
+    questions: tuple[Question, ...]
+    language: Language
+    risk: tuple[RiskRule, ...]
+    risk_default: str = "green"
+
+    def question(self, qid: str) -> Question:
+        for q in self.questions:
+            if q.id == qid:
+                return q
+        raise KeyError(qid)

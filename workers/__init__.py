@@ -1,0 +1,1 @@
+"""The queue side: job functions for workers (campaign issue)."""
