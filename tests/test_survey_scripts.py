@@ -1,0 +1,216 @@
+"""survey_scripts: pure unit tests, no audio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from survey_scripts.dialog import Dialog, Heard, Outcome, PromptKind, Result
+from survey_scripts.errors import SurveyError
+from survey_scripts.loader import load_survey
+from survey_scripts.model import Survey
+from survey_scripts.numbers import number_phrases, parse, to_words
+from survey_scripts.phrases import Intent, answer_phrases, interpret, keypad_value
+from survey_scripts.rules import check_expression, evaluate
+from tests.conftest import KO
+
+
+def drive(survey: Survey, replies: list[Heard]) -> tuple[Result, list]:
+    flow = Dialog(survey).run()
+    prompts = [next(flow)]
+    for heard in replies:
+        try:
+            prompts.append(flow.send(heard))
+        except StopIteration as stop:
+            return stop.value, prompts
+    raise AssertionError(f"dialog still running after {len(replies)} replies: {prompts[-1]}")
+
+
+def said(text: str, conf: float = 0.9) -> Heard:
+    return Heard(transcript=text, confidence=conf)
+
+
+ALL_NO = [said("yes"), said("no"), said("no"), said("no"), said("no"), said("no"),
+          said("none"), Heard(hangup=True)]
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("three", 3), ("twelve", 12), ("thirty seven point five", 37.5), ("twenty", 20),
+    ("one hundred two", 102), ("zero point one", 0.1)])
+def test_spoken_numbers(text: str, value: float) -> None:
+    assert parse(text) == value
+    assert parse(to_words(value)) == value
+
+
+@pytest.mark.parametrize("text", ["three seven", "point five", "hello", "", "twelve thirty"])
+def test_not_numbers(text: str) -> None:
+    assert parse(text) is None
+
+
+def test_korean_numbers() -> None:
+    assert to_words(37.5, "ko") == "삼 십 칠 점 오"
+    assert parse("삼 십 칠 점 오", "ko") == 37.5
+    assert parse("십 사", "ko") == 14
+    assert len(number_phrases(1, 30, False, "ko")) == 30
+
+
+def test_shipped_surveys_load(survey: Survey) -> None:
+    ids = [q.id for q in survey.questions]
+    assert ids == ["consent", "fever", "fever_days", "cough", "breathing", "taste_smell",
+                   "contact", "travel"]
+    ko = load_survey(KO)
+    assert [q.id for q in ko.questions] == ids
+    assert survey.question("fever_days").when == "fever == 'yes'"
+
+
+def test_survey_errors_name_their_lines(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "survey: x\n"
+        "greeting: hi\n"
+        "language: {code: en}\n"
+        "questions:\n"
+        "  - id: consent\n"
+        "    type: yes_no\n"
+        "    prompt: ok?\n"
+        "  - id: fever\n"
+        "    type: maybe\n"
+        "    prompt: fever?\n"
+        "  - id: days\n"
+        "    type: number\n"
+        "    prompt: days?\n"
+        "    when: nosuch == 'yes'\n", encoding="utf-8")
+    with pytest.raises(SurveyError) as e:
+        load_survey(bad)
+    text = str(e.value)
+    assert str(bad) in text
+    assert "line 9: question 'fever': type 'maybe'" in text
+    assert "line 14:" in text and "nosuch" in text
+    assert "line 3: language: 'yes'" in text
+    assert "min <= max" in text
+
+
+def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("survey: x\nquestions:\n  - id: [unclosed\n", encoding="utf-8")
+    with pytest.raises(SurveyError, match=r"line \d+: not valid YAML"):
+        load_survey(bad)
+
+
+def test_missing_file_is_a_survey_error(tmp_path: Path) -> None:
+    with pytest.raises(SurveyError, match="cannot read"):
+        load_survey(tmp_path / "none.yaml")
+
+
+def test_rules_are_safe() -> None:
+    assert evaluate("fever == 'yes' and days >= 3", {"fever": "yes", "days": 4})
+    assert not evaluate("days >= 3", {"days": None})
+    assert check_expression("__import__('os').system('x')", {"fever"}) is not None
+    assert check_expression("fever ==", {"fever"}) is not None
+    with pytest.raises(Exception, match="cannot evaluate"):
+        evaluate("fever.__class__", {"fever": "yes"})
+
+
+def test_interpretation(survey: Survey) -> None:
+    lang = survey.language
+    table = answer_phrases(survey.question("fever_days"), lang)
+    assert interpret("um three days", table, lang.fillers).value == 3
+    assert interpret("thirty one", table, lang.fillers).intent == Intent.NOMATCH  # out of range
+    yn = answer_phrases(survey.question("cough"), lang)
+    assert interpret("yeah", yn, lang.fillers).value == "yes"
+    assert interpret("stop calling me", yn, lang.fillers).intent == Intent.STOP
+    assert interpret("repeat that", yn, lang.fillers).intent == Intent.REPEAT
+    travel = answer_phrases(survey.question("travel"), lang)
+    assert interpret("overseas", travel, lang.fillers).value == "abroad"
+
+
+def test_keypad_values(survey: Survey) -> None:
+    assert keypad_value(survey.question("cough"), "1") == "yes"
+    assert keypad_value(survey.question("cough"), "2#") == "no"
+    assert keypad_value(survey.question("fever_days"), "12#") == 12
+    assert keypad_value(survey.question("fever_days"), "99#") is None
+    assert keypad_value(survey.question("travel"), "4") == "abroad"
+
+
+def test_complete_survey_with_branching(survey: Survey) -> None:
+    result, prompts = drive(survey, [
+        said("yes"), said("yes"), said("three days"), said("yes"), said("no"), said("no"),
+        said("no"), said("abroad"), Heard(hangup=True)])
+    assert result.outcome == Outcome.COMPLETED
+    assert result.values() == {"fever": "yes", "fever_days": 3, "cough": "yes",
+                               "breathing": "no", "taste_smell": "no", "contact": "no",
+                               "travel": "abroad"}
+    assert result.risk == "red"  # fever for 3 days with a cough
+    assert prompts[-1].kind == PromptKind.GOODBYE
+
+
+def test_fever_days_skipped_without_fever(survey: Survey) -> None:
+    result, _ = drive(survey, ALL_NO)
+    assert "fever_days" not in result.answers
+    assert result.risk == "green"
+
+
+def test_refusal_ends_politely(survey: Survey) -> None:
+    result, prompts = drive(survey, [said("no"), Heard(hangup=True)])
+    assert result.outcome == Outcome.REFUSED
+    assert result.answers == {}
+    assert prompts[-1].text == survey.language.goodbye_refused
+
+
+def test_opt_out_on_any_question(survey: Survey) -> None:
+    result, prompts = drive(survey, [said("yes"), said("no"), said("stop calling me"),
+                                     Heard(hangup=True)])
+    assert result.outcome == Outcome.OPTED_OUT
+    assert prompts[-1].text == survey.language.goodbye_opt_out
+
+
+def test_reprompts_then_keypad_then_unanswered(survey: Survey) -> None:
+    silent = Heard(silent=True)
+    result, prompts = drive(survey, [said("yes"), silent, said(""), silent, silent,
+                                     *ALL_NO[2:]])
+    kinds = [p.kind for p in prompts[1:6]]
+    assert kinds == [PromptKind.QUESTION, PromptKind.REPROMPT, PromptKind.REPROMPT,
+                     PromptKind.KEYPAD, PromptKind.QUESTION]
+    assert result.answers["fever"].value is None
+    assert result.answers["fever"].how == "unanswered"
+
+
+def test_keypad_answer_recorded(survey: Survey) -> None:
+    result, _ = drive(survey, [said("yes"), Heard(silent=True), Heard(silent=True),
+                               Heard(silent=True), Heard(digits="1", confidence=1),
+                               said("four"), *ALL_NO[2:]])
+    assert result.answers["fever"].value == "yes"
+    assert result.answers["fever"].how == "keypad"
+    assert result.answers["fever_days"].value == 4
+
+
+def test_low_confidence_is_confirmed(survey: Survey) -> None:
+    result, prompts = drive(survey, [said("yes"), said("yes"), said("three", 0.4),
+                                     said("no"), said("thirteen", 0.4), said("yes"),
+                                     *ALL_NO[2:]])
+    assert prompts[3].kind == PromptKind.CONFIRM
+    assert prompts[3].text == "I heard three days. Is that right?"
+    assert result.answers["fever_days"].value == 13
+    assert result.answers["fever_days"].how == "confirmed"
+
+
+def test_low_confidence_never_recorded_without_confirmation(survey: Survey) -> None:
+    low = said("three", 0.4)
+    unsure = said("", 0.0)
+    result, _ = drive(survey, [said("yes"), said("yes"), low, unsure, low, unsure, low,
+                               unsure, Heard(silent=True), *ALL_NO[2:]])
+    assert result.answers["fever_days"].value is None
+
+
+def test_repeat_and_dont_know(survey: Survey) -> None:
+    result, prompts = drive(survey, [said("yes"), said("repeat that"), said("i don't know"),
+                                     *ALL_NO[2:]])
+    assert prompts[1].text == prompts[2].text == survey.question("fever").prompt
+    assert result.answers["fever"].how == "dont_know"
+
+
+def test_hangup_mid_survey_is_partial(survey: Survey) -> None:
+    result, _ = drive(survey, [said("yes"), said("no"), Heard(hangup=True)])
+    assert result.outcome == Outcome.PARTIAL
+    assert result.answers == {"fever": result.answers["fever"]}
