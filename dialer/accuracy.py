@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ProcessPoolExecutor
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from dialer.call import CallRecord, run_call
 from dialer.callee import Callee
 from dialer.persona import Persona, make_persona
-from dialer.stack import Stack
+from dialer.stack import EngineChoice, Stack, build_stack
 
 
 @dataclass
@@ -28,6 +29,12 @@ class Tally:
             self.correct += 1
         else:
             self.wrong += 1
+
+    def merge(self, other: Tally) -> None:
+        self.asked += other.asked
+        self.correct += other.correct
+        self.wrong += other.wrong
+        self.unanswered += other.unanswered
 
     def as_dict(self) -> dict[str, int]:
         return {"asked": self.asked, "correct": self.correct, "wrong": self.wrong,
@@ -50,16 +57,42 @@ class Report:
             for t in (self.total, self.by_question[qid], self.by_voice[str(persona.voice)]):
                 t.add(rec.value, truth, rec.how)
 
+    def merge(self, other: Report) -> None:
+        self.calls += other.calls
+        self.outcomes.update(other.outcomes)
+        self.total.merge(other.total)
+        for mine, theirs in ((self.by_question, other.by_question),
+                             (self.by_voice, other.by_voice)):
+            for k, t in theirs.items():
+                mine[k].merge(t)
+
     def as_dict(self) -> dict[str, Any]:
         return {**self.total.as_dict(), "calls": self.calls, "outcomes": dict(self.outcomes),
                 "by_question": {k: v.as_dict() for k, v in self.by_question.items()},
                 "by_voice": {k: v.as_dict() for k, v in self.by_voice.items()}}
 
 
-def run_accuracy(stack: Stack, calls: int, seed: int) -> Report:
+def _score_calls(stack: Stack, seeds: range) -> Report:
     report = Report()
-    for i in range(calls):
-        persona = make_persona(seed + i, stack.survey)
+    for seed in seeds:
+        persona = make_persona(seed, stack.survey)
         record = asyncio.run(run_call(stack.robot, Callee(persona, stack.survey, stack.ear)))
         report.score(persona, record)
     return report
+
+
+def _worker(script: str | None, choice: EngineChoice, seeds: range) -> Report:
+    return _score_calls(build_stack(script, choice), seeds)
+
+
+def run_accuracy(script: str | None, choice: EngineChoice, calls: int, seed: int,
+                 processes: int = 1) -> Report:
+    """Score `calls` calls; with several processes, each loads its own models once."""
+    if processes <= 1:
+        return _worker(script, choice, range(seed, seed + calls))
+    chunks = [range(seed + i, seed + calls, processes) for i in range(processes)]
+    total = Report()
+    with ProcessPoolExecutor(processes) as pool:
+        for part in pool.map(_worker, [script] * processes, [choice] * processes, chunks):
+            total.merge(part)
+    return total

@@ -57,8 +57,12 @@ class Ear:
         lang = survey.language
         meanings: dict[str, PromptMeaning] = {}
 
+        sentences: set[str] = set()
+
         def add(text: str, meaning: PromptMeaning) -> None:
-            meanings.setdefault(_normalize(text, recognizer), meaning)
+            parts = [_normalize(x, recognizer) for x in re.split(r"(?<=[.?!])\s+", text)]
+            sentences.update(p for p in parts if p)
+            meanings.setdefault(" ".join(p for p in parts if p), meaning)
 
         first = survey.questions[0]
         add(f"{survey.greeting} {first.prompt}", PromptMeaning("question", first.id))
@@ -78,9 +82,9 @@ class Ear:
             add(text, PromptMeaning("goodbye"))
         meanings.pop("", None)
         self.meanings = meanings
-        # a loop over the prompts' words: long prompts fall off a sentence grammar's beam
-        vocab = sorted({w for sentence in meanings for w in sentence.split()})
-        self.grammar = Grammar(f"ear:{survey.name}", tuple(vocab), loop=True)
+        # any sequence of the prompts' sentences: a whole multi-sentence prompt as one
+        # path falls off the decoder's beam, single sentences do not
+        self.grammar = Grammar(f"ear:{survey.name}", tuple(sorted(sentences)), loop=True)
         self.recognizer = recognizer
         self._memo: dict[bytes, PromptMeaning | None] = {}
 
@@ -89,7 +93,8 @@ class Ear:
         key = hashlib.blake2b(line, digest_size=16).digest()
         if key not in self._memo:
             rec = self.recognizer.recognize(from_line(line), self.grammar)
-            self._memo[key] = self._nearest(rec.transcript)
+            exact = self.meanings.get(rec.transcript)
+            self._memo[key] = exact or self._nearest(rec.transcript)
         return self._memo[key]
 
 

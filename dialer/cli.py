@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -37,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     acc.add_argument("--calls", type=int, default=50)
     acc.add_argument("--seed", type=int, default=1)
     acc.add_argument("--json", action="store_true")
+    acc.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                     help="worker processes (default: one per core)")
     return ap
 
 
@@ -124,10 +127,13 @@ def cmd_recognize(args: argparse.Namespace) -> int:
 
 
 def cmd_accuracy(args: argparse.Namespace) -> int:
+    from dialer.stack import EngineChoice
+
     from dialer.accuracy import run_accuracy
 
-    stack = _stack(args)
-    report = run_accuracy(stack, args.calls, args.seed)
+    stack = _stack(args)  # validates the survey and engine before forking workers
+    choice = EngineChoice.pick(args.engine, args.vosk_model, stack.survey.language.code)
+    report = run_accuracy(args.script, choice, args.calls, args.seed, args.processes)
     data = report.as_dict()
     if args.json:
         print(json.dumps(data, ensure_ascii=False))

@@ -17,7 +17,7 @@ class Grammar:
     key: str
     phrases: tuple[str, ...]
     fillers: tuple[str, ...] = ()
-    loop: bool = False  # any sequence of the words in `phrases` (dictation over a small vocabulary)
+    loop: bool = False  # any sequence of `phrases` (e.g. the sentences of known prompts)
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,13 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 from speech.audio import Audio, read_wav
-from survey_scripts.errors import EngineError
+from survey_scripts.errors import AudioError, EngineError
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,11 @@ class _Espeak:
             # espeak-ng calls back from its own thread: runAndWait can return first
             if not self._done.wait(10):
                 raise EngineError(f"espeak-ng did not finish speaking {text[:40]!r}")
-        return read_wav(self.path)
+        try:
+            return read_wav(self.path)
+        except AudioError:  # a late event from an earlier utterance: wait for this one
+            time.sleep(0.05)
+            return read_wav(self.path)
 
 
 class _Flite:

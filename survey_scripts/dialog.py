@@ -130,6 +130,7 @@ class Dialog:
         r = self.result
         first, *rest = self.survey.questions
         consent = yield from self._ask(first, f"{self.survey.greeting} {first.prompt}")
+        r.answers[first.id] = consent
         if consent.value != "yes":
             r.outcome = Outcome.REFUSED
             yield self._goodbye(self.lang.goodbye_refused)
@@ -176,7 +177,7 @@ class Dialog:
                 prompt = Prompt(PromptKind.QUESTION, q.prompt, q.id, listen)
                 continue
             if meaning.intent == Intent.ANSWER:
-                if heard.confidence >= CONFIDENT:
+                if heard.confidence >= CONFIDENT and q.confirm != "always":
                     return Recorded(meaning.value, "speech", heard.confidence)
                 confirmed = yield from self._confirm(q, meaning)
                 if confirmed:

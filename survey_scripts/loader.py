@@ -165,16 +165,18 @@ def _question(item: Any, c: _Checker, seen: set[str]) -> Question | None:
         problem = check_expression(str(when), seen)
         if problem:
             c.bad(_line(item, "when"), f"{where}: when: {problem}")
-    kw: dict[str, Any] = {}
+    kw: dict[str, Any] = {"confirm": str(item.get("confirm", "auto"))}
+    if kw["confirm"] not in ("auto", "always"):
+        c.bad(_line(item, "confirm"), f"{where}: confirm must be auto or always")
     if qtype == AnswerType.NUMBER:
         lo, hi = item.get("min"), item.get("max")
         if not isinstance(lo, int | float) or not isinstance(hi, int | float) or lo > hi:
             c.bad(_line(item, "min"), f"{where}: a number question needs min <= max")
             lo, hi = 0, 0
-        kw = {"minimum": lo, "maximum": hi, "unit": str(item.get("unit", "")),
-              "decimals": bool(item.get("decimals", False))}
+        kw |= {"minimum": lo, "maximum": hi, "unit": str(item.get("unit", "")),
+               "decimals": bool(item.get("decimals", False))}
     elif qtype == AnswerType.CHOICE:
-        kw = {"options": _options(item, c, where)}
+        kw["options"] = _options(item, c, where)
         kw["keypad"] = {str(i + 1): k for i, k in enumerate(kw["options"])}
     return Question(id=qid, type=qtype, prompt=prompt, when=str(when) if when else None,
                     line=ln, **kw)

@@ -24,6 +24,7 @@ class Question:
     decimals: bool = False
     options: dict[str, tuple[str, ...]] = field(default_factory=dict)
     keypad: dict[str, str] = field(default_factory=dict)
+    confirm: str = "auto"  # auto: read back low-confidence answers; always: every spoken one
     line: int = 0
 
 
