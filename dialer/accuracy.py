@@ -1,10 +1,13 @@
-"""Simulated calls scored against the callees' hidden truth (reports only; the robot never sees it)."""
+"""Simulated calls scored against the callees' hidden truth.
+
+Only reports read the truth; the robot never does.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ProcessPoolExecutor
 from collections import Counter, defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 

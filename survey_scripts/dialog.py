@@ -197,7 +197,8 @@ class Dialog:
         said = interpret(heard.transcript, table, self.lang.fillers)
         if said.intent == Intent.STOP:
             raise _OptOut
-        return said.intent == Intent.ANSWER and said.value == "yes" and heard.confidence >= CONFIDENT
+        sure = heard.confidence >= CONFIDENT
+        return said.intent == Intent.ANSWER and said.value == "yes" and sure
 
     def _keypad(self, q: Question, listen: Listen) -> Generator[Prompt, Heard, Recorded]:
         text = {AnswerType.YES_NO: self.lang.keypad_yes_no,

@@ -28,7 +28,7 @@ class _LineDict(dict[str, Any]):
 
 class _Loader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:  # type: ignore[override]
-        out = _LineDict(super().construct_mapping(node, deep=True))
+        out = _LineDict({str(k): v for k, v in super().construct_mapping(node, deep=True).items()})
         out.line = node.start_mark.line + 1
         out.lines = {k.value: k.start_mark.line + 1 for k, _ in node.value
                      if isinstance(k, yaml.ScalarNode)}
@@ -96,7 +96,7 @@ def load_survey(path: str | Path) -> Survey:
         raise SurveyError(str(p), [f"{where}: not valid YAML ({getattr(e, 'problem', e)}); "
                                    "check indentation and quotes"]) from e
     if not isinstance(raw, dict):
-        raise SurveyError(str(p), ["line 1: the file must be a mapping with survey, questions, ..."])
+        raise SurveyError(str(p), ["line 1: the file must be a mapping (survey, questions, ...)"])
     c = _Checker()
     survey = _build(raw, str(p), c)
     if c.problems:
@@ -130,8 +130,8 @@ def _language(d: Any, c: _Checker, line: int) -> Language:
     if not isinstance(d, dict):
         c.bad(line, "'language' must be a mapping (code, yes, no, repeat, ...)")
         d = _LineDict()
-    lists = {k: c.words(d, k, "language") for k in _LANG_LISTS}
-    texts = {k: c.text(d, k, "language") for k in _LANG_TEXTS}
+    lists: dict[str, Any] = {k: c.words(d, k, "language") for k in _LANG_LISTS}
+    texts: dict[str, Any] = {k: c.text(d, k, "language") for k in _LANG_TEXTS}
     rate = d.get("rate", 165)
     if not isinstance(rate, int) or not 80 <= rate <= 400:
         c.bad(_line(d, "rate"), "language: 'rate' must be words per minute, 80 to 400")
@@ -154,7 +154,7 @@ def _question(item: Any, c: _Checker, seen: set[str]) -> Question | None:
         c.bad(_line(item, "id"), f"question id '{qid}' is used twice")
     where = f"question '{qid}'"
     try:
-        qtype = AnswerType(item.get("type"))
+        qtype = AnswerType(str(item.get("type")))
     except ValueError:
         c.bad(_line(item, "type"), f"{where}: type {item.get('type')!r} must be one of "
               + ", ".join(t.value for t in AnswerType))

@@ -108,7 +108,7 @@ def number_phrases(lo: float, hi: float, decimals: bool, lang: str) -> dict[str,
     """Every spoken form of the numbers in [lo, hi]: the grammar of a number question."""
     out: dict[str, float] = {}
     step = 0.1 if decimals else 1.0
-    n = int(round((hi - lo) / step))
+    n = round((hi - lo) / step)
     for i in range(n + 1):
         v = round(lo + i * step, 1)
         out[to_words(v, lang)] = v
