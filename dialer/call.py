@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from dialer.callee import Callee, Reply
-from speech.channel import RATE, from_line, to_line, ulaw_decode, ulaw_encode
+from speech.channel import RATE, to_line, ulaw_decode, ulaw_encode
 from speech.listener import Listener
 from speech.recognizer import Grammar
 from speech.tts import Synthesizer, Voice
 from survey_scripts.dialog import Dialog, Heard, Prompt, Result
 from survey_scripts.model import Survey
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,7 @@ class CallRecord:
     result: Result
     turns: list[TurnLog] = field(default_factory=list)
     audio_s: float = 0.0  # line time, both directions
+    cpu_s: float = 0.0  # CPU of the robot and the simulated callee for this call
 
 
 class Robot:
@@ -51,6 +57,20 @@ class Robot:
         return self.listener.listen(ulaw_decode(incoming), grammar).heard
 
 
+class Clock:
+    """Fast: simulated time, nothing waits. Realtime: audio is paced by the wall clock."""
+
+    def __init__(self, realtime: bool = False) -> None:
+        self.realtime = realtime
+
+    async def sleep(self, seconds: float) -> None:
+        if self.realtime and seconds > 0:
+            await asyncio.sleep(seconds)
+
+
+FAST = Clock()
+
+
 def exchange(robot: Robot, callee: Callee, prompt: Prompt) -> tuple[Heard, Reply, float]:
     """One turn, blocking: prompt audio out, the callee's audio back, what the robot heard."""
     out = robot.say(prompt.text)
@@ -62,19 +82,29 @@ def exchange(robot: Robot, callee: Callee, prompt: Prompt) -> tuple[Heard, Reply
     return heard, reply, (len(out) + len(incoming)) / RATE
 
 
-async def run_call(robot: Robot, callee: Callee) -> CallRecord:
+def _timed(fn: Callable[..., T], *args: object) -> tuple[T, float]:
+    start = time.thread_time()
+    return fn(*args), time.thread_time() - start
+
+
+async def run_call(robot: Robot, callee: Callee, clock: Clock = FAST) -> CallRecord:
     """Drive the dialog engine over the line until it ends; blocking work stays off the loop."""
     flow = Dialog(robot.survey).run()
     record = CallRecord(Result())
     prompt = next(flow)
     while True:
         if prompt.listen is None:  # a goodbye: say it, nothing to hear
-            record.audio_s += len(robot.say(prompt.text)) / RATE
+            seconds = len(robot.say(prompt.text)) / RATE
+            record.audio_s += seconds
+            await clock.sleep(seconds)
             heard = Heard(hangup=True)
             reply = Reply("hangup")
         else:
-            heard, reply, seconds = await asyncio.to_thread(exchange, robot, callee, prompt)
+            (heard, reply, seconds), cpu = await asyncio.to_thread(
+                _timed, exchange, robot, callee, prompt)
+            record.cpu_s += cpu
             record.audio_s += seconds
+            await clock.sleep(seconds)
             record.turns.append(TurnLog(prompt, heard, reply))
         try:
             prompt = flow.send(heard)
@@ -83,4 +113,3 @@ async def run_call(robot: Robot, callee: Callee) -> CallRecord:
             return record
 
 
-__all__ = ["CallRecord", "Robot", "TurnLog", "from_line", "run_call"]

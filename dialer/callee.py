@@ -28,6 +28,7 @@ OFF_SCRIPT = {"en": ("who is this", "why are you calling me", "is this a real pe
                      "i am driving right now"),
               "ko": ("누구세요", "왜 전화하셨어요")}
 REPEAT = {"en": ("repeat that", "say that again"), "ko": ("다시",)}
+HELLO = {"en": "hello?", "ko": "여보세요"}
 HESITATE = {"en": "um, ", "ko": "음 "}
 
 
@@ -124,12 +125,12 @@ def _values(q: Question, lang: str) -> list[str | float]:
 class Callee:
     """One person on one call: decides each reply from what it heard and its truth."""
 
-    def __init__(self, persona: Persona, survey: Survey, ear: Ear) -> None:
+    def __init__(self, persona: Persona, survey: Survey, ear: Ear, attempt: int = 1) -> None:
         self.p = persona
         self.survey = survey
         self.ear = ear
         self.lang = survey.language
-        self.rng = random.Random(persona.seed * 7919 + 1)
+        self.rng = random.Random(persona.seed * 7919 + attempt)
         self.current: Question | None = None
         self._asked_repeat: set[str] = set()
 
@@ -177,6 +178,10 @@ class Callee:
         if self.rng.random() < h.hesitate:
             text = HESITATE[self.lang.code] + text
         return Reply("speech", text)
+
+    def hello(self, synth: Synthesizer) -> np.ndarray:
+        """How this person picks up the phone."""
+        return self.render(Reply("speech", HELLO[self.lang.code]), synth)
 
     def _say_yes_no(self, value: str) -> str:
         words = self.lang.yes if value == "yes" else self.lang.no

@@ -9,8 +9,10 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
-from survey_scripts.errors import HealthdialError
+from survey_scripts.errors import HealthdialError, UsageError
 
 log = logging.getLogger("healthdial")
 
@@ -42,7 +44,58 @@ def _parser() -> argparse.ArgumentParser:
     acc.add_argument("--json", action="store_true")
     acc.add_argument("--processes", type=int, default=os.cpu_count() or 1,
                      help="worker processes (default: one per core)")
+    _campaign_parsers(sub)
     return ap
+
+
+def _db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", default=os.environ.get("HEALTHDIAL_DB", "healthdial.db"),
+                   help="the campaign store, a SQLite file (default: healthdial.db, "
+                        "or $HEALTHDIAL_DB)")
+
+
+def _run_args(p: argparse.ArgumentParser, lines: int) -> None:
+    p.add_argument("--lines", type=int, default=lines, help="concurrent lines")
+    p.add_argument("--cps", type=float, default=20.0, help="calls started per second, at most")
+    p.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                   help="worker processes (default: one per core)")
+    p.add_argument("--clock", choices=["fast", "realtime"], default="fast",
+                   help="fast: simulated time, nothing waits; realtime: paced by the wall clock")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _campaign_parsers(sub: Any) -> None:
+    load = sub.add_parser("load", help="add a CSV call list to a campaign")
+    _db(load)
+    load.add_argument("list", help="CSV with a phone column (name, district, language, timezone)")
+    load.add_argument("--campaign", required=True)
+    load.add_argument("--script", required=True, help="the survey YAML file")
+    load.add_argument("--region", default="CN", help="default region for national numbers")
+    load.add_argument("--dnc", help="do-not-call file: numbers, one per line or a phone column")
+    load.add_argument("--seed", type=int, default=1, help="seed of the simulated population")
+    load.add_argument("--json", action="store_true")
+    run = sub.add_parser("run", help="call a campaign to the end (resumes after a crash)")
+    _db(run)
+    run.add_argument("campaign")
+    _run_args(run, 100)
+    for name, text in (("status", "a campaign's progress and outcomes"),
+                       ("followups", "red and yellow respondents, for call-back by staff")):
+        p = sub.add_parser(name, help=text)
+        _db(p)
+        p.add_argument("campaign")
+        p.add_argument("--json", action="store_true")
+        if name == "followups":
+            p.add_argument("--reveal", action="store_true", help="show full phone numbers")
+    rep = sub.add_parser("report", help="every contact with outcome and answers")
+    _db(rep)
+    rep.add_argument("campaign")
+    rep.add_argument("--format", choices=["csv", "json"], default="csv")
+    rep.add_argument("--reveal", action="store_true", help="show full phone numbers")
+    demo = sub.add_parser("demo", help="a synthetic province, called end to end")
+    demo.add_argument("--contacts", type=int, default=300)
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--json", action="store_true")
+    _run_args(demo, 200)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -148,7 +201,104 @@ def cmd_accuracy(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"call": cmd_call, "recognize": cmd_recognize, "accuracy": cmd_accuracy}
+def _params(args: argparse.Namespace) -> Any:
+    from dialer.dispatcher import RunParams
+
+    if args.lines < 1 or args.cps <= 0 or args.processes < 1:
+        raise UsageError("--lines and --processes must be at least 1, --cps above 0")
+    return RunParams(lines=args.lines, cps=args.cps, processes=args.processes,
+                     realtime=args.clock == "realtime")
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from dialer.campaign import load
+    from dialer.store import Store
+
+    store = Store(args.db)
+    rep = load(store, Path(args.list), args.campaign, args.script, args.region,
+               Path(args.dnc) if args.dnc else None, args.seed)
+    if args.json:
+        print(json.dumps(rep.as_dict(), ensure_ascii=False))
+        return 0
+    print(f"{args.list}: loaded {rep.loaded}, duplicates {rep.duplicates}, "
+          f"do-not-call {rep.dnc}, rejected {len(rep.rejected)}")
+    for r in rep.rejected:
+        print(f"  {args.list}: row {r.row}: {r.reason}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from dialer.campaign import run
+    from dialer.store import Store
+
+    stats = run(Store(args.db), args.campaign, _params(args), not args.no_progress)
+    print(f"{stats.attempts} attempts, outcomes {dict(stats.outcomes)}, "
+          f"{stats.calls_per_s:.2f} completed calls/s")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from dialer.reports import status
+    from dialer.store import Store
+
+    st = status(Store(args.db), args.campaign)
+    if args.json:
+        print(json.dumps(st))
+        return 0
+    for k, v in st.items():
+        print(f"{k:17s} {v:.1%}" if isinstance(v, float) else f"{k:17s} {v}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from dialer.reports import report
+    from dialer.store import Store
+
+    sys.stdout.write(report(Store(args.db), args.campaign, args.format, args.reveal))
+    return 0
+
+
+def cmd_followups(args: argparse.Namespace) -> int:
+    from dialer.reports import followups
+    from dialer.store import Store
+
+    rows = followups(Store(args.db), args.campaign, args.reveal)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return 0
+    for r in rows:
+        print(f"{r['risk']:6s} {r['phone']:16s} {r['district'] or '':12s} {r['name'] or ''}")
+    print(f"{len(rows)} to call back")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from dialer.demo import demo
+
+    out = demo(args.contacts, _params(args), args.seed, progress=not args.no_progress)
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False))
+        return 0
+    print(f"contacts {out['contacts']}, attempts {out['attempts']}, completed {out['completed']}")
+    print(f"outcomes {out['outcomes']}")
+    print(f"response rate {out['response_rate']:.1%}; risk {out['risk']}")
+    print(f"{out['calls_per_s']:.2f} completed calls/s; "
+          f"{out['cpu_s_per_completed_call'] or 0:.2f} CPU s per completed call; "
+          f"{out['simulated_hours']:.1f} simulated hours in {out['wall_s']:.0f} s")
+    print("prevalence among respondents   estimate  95% interval     truth")
+    for q, p in out["prevalence"].items():
+        inside = "inside" if p["truth"] is not None and p["ci_low"] <= p["truth"] <= p[
+            "ci_high"] else "OUTSIDE"
+        print(f"  {q:28s} {p['estimate']:7.1%}  {p['ci_low']:6.1%}-{p['ci_high']:6.1%}  "
+              f"{(p['truth'] or 0):6.1%} {inside}")
+    print(f"answer accuracy against the truth: {out['accuracy']}")
+    print(f"store: {out['db']}")
+    return 0
+
+
+_COMMANDS = {"call": cmd_call, "recognize": cmd_recognize, "accuracy": cmd_accuracy,
+             "load": cmd_load, "run": cmd_run, "status": cmd_status, "report": cmd_report,
+             "followups": cmd_followups, "demo": cmd_demo}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -21,7 +21,8 @@ from survey_scripts.errors import EngineError
 
 log = logging.getLogger(__name__)
 RATE = 16000  # the model's rate; phone audio is upsampled to it
-GARBAGE_WEIGHT = 1e-8  # prior of the garbage loop against the answers
+# prior of the garbage loop against the answers; at 1e-20 "yes" passes as "no"
+GARBAGE_WEIGHT = 1e-16
 # The model was trained on 16 kHz speech with filters up to 6.8 kHz. Phone audio is
 # empty above 4 kHz, and empty filters wreck the cepstra; noise at -40 dBFS in that
 # band alone keeps them sane (measured: espeak prompts fail forced alignment without).

@@ -6,20 +6,20 @@ few dozen distinct prompts, said on every call.
 
 from __future__ import annotations
 
-import contextlib
-import io
+import ctypes
 import os
 import shutil
 import subprocess
 import tempfile
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from speech.audio import Audio, read_wav
-from survey_scripts.errors import AudioError, EngineError
+from survey_scripts.errors import EngineError
 
 
 @dataclass(frozen=True)
@@ -33,37 +33,46 @@ class Voice:
 
 
 class _Espeak:
-    """pyttsx3's espeak driver: one per process (espeak-ng initialises once)."""
+    """pyttsx3 on espeak-ng, one per process (espeak-ng initialises once).
+
+    pyttsx3 sets the voice and rate; the audio is taken from espeak-ng's synth
+    callback through pyttsx3's own binding and waited for with espeak_Synchronize,
+    rather than through save_to_file, whose file is written from espeak's thread
+    after runAndWait may already have returned.
+    """
+
+    RATE = 22050  # espeak-ng's output rate
 
     def __init__(self, workdir: Path) -> None:
         import pyttsx3
+        from pyttsx3.drivers import _espeak
 
         try:
             self.engine = pyttsx3.init("espeak")
         except (RuntimeError, OSError) as e:
             raise EngineError(f"espeak-ng cannot start ({e}); install it: apt-get install "
                               "espeak-ng") from e
-        self.path = workdir / "espeak.wav"
-        self._done = threading.Event()
-        # fired by the driver after it has written and closed the file
-        self.engine.connect("finished-utterance", lambda **_: self._done.set())
+        self._espeak = _espeak
+        self._chunks: list[bytes] = []
+        self._callback = _espeak.SetSynthCallback(self._collect)
+
+    def _collect(self, wav: object, numsamples: int, events: object) -> int:
+        if numsamples > 0:
+            self._chunks.append(ctypes.string_at(wav, numsamples * 2))
+        return 0
 
     def synth(self, text: str, voice: Voice) -> Audio:
         self.engine.setProperty("voice", voice.name)
         self.engine.setProperty("rate", voice.rate)
-        self.path.unlink(missing_ok=True)
-        self._done.clear()
-        with contextlib.redirect_stdout(io.StringIO()):  # pyttsx3 prints "Audio saved to"
-            self.engine.save_to_file(text, str(self.path))
-            self.engine.runAndWait()
-            # espeak-ng calls back from its own thread: runAndWait can return first
-            if not self._done.wait(10):
-                raise EngineError(f"espeak-ng did not finish speaking {text[:40]!r}")
-        try:
-            return read_wav(self.path)
-        except AudioError:  # a late event from an earlier utterance: wait for this one
-            time.sleep(0.05)
-            return read_wav(self.path)
+        self._espeak.SetSynthCallback(self._collect)
+        self._chunks = []
+        self._espeak.Synth(text.encode("utf-8"),
+                           flags=self._espeak.ENDPAUSE | self._espeak.CHARS_UTF8)
+        self._espeak.Synchronize()
+        samples = np.frombuffer(b"".join(self._chunks), dtype=np.int16).copy()
+        if len(samples) == 0:
+            raise EngineError(f"espeak-ng said nothing for {text[:40]!r} with voice {voice}")
+        return Audio(samples, self.RATE)
 
 
 class _Flite:

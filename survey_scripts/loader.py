@@ -138,7 +138,9 @@ def _language(d: Any, c: _Checker, line: int) -> Language:
         rate = 165
     if "{value}" not in texts["confirm"]:
         c.bad(_line(d, "confirm"), "language: 'confirm' must contain {value}")
-    return Language(code=str(d.get("code", "en")), rate=rate, **lists, **texts)
+    voicemail = str(d.get("voicemail") or f"{texts['goodbye_refused']}")
+    return Language(code=str(d.get("code", "en")), rate=rate, voicemail=voicemail, **lists,
+                    **texts)
 
 
 def _question(item: Any, c: _Checker, seen: set[str]) -> Question | None:

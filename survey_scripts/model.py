@@ -49,6 +49,7 @@ class Language:
     closing: str
     voice: str
     rate: int
+    voicemail: str = ""  # left on answering machines
 
 
 @dataclass(frozen=True)

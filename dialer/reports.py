@@ -1,0 +1,117 @@
+"""What an office acts on: outcomes, prevalence by district with 95% intervals, follow-ups."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections import Counter, defaultdict
+from typing import Any
+
+from dialer.contacts import mask
+from dialer.store import Store
+from survey_scripts.loader import load_survey
+from survey_scripts.model import AnswerType
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def wilson(yes: int, n: int, z: float = 1.96) -> tuple[float, float, float]:
+    """Estimate and 95% Wilson interval of a proportion (sound for small n and rare symptoms)."""
+    if n == 0:
+        return 0.0, 0.0, 1.0
+    p = yes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return p, max(0.0, centre - half), min(1.0, centre + half)
+
+
+def status(store: Store, campaign: str) -> dict[str, Any]:
+    c = store.campaign(campaign)
+    by_status = Counter({r[0]: r[1] for r in store.rows(
+        "SELECT status, COUNT(*) FROM contacts WHERE campaign=? GROUP BY status", campaign)})
+    outcomes = {r[0]: r[1] for r in store.rows(
+        "SELECT outcome, COUNT(*) FROM contacts WHERE campaign=? AND outcome IS NOT NULL"
+        " GROUP BY outcome", campaign)}
+    attempts = store.rows("SELECT COUNT(*), MIN(started), MAX(started + duration) FROM attempts"
+                          " WHERE campaign=?", campaign)[0]
+    contacts = sum(by_status.values())
+    done = outcomes.get("completed", 0)
+    reached = sum(outcomes.get(k, 0) for k in ("completed", "refused", "opted_out", "partial"))
+    return {"campaign": c.name, "contacts": contacts, "pending": by_status.get("pending", 0),
+            "done": by_status.get("done", 0), "attempts": attempts[0], "outcomes": outcomes,
+            "response_rate": done / contacts if contacts else 0.0,
+            "cooperation_rate": done / reached if reached else 0.0,
+            "risk": {r[0]: r[1] for r in store.rows(
+                "SELECT risk, COUNT(*) FROM contacts WHERE campaign=? AND outcome='completed'"
+                " GROUP BY risk", campaign)}}
+
+
+def prevalence(store: Store, campaign: str) -> dict[str, dict[str, Any]]:
+    """Per yes/no question: share of 'yes' among completed respondents, overall and by district."""
+    c = store.campaign(campaign)
+    survey = load_survey(c.script)
+    counts: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+    for r in store.rows("SELECT question, district, value, n FROM aggregates WHERE campaign=?",
+                        campaign):
+        counts[r["question"]][r["district"]][r["value"]] += r["n"]
+    out: dict[str, dict[str, Any]] = {}
+    for q in survey.questions[1:]:
+        if q.type != AnswerType.YES_NO:
+            continue
+        districts = counts.get(q.id, {})
+        total = Counter[str]()
+        rows = {}
+        for d, cnt in sorted(districts.items()):
+            total.update(cnt)
+            rows[d] = _share(cnt)
+        out[q.id] = {**_share(total), "by_district": rows}
+    return out
+
+
+def _share(cnt: Counter[str]) -> dict[str, Any]:
+    n = cnt["yes"] + cnt["no"]
+    est, lo, hi = wilson(cnt["yes"], n)
+    return {"estimate": est, "ci_low": lo, "ci_high": hi, "n": n}
+
+
+def _safe(cell: object) -> str:
+    """A cell a spreadsheet will show as text, never run as a formula."""
+    text = "" if cell is None else str(cell)
+    return "'" + text if text.startswith(_FORMULA) else text
+
+
+def respondents(store: Store, campaign: str, reveal: bool) -> list[dict[str, Any]]:
+    survey = load_survey(store.campaign(campaign).script)
+    qids = [q.id for q in survey.questions]
+    out = []
+    for r in store.iter_respondents(campaign):
+        row = {"phone": r["e164"] if reveal else mask(r["e164"]), "name": r["name"],
+               "district": r["district"], "status": r["status"], "outcome": r["outcome"],
+               "attempts": r["attempts"], "risk": r["risk"]}
+        row.update({q: r["answers"].get(q) for q in qids})
+        out.append(row)
+    return out
+
+
+def report(store: Store, campaign: str, fmt: str, reveal: bool) -> str:
+    rows = respondents(store, campaign, reveal)
+    if fmt == "json":
+        return json.dumps({"status": status(store, campaign),
+                           "prevalence": prevalence(store, campaign), "respondents": rows},
+                          ensure_ascii=False, indent=1)
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        w.writeheader()
+        for row in rows:
+            w.writerow({k: _safe(v) for k, v in row.items()})
+    return buf.getvalue()
+
+
+def followups(store: Store, campaign: str, reveal: bool) -> list[dict[str, Any]]:
+    """Red first, then yellow: the people staff should call back."""
+    rows = [r for r in respondents(store, campaign, reveal) if r["risk"] in ("red", "yellow")
+            and r["outcome"] == "completed"]
+    return sorted(rows, key=lambda r: (r["risk"] != "red", r["district"] or ""))

@@ -1,0 +1,104 @@
+"""Job functions: plain synchronous functions that own their event loop.
+
+The same functions run in the embedded worker processes and, later, on RQ
+workers. A batch of calls runs concurrently on one asyncio loop; each finished
+call goes to `sink` at once, keyed by its attempt id, so a worker killed
+mid-batch loses only the calls it had not finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from dialer.answer import answered
+from dialer.call import Clock
+from dialer.callee import Callee
+from dialer.population import machine_greeting, network, persona
+from dialer.stack import EngineChoice, Stack, build_stack
+from dialer.store import CallOutcome
+
+log = logging.getLogger(__name__)
+SIGNAL_S = {"invalid": 2.0, "busy": 8.0, "no_answer": 30.0}  # line time of unanswered calls
+_OUTCOME = {"invalid": "invalid_number", "busy": "busy", "no_answer": "no_answer"}
+_stacks: dict[tuple[str, EngineChoice], Stack] = {}
+
+
+@dataclass(frozen=True)
+class CallJob:
+    id: str  # attempt id: contact and attempt number
+    contact_id: int
+    attempt: int
+    started: float  # simulated epoch seconds
+    local_hour: int  # the callee's local hour of the scheduled attempt
+    seed: int
+    script: str
+    engine: str = "pocketsphinx"
+    vosk_model: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def stack_for(script: str, choice: EngineChoice) -> Stack:
+    """Models load once per process and stay warm across batches."""
+    key = (script, choice)
+    if key not in _stacks:
+        _stacks[key] = build_stack(script, choice)
+    return _stacks[key]
+
+
+def run_batch(jobs: list[dict[str, Any]], sink: Callable[[dict[str, Any]], None],
+              realtime: bool = False) -> int:
+    """Run a batch of calls on one event loop; returns how many finished."""
+    return asyncio.run(_batch([CallJob(**j) for j in jobs], sink, Clock(realtime)))
+
+
+async def _batch(jobs: list[CallJob], sink: Callable[[dict[str, Any]], None],
+                 clock: Clock) -> int:
+    # one decoding thread: engines are not thread-safe and pocketsphinx holds the GIL
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(1, "speech"))
+
+    async def one(job: CallJob) -> None:
+        outcome = await run_job(job, clock)
+        sink(outcome.to_dict())
+
+    async with asyncio.TaskGroup() as tg:
+        for job in jobs:
+            tg.create_task(one(job), name=f"call {job.id}")
+    return len(jobs)
+
+
+async def run_job(job: CallJob, clock: Clock) -> CallOutcome:
+    stack = stack_for(job.script, EngineChoice(job.engine, job.vosk_model))
+    status = network(job.seed, job.contact_id, job.attempt, job.local_hour)
+    if status in _OUTCOME:
+        await clock.sleep(SIGNAL_S[status])
+        return CallOutcome(job.id, job.contact_id, job.attempt, job.started, SIGNAL_S[status],
+                           _OUTCOME[status])
+    callee = machine = None
+    if status == "human":
+        who = persona(job.seed, job.contact_id, stack.survey)
+        callee = Callee(who, stack.survey, stack.ear, job.attempt)
+    else:
+        machine = await asyncio.to_thread(machine_greeting, job.seed, job.contact_id,
+                                          stack.robot.synth)
+    kind, record = await answered(stack.robot, callee, machine, clock)
+    if kind == "voicemail":
+        return CallOutcome(job.id, job.contact_id, job.attempt, job.started, record.audio_s,
+                           "voicemail", cpu=record.cpu_s)
+    r = record.result
+    answers = tuple((q, None if a.value is None else _text(a.value), a.how)
+                    for q, a in r.answers.items())
+    return CallOutcome(job.id, job.contact_id, job.attempt, job.started, record.audio_s,
+                       r.outcome.value, r.risk, answers, record.cpu_s)
+
+
+def _text(value: str | float) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
