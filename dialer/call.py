@@ -13,7 +13,7 @@ from speech.channel import RATE, to_line, ulaw_decode, ulaw_encode
 from speech.listener import Listener
 from speech.recognizer import Grammar
 from speech.tts import Synthesizer, Voice
-from survey_scripts.dialog import Dialog, Heard, Prompt, Result
+from survey_scripts.dialog import Dialog, Heard, Prompt, Result, every_prompt
 from survey_scripts.model import Survey
 
 T = TypeVar("T")
@@ -44,6 +44,12 @@ class Robot:
         lang = survey.language
         self.voice = Voice("espeak", lang.voice, lang.rate)
         self._lines: dict[str, bytes] = {}
+        # espeak-ng carries state from one utterance to the next (its pitch flutter), so a
+        # prompt's waveform would depend on what was said before it. Saying every prompt
+        # once, in a fixed order, at start makes every process sound the same.
+        for said in every_prompt(survey):
+            self.say(said.text)
+        self.say(lang.voicemail)
 
     def say(self, text: str) -> bytes:
         """The prompt as it goes down the line (8 kHz mu-law), made once per text."""

@@ -20,8 +20,9 @@ from speech.audio import Audio, to_int16
 from speech.channel import RATE, from_line
 from speech.recognizer import Grammar, Recognizer
 from speech.tts import Synthesizer
+from survey_scripts.dialog import PromptKind, every_prompt
 from survey_scripts.model import AnswerType, Question, Survey
-from survey_scripts.numbers import number_phrases, to_words
+from survey_scripts.numbers import to_words
 from survey_scripts.phrases import spoken_value
 
 OFF_SCRIPT = {"en": ("who is this", "why are you calling me", "is this a real person",
@@ -46,7 +47,9 @@ class Reply:
 
 
 def _normalize(text: str, known: object) -> str:
+    """Words as a recognizer writes them: lower case, digits spelled out."""
     words = re.sub(r"[^\w' ]+", " ", text.lower()).split()
+    words = [w2 for w in words for w2 in (to_words(int(w)).split() if w.isdigit() else [w])]
     check = getattr(known, "known", None)
     return " ".join(w for w in words if check is None or check(w))
 
@@ -55,32 +58,18 @@ class Ear:
     """What a callee makes of the robot's prompt audio."""
 
     def __init__(self, survey: Survey, recognizer: Recognizer) -> None:
-        lang = survey.language
         meanings: dict[str, PromptMeaning] = {}
-
         sentences: set[str] = set()
-
-        def add(text: str, meaning: PromptMeaning) -> None:
-            parts = [_normalize(x, recognizer) for x in re.split(r"(?<=[.?!])\s+", text)]
+        kinds = {PromptKind.QUESTION: "question", PromptKind.REPROMPT: "question",
+                 PromptKind.CONFIRM: "confirm", PromptKind.KEYPAD: "keypad",
+                 PromptKind.GOODBYE: "goodbye"}
+        for said in every_prompt(survey):
+            parts = [_normalize(x, recognizer) for x in re.split(r"(?<=[.?!])\s+", said.text)]
             sentences.update(p for p in parts if p)
-            meanings.setdefault(" ".join(p for p in parts if p), meaning)
-
-        first = survey.questions[0]
-        add(f"{survey.greeting} {first.prompt}", PromptMeaning("question", first.id))
-        for q in survey.questions:
-            for text in (q.prompt, f"{lang.reprompt} {q.prompt}"):
-                add(text, PromptMeaning("question", q.id))
-            for value in _values(q, lang.code):
-                said = spoken_value(q, value, lang)
-                add(lang.confirm.format(value=said), PromptMeaning("confirm", value=said))
-        for text in (lang.keypad_yes_no, lang.keypad_number):
-            add(text, PromptMeaning("keypad"))
-        for q in survey.questions:
-            if q.type == AnswerType.CHOICE:
-                opts = ", ".join(f"{k} {q.options[v][0]}" for k, v in q.keypad.items())
-                add(lang.keypad_choice.format(options=opts), PromptMeaning("keypad"))
-        for text in (lang.closing, lang.goodbye_refused, lang.goodbye_opt_out):
-            add(text, PromptMeaning("goodbye"))
+            qid = said.question_id if said.kind in (PromptKind.QUESTION,
+                                                    PromptKind.REPROMPT) else None
+            meanings.setdefault(" ".join(p for p in parts if p),
+                                PromptMeaning(kinds[said.kind], qid, said.value))
         meanings.pop("", None)
         self.meanings = meanings
         # any sequence of the prompts' sentences: a whole multi-sentence prompt as one
@@ -112,14 +101,6 @@ class Ear:
 
         best = max(self.meanings, key=overlap)
         return self.meanings[best] if overlap(best) >= 0.35 else None
-
-
-def _values(q: Question, lang: str) -> list[str | float]:
-    if q.type == AnswerType.YES_NO:
-        return ["yes", "no"]
-    if q.type == AnswerType.CHOICE:
-        return list(q.options)
-    return list(number_phrases(q.minimum, q.maximum, q.decimals, lang).values())
 
 
 class Callee:

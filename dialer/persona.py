@@ -12,10 +12,10 @@ from survey_scripts.model import AnswerType, Survey
 EN_VOICES = (
     (Voice("flite", "kal16", 165), 3), (Voice("flite", "slt", 165), 3),
     (Voice("flite", "rms", 165), 3), (Voice("flite", "awb", 165), 3),
-    (Voice("espeak", "gmw/en-us", 165), 1), (Voice("espeak", "gmw/en-us+f3", 160), 1),
-    (Voice("espeak", "gmw/en-us+m3", 170), 1),
+    (Voice("espeak-ng", "gmw/en-us+klatt2", 165), 1), (Voice("espeak-ng", "gmw/en-us+f3", 160), 1),
+    (Voice("espeak-ng", "gmw/en-us+klatt4", 170), 1),
 )
-KO_VOICES = ((Voice("espeak", "ko", 150), 1), (Voice("espeak", "ko+f3", 145), 1))
+KO_VOICES = ((Voice("espeak-ng", "ko", 150), 1), (Voice("espeak-ng", "ko+f3", 145), 1))
 
 PREVALENCE = {"fever": 0.2, "cough": 0.25, "breathing": 0.08, "taste_smell": 0.06,
               "contact": 0.1}

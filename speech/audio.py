@@ -63,6 +63,19 @@ def read_wav(path: str | Path) -> Audio:
     return Audio(np.clip(x, -32768, 32767).astype(np.int16), rate)
 
 
+def read_wav_bytes(data: bytes) -> Audio:
+    """A WAV held in memory (espeak-ng --stdout leaves the length fields unset)."""
+    import io
+
+    with wave.open(io.BytesIO(data), "rb") as w:
+        width, rate = w.getsampwidth(), w.getframerate()
+        if width != 2 or w.getnchannels() != 1:
+            raise AudioError("expected 16-bit mono audio from the synthesizer")
+        start = data.find(b"data") + 8
+    return Audio(np.frombuffer(data[start:len(data) - (len(data) - start) % 2],
+                               dtype=np.int16).copy(), rate)
+
+
 def write_wav(path: str | Path, audio: Audio) -> None:
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)

@@ -15,16 +15,17 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from speech.audio import Audio, read_wav
+from speech.audio import Audio, read_wav, read_wav_bytes
 from survey_scripts.errors import EngineError
 
 
 @dataclass(frozen=True)
 class Voice:
-    engine: str  # "espeak" (pyttsx3 on espeak-ng) or "flite"
+    engine: str  # "espeak" (pyttsx3 on espeak-ng), "espeak-ng" (its command) or "flite"
     name: str  # espeak voice id with optional variant ("gmw/en-us+f3"), or flite voice
     rate: int = 165  # words per minute
 
@@ -52,18 +53,23 @@ class _Espeak:
         except (RuntimeError, OSError) as e:
             raise EngineError(f"espeak-ng cannot start ({e}); install it: apt-get install "
                               "espeak-ng") from e
+        from pyttsx3.drivers.espeak import EspeakDriver
+
         self._espeak = _espeak
+        self._driver = EspeakDriver
         self._chunks: list[bytes] = []
         self._callback = _espeak.SetSynthCallback(self._collect)
 
-    def _collect(self, wav: object, numsamples: int, events: object) -> int:
+    def _collect(self, wav: Any, numsamples: int, events: Any) -> int:
         if numsamples > 0:
             self._chunks.append(ctypes.string_at(wav, numsamples * 2))
         return 0
 
     def synth(self, text: str, voice: Voice) -> Audio:
-        self.engine.setProperty("voice", voice.name)
-        self.engine.setProperty("rate", voice.rate)
+        # the driver's setters apply at once; Engine.setProperty would only queue them
+        # for a runAndWait that this class never calls
+        self._driver.setProperty("voice", voice.name)
+        self._driver.setProperty("rate", voice.rate)
         self._espeak.SetSynthCallback(self._collect)
         self._chunks = []
         self._espeak.Synth(text.encode("utf-8"),
@@ -73,6 +79,23 @@ class _Espeak:
         if len(samples) == 0:
             raise EngineError(f"espeak-ng said nothing for {text[:40]!r} with voice {voice}")
         return Audio(samples, self.RATE)
+
+
+class _EspeakCli:
+    """espeak-ng's own command: a fresh process per phrase, so the same phrase always
+    sounds the same (the in-process engine carries state between utterances)."""
+
+    def __init__(self, workdir: Path) -> None:
+        if not shutil.which("espeak-ng"):
+            raise EngineError("espeak-ng is not installed; install it: apt-get install espeak-ng")
+
+    def synth(self, text: str, voice: Voice) -> Audio:
+        done = subprocess.run(["espeak-ng", "-v", voice.name, "-s", str(voice.rate), "--stdout",
+                               text], capture_output=True, check=False)
+        if done.returncode != 0 or len(done.stdout) <= 44:
+            raise EngineError(f"espeak-ng failed for voice {voice.name}: "
+                              f"{done.stderr.decode()[:200]}")
+        return read_wav_bytes(done.stdout)
 
 
 class _Flite:
@@ -96,7 +119,7 @@ class Synthesizer:
 
     def __init__(self, cache_size: int = 4096) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix=f"healthdial-tts-{os.getpid()}-"))
-        self._engines: dict[str, _Espeak | _Flite] = {}
+        self._engines: dict[str, _Espeak | _Flite | _EspeakCli] = {}
         self._cache: OrderedDict[tuple[Voice, str], Audio] = OrderedDict()
         self._size = cache_size
         self._lock = threading.Lock()
@@ -116,12 +139,14 @@ class Synthesizer:
                 self._cache.popitem(last=False)
             return audio
 
-    def _engine(self, name: str) -> _Espeak | _Flite:
+    def _engine(self, name: str) -> _Espeak | _Flite | _EspeakCli:
         if name not in self._engines:
             if name == "espeak":
                 self._engines[name] = _Espeak(self._dir)
             elif name == "flite":
                 self._engines[name] = _Flite(self._dir)
+            elif name == "espeak-ng":
+                self._engines[name] = _EspeakCli(self._dir)
             else:
                 raise EngineError(f"unknown TTS engine {name!r}: use espeak or flite")
         return self._engines[name]

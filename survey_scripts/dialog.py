@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from survey_scripts.model import AnswerType, Question, Survey
+from survey_scripts.numbers import number_phrases
 from survey_scripts.phrases import (
     Intent,
     Meaning,
@@ -95,6 +96,51 @@ class Result:
 
     def values(self) -> dict[str, str | float | None]:
         return {k: r.value for k, r in self.answers.items()}
+
+
+@dataclass(frozen=True)
+class Said:
+    """One text the robot can say, and what it is for."""
+
+    kind: PromptKind
+    text: str
+    question_id: str | None = None
+    value: str | None = None  # the value read back, in a confirmation
+
+
+def every_prompt(survey: Survey) -> list[Said]:
+    """Every text a dialog on `survey` can say, in a fixed order."""
+    lang = survey.language
+    first = survey.questions[0]
+    out = [Said(PromptKind.QUESTION, f"{survey.greeting} {first.prompt}", first.id)]
+    for q in survey.questions:
+        out += [Said(PromptKind.QUESTION, q.prompt, q.id),
+                Said(PromptKind.REPROMPT, f"{lang.reprompt} {q.prompt}", q.id)]
+        out += [Said(PromptKind.CONFIRM, lang.confirm.format(value=said), q.id, said)
+                for said in _spoken_values(q, survey)]
+        out.append(Said(PromptKind.KEYPAD, _keypad_text(q, survey), q.id))
+    out += [Said(PromptKind.GOODBYE, t) for t in (lang.closing, lang.goodbye_refused,
+                                                  lang.goodbye_opt_out)]
+    return out
+
+
+def _spoken_values(q: Question, survey: Survey) -> list[str]:
+    lang = survey.language
+    if q.type == AnswerType.YES_NO:
+        values: list[str | float] = ["yes", "no"]
+    elif q.type == AnswerType.CHOICE:
+        values = list(q.options)
+    else:
+        values = list(number_phrases(q.minimum, q.maximum, q.decimals, lang.code).values())
+    return [spoken_value(q, v, lang) for v in values]
+
+
+def _keypad_text(q: Question, survey: Survey) -> str:
+    lang = survey.language
+    if q.type == AnswerType.CHOICE:
+        return lang.keypad_choice.format(options=", ".join(
+            f"{k} {q.options[v][0]}" for k, v in q.keypad.items()))
+    return lang.keypad_yes_no if q.type == AnswerType.YES_NO else lang.keypad_number
 
 
 class _Hangup(Exception):
@@ -201,12 +247,7 @@ class Dialog:
         return said.intent == Intent.ANSWER and said.value == "yes" and sure
 
     def _keypad(self, q: Question, listen: Listen) -> Generator[Prompt, Heard, Recorded]:
-        text = {AnswerType.YES_NO: self.lang.keypad_yes_no,
-                AnswerType.NUMBER: self.lang.keypad_number,
-                AnswerType.CHOICE: self.lang.keypad_choice}[q.type]
-        if q.type == AnswerType.CHOICE:
-            text = text.format(options=", ".join(
-                f"{k} {q.options[v][0]}" for k, v in q.keypad.items()))
+        text = _keypad_text(q, self.survey)
         heard = yield from self._hear(Prompt(PromptKind.KEYPAD, text, q.id, listen))
         value = keypad_value(q, heard.digits) if heard.digits else None
         if value is not None:

@@ -73,3 +73,22 @@ def test_bad_survey_is_an_error_not_a_traceback(tmp_path: Path,
     assert main(["call", "--script", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "s.yaml" in err and "line 2" in err and "Traceback" not in err
+
+
+def test_callee_understands_the_robots_prompts_from_audio() -> None:
+    from speech.channel import from_line  # noqa: F401  (the ear hears line audio)
+    from survey_scripts.dialog import PromptKind, every_prompt
+
+    stack = build_stack(None)
+    prompts = every_prompt(stack.survey)
+    misheard = []
+    for said in prompts:
+        meaning = stack.ear.hear(stack.robot.say(said.text))
+        expected_qid = said.question_id if said.kind in (PromptKind.QUESTION,
+                                                         PromptKind.REPROMPT) else None
+        if meaning is None or meaning.question_id != expected_qid or meaning.value != said.value:
+            misheard.append(said.text)
+    fixed = [s.text for s in prompts if s.kind in (PromptKind.QUESTION, PromptKind.KEYPAD,
+                                                     PromptKind.GOODBYE)]
+    assert not set(misheard) & set(fixed), set(misheard) & set(fixed)
+    assert len(misheard) <= 0.1 * len(prompts), misheard  # a few read-back numbers
