@@ -20,8 +20,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(VENV)/bin/healthdial call --seed 3
-	$(VENV)/bin/healthdial accuracy --calls 20
+	$(VENV)/bin/healthdial demo --contacts 300
 
 test: setup
 	$(PY) -m pytest -q

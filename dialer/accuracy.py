@@ -6,6 +6,7 @@ Only reports read the truth; the robot never does.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing as mp
 from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -95,7 +96,8 @@ def run_accuracy(script: str | None, choice: EngineChoice, calls: int, seed: int
         return _worker(script, choice, range(seed, seed + calls))
     chunks = [range(seed + i, seed + calls, processes) for i in range(processes)]
     total = Report()
-    with ProcessPoolExecutor(processes) as pool:
+    # spawn: a forked child would inherit espeak-ng's state without its thread, and hang
+    with ProcessPoolExecutor(processes, mp_context=mp.get_context("spawn")) as pool:
         for part in pool.map(_worker, [script] * processes, [choice] * processes, chunks):
             total.merge(part)
     return total

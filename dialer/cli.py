@@ -183,10 +183,15 @@ def cmd_recognize(args: argparse.Namespace) -> int:
 
 def cmd_accuracy(args: argparse.Namespace) -> int:
     from dialer.accuracy import run_accuracy
-    from dialer.stack import EngineChoice
+    from dialer.stack import DEFAULT_SCRIPT, EngineChoice
+    from speech.recognizer import make_recognizer
+    from survey_scripts.loader import load_survey
 
-    stack = _stack(args)  # validates the survey and engine before forking workers
-    choice = EngineChoice.pick(args.engine, args.vosk_model, stack.survey.language.code)
+    survey = load_survey(args.script or DEFAULT_SCRIPT)  # errors before any worker starts
+    choice = EngineChoice.pick(args.engine, args.vosk_model, survey.language.code)
+    make_recognizer(choice.engine, choice.vosk_model)
+    log.info("survey %s, recognition engine: %s, %d processes", survey.name, choice.engine,
+             args.processes)
     report = run_accuracy(args.script, choice, args.calls, args.seed, args.processes)
     data = report.as_dict()
     if args.json:

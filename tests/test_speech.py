@@ -150,3 +150,21 @@ def test_out_of_grammar_real_speech_is_rejected(sphinx, survey: Survey) -> None:
     rate = rejected / len(utterances)
     print(f"rejected {rejected}/{len(utterances)} = {rate:.0%}")
     assert rate >= 0.9
+
+
+def test_answering_machine_found_from_audio() -> None:
+    from dialer.population import machine_greeting
+    from speech.amd import classify_opening, find_beep
+
+    synth = Synthesizer()
+    machine = ulaw_decode(ulaw_encode(machine_greeting(1, 7, synth)))
+    kind, used = classify_opening(machine)
+    assert kind == "machine"
+    end = find_beep(machine[used:])
+    assert end is not None
+    hello = synth.speak("hello?", Voice("flite", "slt")).resampled(8000).samples
+    person = np.concatenate([np.zeros(3000, np.int16), hello, np.zeros(24000, np.int16)])
+    person = person + np.random.default_rng(4).normal(0, 30, len(person)).astype(np.int16)
+    assert classify_opening(person)[0] == "human"
+    assert find_beep(person) is None
+    assert classify_opening(np.zeros(40000, np.int16))[0] == "silence"

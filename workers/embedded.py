@@ -2,30 +2,57 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing as mp
 import os
 import queue
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from workers.jobs import run_batch
+from dialer.call import Clock
+from workers.jobs import run_calls, speech_thread
 
 log = logging.getLogger(__name__)
+_STOP = "stop"
+
+
+def _take(tasks: Any, parent: int) -> Any:
+    """The next batch; stop when told to, or when the dispatcher's process is gone."""
+    while os.getppid() == parent:  # the dispatcher was killed: do not live on as an orphan
+        try:
+            return tasks.get(timeout=1.0)
+        except queue.Empty:
+            continue
+    return _STOP
 
 
 def _worker(tasks: Any, results: Any, parent: int, realtime: bool) -> None:
-    """Take batches until told to stop or until the dispatcher's process is gone."""
     logging.basicConfig(level=logging.WARNING)
+    asyncio.run(_serve(tasks, results, parent, Clock(realtime)))
+
+
+async def _serve(tasks: Any, results: Any, parent: int, clock: Clock) -> None:
+    """Batches run side by side on this loop, so a realtime line waits without a process."""
+    speech_thread()
+    loop = asyncio.get_running_loop()
+    taker = ThreadPoolExecutor(1, "tasks")
+    running: set[asyncio.Task[int]] = set()
+    # fast clock: one batch at a time, so batches spread over the processes (it is all
+    # CPU); realtime: many, since a line mostly waits for the wall clock
+    limit = 10_000 if clock.realtime else 1
     while True:
-        try:
-            batch = tasks.get(timeout=1.0)
-        except queue.Empty:
-            if os.getppid() != parent:  # the dispatcher was killed: stop, do not orphan
-                return
-            continue
-        if batch is None:
-            return
-        run_batch(batch, results.put, realtime)
+        if len(running) >= limit:
+            await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        batch = await loop.run_in_executor(taker, _take, tasks, parent)
+        if batch is None or batch == _STOP:
+            break
+        task = asyncio.create_task(run_calls(batch, results.put, clock), name="batch")
+        running.add(task)
+        task.add_done_callback(running.discard)
+    if batch is None:  # an orderly stop: finish what was taken
+        await asyncio.gather(*running)
+    taker.shutdown(wait=False)
 
 
 class EmbeddedPool:

@@ -55,13 +55,23 @@ def stack_for(script: str, choice: EngineChoice) -> Stack:
 def run_batch(jobs: list[dict[str, Any]], sink: Callable[[dict[str, Any]], None],
               realtime: bool = False) -> int:
     """Run a batch of calls on one event loop; returns how many finished."""
-    return asyncio.run(_batch([CallJob(**j) for j in jobs], sink, Clock(realtime)))
+
+    async def main() -> int:
+        speech_thread()
+        return await run_calls(jobs, sink, Clock(realtime))
+
+    return asyncio.run(main())
 
 
-async def _batch(jobs: list[CallJob], sink: Callable[[dict[str, Any]], None],
-                 clock: Clock) -> int:
-    # one decoding thread: engines are not thread-safe and pocketsphinx holds the GIL
+def speech_thread() -> None:
+    """One decoding thread per loop: engines are not thread-safe, pocketsphinx holds the GIL."""
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(1, "speech"))
+
+
+async def run_calls(raw: list[dict[str, Any]], sink: Callable[[dict[str, Any]], None],
+                    clock: Clock) -> int:
+    """The calls of one batch, concurrently; each result goes to `sink` as soon as it ends."""
+    jobs = [CallJob(**j) for j in raw]
 
     async def one(job: CallJob) -> None:
         outcome = await run_job(job, clock)
