@@ -90,6 +90,9 @@ class SphinxRecognizer:
 
     def _decode(self, pcm: bytes, search: str) -> list[str]:
         self._d.activate_search(search)
+        # the front end keeps noise and CMN estimates from the last utterance; reset them,
+        # so an answer is heard the same whatever this process decoded before (1.5 ms)
+        self._d.reinit_feat()
         self._d.start_utt()
         self._d.process_raw(pcm, full_utt=True)
         self._d.end_utt()
