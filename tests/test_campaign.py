@@ -91,14 +91,16 @@ def test_do_not_call_numbers_never_load(tmp_path: Path) -> None:
 class FakePool:
     """Answers every call at once: busy on odd first attempts, then completed."""
 
-    def __init__(self) -> None:
+    def __init__(self, busy_odd: bool = True) -> None:
+        self.busy_odd = busy_odd
         self.jobs: list[dict[str, Any]] = []
         self.ready: list[dict[str, Any]] = []
 
     def submit(self, batch: list[dict[str, Any]]) -> None:
         for job in batch:
             self.jobs.append(job)
-            outcome = "busy" if job["contact_id"] % 2 and job["attempt"] == 1 else "completed"
+            busy = self.busy_odd and job["contact_id"] % 2 and job["attempt"] == 1
+            outcome = "busy" if busy else "completed"
             answers = (("consent", "yes", "speech"), ("fever", "no", "speech"))
             self.ready.append(CallOutcome(job["id"], job["contact_id"], job["attempt"],
                                           job["started"], 120.0, outcome, "green",
@@ -223,3 +225,32 @@ def test_kill_9_and_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
                              " BY 1 HAVING COUNT(*) > 1")
     assert completed_twice == []
     assert b.rows("SELECT COUNT(*) FROM contacts WHERE status='pending'")[0][0] == 0
+
+
+def test_opt_out_in_one_campaign_blocks_the_number_everywhere(tmp_path: Path) -> None:
+    store = _campaign(tmp_path, ["America/New_York"] * 2)
+    c = store.campaign("c")
+    stop = CallOutcome("c:1:1", 1, 1, START, 40, "opted_out")
+    store.apply("c", stop, c.settings)
+    number = store.rows("SELECT e164 FROM contacts WHERE id=1")[0][0]
+    assert number in store.opted_out()
+    assert 1 not in {r["id"] for r in store.pending("c")}
+    listing = tmp_path / "again.csv"
+    write_csv(listing, [["phone"], [number]])
+    rep = load(store, listing, "other", str(EN), "US", None)
+    assert rep.loaded == 0 and rep.dnc == 1
+
+
+def test_realtime_clock_paces_calls_by_the_wall_clock(tmp_path: Path) -> None:
+    store = _campaign(tmp_path, ["UTC"] * 4)
+    c = store.campaign("c")
+    store.db.execute("UPDATE campaigns SET settings=?",
+                     (CampaignSettings(hours_start=0, hours_end=24).to_json(),))
+    pool = FakePool(busy_odd=False)
+    t0 = time.monotonic()
+    asyncio.run(Dispatcher(store, store.campaign("c"), RunParams(lines=4, cps=5, realtime=True),
+                           pool).run())
+    assert time.monotonic() - t0 >= 0.55  # 4 starts at 5 per second
+    starts = sorted(j["started"] for j in pool.jobs if j["attempt"] == 1)
+    assert all(b - a >= 0.19 for a, b in zip(starts, starts[1:], strict=False))
+    assert c.name == "c"
