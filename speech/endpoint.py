@@ -57,6 +57,7 @@ class Endpointer:
             if self._voiced_run >= min_run:
                 self.state = State.SPEAKING
                 self.start = self.frames - self._voiced_run
+                self.end = self.frames
             elif self.frames * 0.02 >= self.p.no_input_s:
                 self.state = State.NO_INPUT
             return self.state

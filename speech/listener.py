@@ -40,6 +40,8 @@ class Listener:
         lo = max(0, (ep.start - _MARGIN) * FRAME)
         hi = min(len(incoming), (ep.end + _MARGIN) * FRAME)
         speech = incoming[lo:hi]
+        if len(speech) == 0:
+            return Turn(Heard(silent=True), None, consumed)
         digits = dtmf.detect(speech)
         if digits:
             return Turn(Heard(digits=digits, confidence=1.0), None, consumed)

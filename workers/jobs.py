@@ -74,7 +74,12 @@ async def run_calls(raw: list[dict[str, Any]], sink: Callable[[dict[str, Any]], 
     jobs = [CallJob(**j) for j in raw]
 
     async def one(job: CallJob) -> None:
-        outcome = await run_job(job, clock)
+        try:
+            outcome = await run_job(job, clock)
+        except Exception:  # a bug must not silence the batch: report the call as dropped
+            log.exception("call %s failed inside healthdial; reported as partial", job.id)
+            outcome = CallOutcome(job.id, job.contact_id, job.attempt, job.started, 0.0,
+                                  "partial")
         sink(outcome.to_dict())
 
     async with asyncio.TaskGroup() as tg:
