@@ -168,3 +168,12 @@ def test_answering_machine_found_from_audio() -> None:
     assert classify_opening(person)[0] == "human"
     assert find_beep(person) is None
     assert classify_opening(np.zeros(40000, np.int16))[0] == "silence"
+
+
+def test_endpoint_short_burst_has_a_non_empty_span() -> None:
+    ep = Endpointer()
+    burst = (np.sin(np.arange(800) * 0.3) * 8000).astype(np.int16)  # 100 ms, then quiet
+    for f in frames(np.concatenate([np.zeros(800, np.int16), burst, np.zeros(16000, np.int16)])):
+        ep.push(f)
+    assert ep.state == State.DONE
+    assert ep.end > ep.start
