@@ -16,7 +16,7 @@ import numpy as np
 
 from dialer.persona import Persona
 from speech import dtmf
-from speech.audio import Audio, to_int16
+from speech.audio import to_int16
 from speech.channel import RATE, from_line
 from speech.recognizer import Grammar, Recognizer
 from speech.tts import Synthesizer
@@ -201,7 +201,3 @@ def _noise(x: np.ndarray, sound: np.ndarray, snr_db: float | None,
         speech_rms = float(np.sqrt(np.mean((sound.astype(np.float32) / 32768) ** 2)))
         level = speech_rms / 10 ** (snr_db / 20)
     return (rng.standard_normal(len(x)) * level).astype(np.float32)
-
-
-def as_audio(samples: np.ndarray) -> Audio:
-    return Audio(samples, RATE)

@@ -81,12 +81,11 @@ class Dispatcher:
             await self._dispatch()
             if not self.inflight:
                 continue
-            raw = await asyncio.to_thread(self.pool.result, 1.0)
-            if raw is None:
+            # waiting for a result and writing it to SQLite both block: off the loop
+            if not await asyncio.to_thread(self._receive):
                 if self.pool.alive() == 0:
                     raise RuntimeError("all worker processes have stopped")
                 continue
-            self._apply(CallOutcome.from_dict(raw))
             self.stats.wall_s = time.monotonic() - t0
             self.on_result(self.stats)
         self.stats.wall_s = time.monotonic() - t0
@@ -125,6 +124,13 @@ class Dispatcher:
         if batch:
             self.pool.submit(batch)
         self.stats.busy = len(self.inflight)
+
+    def _receive(self) -> bool:
+        raw = self.pool.result(1.0)
+        if raw is None:
+            return False
+        self._apply(CallOutcome.from_dict(raw))
+        return True
 
     def _apply(self, r: CallOutcome) -> None:
         start = self.inflight.pop(r.id, None)

@@ -75,7 +75,9 @@ class Campaign:
 class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        # one thread at a time: the dispatcher writes from its worker thread, never two at once
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                  check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
