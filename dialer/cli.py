@@ -73,6 +73,11 @@ def _campaign_parsers(sub: Any) -> None:
     load.add_argument("--region", default="CN", help="default region for national numbers")
     load.add_argument("--dnc", help="do-not-call file: numbers, one per line or a phone column")
     load.add_argument("--seed", type=int, default=1, help="seed of the simulated population")
+    load.add_argument("--hours", default="9-20",
+                      help="calling hours in the callee's local time, START-END (default 9-20)")
+    load.add_argument("--retry-minutes", default="15,45,1440",
+                      help="waits before attempts 2, 3, ... (default 15,45,1440)")
+    load.add_argument("--max-attempts", type=int, default=3)
     load.add_argument("--json", action="store_true")
     run = sub.add_parser("run", help="call a campaign to the end (resumes after a crash)")
     _db(run)
@@ -215,13 +220,29 @@ def _params(args: argparse.Namespace) -> Any:
                      realtime=args.clock == "realtime")
 
 
+def _settings(args: argparse.Namespace) -> Any:
+    """Campaign settings from load's options; used when the campaign is created."""
+    from dialer.settings import CampaignSettings
+
+    try:
+        start, end = (int(x) for x in args.hours.split("-"))
+        waits = tuple(float(x) for x in args.retry_minutes.split(","))
+    except ValueError:
+        raise UsageError(f"--hours {args.hours!r} / --retry-minutes {args.retry_minutes!r}: "
+                         "use e.g. --hours 9-20 --retry-minutes 15,45,1440") from None
+    if not 0 <= start < end <= 24 or args.max_attempts < 1 or not waits:
+        raise UsageError("--hours needs 0 <= START < END <= 24 and --max-attempts at least 1")
+    return CampaignSettings(hours_start=start, hours_end=end, max_attempts=args.max_attempts,
+                            retry_minutes=waits)
+
+
 def cmd_load(args: argparse.Namespace) -> int:
     from dialer.campaign import load
     from dialer.store import Store
 
     store = Store(args.db)
     rep = load(store, Path(args.list), args.campaign, args.script, args.region,
-               Path(args.dnc) if args.dnc else None, args.seed)
+               Path(args.dnc) if args.dnc else None, args.seed, settings=_settings(args))
     if args.json:
         print(json.dumps(rep.as_dict(), ensure_ascii=False))
         return 0

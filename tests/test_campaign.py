@@ -255,3 +255,20 @@ def test_realtime_clock_paces_calls_by_the_wall_clock(tmp_path: Path) -> None:
     starts = sorted(j["started"] for j in pool.jobs if j["attempt"] == 1)
     assert all(b - a >= 0.19 for a, b in itertools.pairwise(starts))
     assert c.name == "c"
+
+
+def test_load_command_json_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dialer.cli import main
+
+    listing = tmp_path / "l.csv"
+    write_csv(listing, [["phone", "name"], ["13800138000", "a"], ["+86 138 0013 8000", "a"],
+                        ["nonsense", "b"]], delimiter="\t")
+    db = str(tmp_path / "s.db")
+    assert main(["load", str(listing), "--campaign", "x", "--script", str(EN), "--db", db,
+                 "--hours", "8-21", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["loaded"] == 1 and out["duplicates"] == 1
+    assert out["rejected"][0]["row"] == 4 and "not a phone number" in out["rejected"][0]["reason"]
+    assert Store(db).campaign("x").settings.hours_end == 21
+    assert main(["status", "nope", "--db", db]) == 2
+    assert "no campaign 'nope'" in capsys.readouterr().err
