@@ -16,6 +16,8 @@ from dialer.settings import CampaignSettings
 from dialer.store import Store
 from survey_scripts.loader import load_survey
 from workers.embedded import EmbeddedPool
+from workers.rqjobs import calls_queue
+from workers.rqpool import RQPool
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +49,20 @@ def load(store: Store, csv_path: Path, campaign: str, script: str, region: str,
                       parsed.rejected)
 
 
-def run(store: Store, campaign: str, params: RunParams, progress: bool = True) -> RunStats:
-    """Call every pending contact to the end; resumable at any moment."""
+def run(store: Store, campaign: str, params: RunParams, progress: bool = True,
+        redis_url: str | None = None) -> RunStats:
+    """Call every pending contact to the end; resumable at any moment.
+
+    Embedded by default (worker processes here); with a Redis URL the calls go to RQ
+    workers on any machine (`healthdial worker`) and this process keeps the line budget.
+    """
     c = store.campaign(campaign)
-    pool = EmbeddedPool(params.processes, params.realtime)
+    pool: EmbeddedPool | RQPool
+    if redis_url:
+        pool = RQPool(redis_url, campaign, params.realtime)
+        log.info("campaign %s: dispatching to RQ queue %s", campaign, calls_queue(campaign))
+    else:
+        pool = EmbeddedPool(params.processes, params.realtime)
     try:
         total = len(store.pending(campaign))
         with _progress(progress) as bar:

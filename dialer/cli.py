@@ -83,6 +83,14 @@ def _campaign_parsers(sub: Any) -> None:
     _db(run)
     run.add_argument("campaign")
     _run_args(run, 100)
+    run.add_argument("--redis", default=os.environ.get("HEALTHDIAL_REDIS_URL"),
+                     help="Redis URL: send calls to RQ workers (default: $HEALTHDIAL_REDIS_URL;"
+                          " none: embedded worker processes)")
+    worker = sub.add_parser("worker", help="RQ workers for a campaign's calls, models kept warm")
+    worker.add_argument("--redis", default=os.environ.get("HEALTHDIAL_REDIS_URL"),
+                        help="Redis URL (default: $HEALTHDIAL_REDIS_URL)")
+    worker.add_argument("--campaign", required=True, help="the campaign whose calls to take")
+    worker.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     for name, text in (("status", "a campaign's progress and outcomes"),
                        ("followups", "red and yellow respondents, for call-back by staff")):
         p = sub.add_parser(name, help=text)
@@ -257,9 +265,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     from dialer.campaign import run
     from dialer.store import Store
 
-    stats = run(Store(args.db), args.campaign, _params(args), not args.no_progress)
+    stats = run(Store(args.db), args.campaign, _params(args), not args.no_progress, args.redis)
     print(f"{stats.attempts} attempts, outcomes {dict(stats.outcomes)}, "
           f"{stats.calls_per_s:.2f} completed calls/s")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from workers.rqworker import serve
+
+    if not args.redis:
+        raise UsageError("worker needs --redis URL (or $HEALTHDIAL_REDIS_URL)")
+    serve(args.redis, args.campaign, args.processes)
     return 0
 
 
@@ -324,7 +341,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 _COMMANDS = {"call": cmd_call, "recognize": cmd_recognize, "accuracy": cmd_accuracy,
              "load": cmd_load, "run": cmd_run, "status": cmd_status, "report": cmd_report,
-             "followups": cmd_followups, "demo": cmd_demo}
+             "followups": cmd_followups, "demo": cmd_demo, "worker": cmd_worker}
 
 if __name__ == "__main__":
     sys.exit(main())
