@@ -310,7 +310,8 @@ def cmd_followups(args: argparse.Namespace) -> int:
         print(json.dumps(rows, ensure_ascii=False))
         return 0
     for r in rows:
-        print(f"{r['risk']:6s} {r['phone']:16s} {r['district'] or '':12s} {r['name'] or ''}")
+        shown = r["phone"]  # already masked by followups() unless --reveal
+        print(f"{r['risk']:6s} {shown:16s} {r['district'] or '':12s} {r['name'] or ''}")
     print(f"{len(rows)} to call back")
     return 0
 

@@ -1,4 +1,7 @@
-"""Safe evaluation of `when:` conditions and risk rules (simpleeval, never eval())."""
+"""Safe evaluation of `when:` conditions and risk rules with simpleeval.
+
+Survey files are untrusted: Python's own evaluation is never used on them.
+"""
 
 from __future__ import annotations
 
