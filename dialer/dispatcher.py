@@ -146,9 +146,6 @@ class Dispatcher:
             heapq.heappush(self.free, end)
         row = self.store.rows("SELECT * FROM contacts WHERE id=?", r.contact_id)[0]
         self.contacts[r.contact_id] = row
-        if row["status"] == "pending" and row["e164"] not in self._optouts():
+        if row["status"] == "pending" and not self.store.is_opted_out(row["e164"]):
             heapq.heappush(self.due, (row["next_at"], r.contact_id))
         self.stats.busy = len(self.inflight)
-
-    def _optouts(self) -> set[str]:
-        return self.store.opted_out()

@@ -113,6 +113,9 @@ class Store:
         q = "SELECT e164 FROM contacts WHERE campaign=?"
         return {r[0] for r in self.db.execute(q, (campaign,))}
 
+    def is_opted_out(self, e164: str) -> bool:
+        return self.db.execute("SELECT 1 FROM optouts WHERE e164=?", (e164,)).fetchone() is not None
+
     def opted_out(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT e164 FROM optouts")}
 
@@ -178,12 +181,14 @@ class Store:
         return self.db.execute(sql, args).fetchall()
 
     def iter_respondents(self, campaign: str) -> Iterator[dict[str, Any]]:
-        """Each contact with its latest answers, for reports."""
+        """Each contact with its latest answers, for reports (two queries in all)."""
+        answers: dict[int, dict[str, Any]] = {}
+        for r in self.rows("SELECT a.contact_id, a.question, a.value FROM answers a JOIN attempts"
+                           " t ON t.id=a.attempt_id WHERE a.campaign=? ORDER BY t.attempt",
+                           campaign):
+            answers.setdefault(r["contact_id"], {})[r["question"]] = r["value"]
         for c in self.rows("SELECT * FROM contacts WHERE campaign=? ORDER BY id", campaign):
-            answers = {r["question"]: r["value"] for r in self.rows(
-                "SELECT a.question, a.value FROM answers a JOIN attempts t ON t.id=a.attempt_id"
-                " WHERE a.contact_id=? ORDER BY t.attempt", c["id"])}
-            yield {**dict(c), "answers": answers}
+            yield {**dict(c), "answers": answers.get(c["id"], {})}
 
     def dump(self, campaign: str) -> str:
         """A canonical text of all results, for comparing runs."""
