@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from speech.channel import RATE
-from speech.endpoint import Endpointer, EndpointParams, State, frames
+from speech.endpoint import FRAME, Endpointer, EndpointParams, State, levels
 
 OPENING = EndpointParams(no_input_s=4.0, end_silence_s=0.8, max_speech_s=2.0)
 _BEEP_FRAME = 256  # 32 ms
@@ -19,10 +19,10 @@ _BEEP_FRAME = 256  # 32 ms
 def classify_opening(samples: np.ndarray) -> tuple[str, int]:
     """("human" | "machine" | "silence", samples listened): a greeting over 2 s is a machine."""
     ep = Endpointer(OPENING)
-    for f in frames(samples):
-        if ep.push(f) not in (State.WAITING, State.SPEAKING):
+    for level in levels(samples).tolist():
+        if ep.push_level(level) not in (State.WAITING, State.SPEAKING):
             break
-    used = ep.frames * len(frames(samples[:160])[0]) if len(samples) >= 160 else 0
+    used = ep.frames * FRAME
     if ep.state in (State.NO_INPUT, State.WAITING):
         return "silence", used
     return ("machine" if ep.state == State.TOO_LONG else "human"), used

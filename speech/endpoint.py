@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -43,10 +44,26 @@ class Endpointer:
         self._voiced_run = 0
         self._quiet_run = 0
 
+    def frames_left(self) -> int:
+        """The fewest frames before the turn could be over, whatever they hold: a line can
+        sleep that long without deciding later (one wake-up per 0.7 s, not per packet)."""
+        if self.state not in (State.WAITING, State.SPEAKING):
+            return 0
+        done = _frames(self.p.end_silence_s)
+        if self.state == State.SPEAKING:
+            too_long = _frames(self.p.max_speech_s) - (self.frames - self.start)
+            return max(1, min(done - self._quiet_run, too_long))
+        min_run = max(1, round(self.p.min_speech_s / 0.02))
+        no_input = _frames(self.p.no_input_s) - self.frames
+        return max(1, min(min_run - self._voiced_run + done, no_input))
+
     def push(self, frame: np.ndarray) -> State:
+        return self.push_level(float(levels(frame)[0]))
+
+    def push_level(self, level: float) -> State:
+        """One frame, by its level in dBFS (see `levels`, which does many frames at once)."""
         if self.state not in (State.WAITING, State.SPEAKING):
             return self.state
-        level = _dbfs(frame)
         voiced = level > self._floor + self.p.margin_db
         if not voiced:  # track the noise floor on quiet frames only
             self._floor = max(self.p.floor_dbfs, 0.95 * self._floor + 0.05 * level)
@@ -72,9 +89,18 @@ class Endpointer:
         return self.state
 
 
-def _dbfs(frame: np.ndarray) -> float:
-    rms = float(np.sqrt(np.mean(frame.astype(np.float64) ** 2))) / 32768
-    return 20 * np.log10(max(rms, 1e-6))
+def _frames(seconds: float) -> int:
+    """Frames in `seconds`, rounded down at a hair's breadth (an early wake-up is harmless)."""
+    return max(1, math.ceil(seconds / 0.02 - 1e-6))
+
+
+def levels(samples: np.ndarray) -> np.ndarray:
+    """The level of each whole 20 ms frame in dBFS, in one pass (a frame at a time cost
+    more than the rest of the listening turn)."""
+    n = len(samples) // FRAME
+    x = samples[:n * FRAME].astype(np.float64).reshape(n, FRAME) / 32768
+    rms = np.sqrt(np.mean(x * x, axis=1))
+    return 20 * np.log10(np.maximum(rms, 1e-6))
 
 
 def frames(samples: np.ndarray) -> list[np.ndarray]:
