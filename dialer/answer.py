@@ -6,6 +6,7 @@ import numpy as np
 
 from dialer.call import FAST, CallRecord, Clock, Robot, run_call
 from dialer.callee import Callee
+from dialer.speechthread import Priority, on_speech_thread
 from speech.amd import classify_opening, find_beep
 from speech.channel import RATE, ulaw_decode, ulaw_encode
 from survey_scripts.dialog import Result
@@ -19,10 +20,13 @@ def _line(samples: np.ndarray) -> np.ndarray:
 async def answered(robot: Robot, callee: Callee | None, machine: np.ndarray | None,
                    clock: Clock = FAST) -> tuple[str, CallRecord]:
     """("survey" | "voicemail", record): a person gets the survey, a machine a short message."""
-    opening = callee.hello(robot.synth) if callee is not None else machine
-    assert opening is not None
+    if callee is not None:
+        opening = await on_speech_thread(Priority.SIMULATOR, callee.hello, robot.synth)
+    else:
+        assert machine is not None
+        opening = machine
     heard = _line(opening)
-    kind, used = classify_opening(heard)
+    kind, used = await on_speech_thread(Priority.ROBOT, classify_opening, heard)
     if kind != "machine":
         await clock.sleep(used / RATE)
         assert callee is not None, "a machine was taken for a person"

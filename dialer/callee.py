@@ -87,6 +87,11 @@ class Ear:
             self._memo[key] = exact or self._nearest(rec.transcript)
         return self._memo[key]
 
+    def warm(self, lines: list[bytes]) -> None:
+        """Hear these prompts now, so a call does not wait while a callee first hears them
+        (a prompt several seconds long holds the process for a tenth of a second)."""
+        for line in lines:
+            self.hear(line)
 
     def _nearest(self, raw: str) -> PromptMeaning | None:
         """The prompt sentence that shares the most words with what was heard."""

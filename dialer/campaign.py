@@ -65,12 +65,13 @@ def run(store: Store, campaign: str, params: RunParams, progress: bool = True,
         pool = EmbeddedPool(params.processes, params.realtime)
     try:
         total = len(store.pending(campaign))
-        with _progress(progress) as bar:
-            task = bar.add_task("calls", total=None, busy=0, cps=0.0, done=0)
+        with _progress(progress, params.realtime) as bar:
+            task = bar.add_task("calls", total=None, busy=0, cps=0.0, done=0, p99="-")
 
             def shown(s: RunStats) -> None:
+                p99 = s.latency_p99_ms
                 bar.update(task, completed=s.attempts, busy=s.busy, cps=s.calls_per_s,
-                           done=s.outcomes["completed"])
+                           done=s.outcomes["completed"], p99="-" if p99 is None else f"{p99:.0f}")
 
             log.info("campaign %s: %d contacts to call on %d lines, %d worker processes",
                      campaign, total, params.lines, params.processes)
@@ -80,9 +81,11 @@ def run(store: Store, campaign: str, params: RunParams, progress: bool = True,
     return stats
 
 
-def _progress(enabled: bool) -> Progress:
-    return Progress(
+def _progress(enabled: bool, realtime: bool = False) -> Progress:
+    columns = [
         TextColumn("[bold]calls"), BarColumn(), TextColumn("{task.completed} attempts"),
         TextColumn("completed {task.fields[done]}"), TextColumn("lines busy {task.fields[busy]}"),
-        TextColumn("{task.fields[cps]:.2f} completed/s"), TimeElapsedColumn(),
-        disable=not enabled, transient=False)
+        TextColumn("{task.fields[cps]:.2f} completed/s")]
+    if realtime:  # how long callees wait for the robot after they finish speaking
+        columns.append(TextColumn("turn p99 {task.fields[p99]} ms"))
+    return Progress(*columns, TimeElapsedColumn(), disable=not enabled, transient=False)

@@ -13,10 +13,12 @@ import heapq
 import logging
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import numpy as np
 
 from dialer.hours import local, next_open
 from dialer.store import CallOutcome, Campaign, Store
@@ -54,10 +56,18 @@ class RunStats:
     sim_start: float = 0.0
     sim_end: float = 0.0
     busy: int = 0
+    # realtime: the latest turns' end-of-answer to next-prompt latencies, for the live view
+    latency_s: deque[float] = field(default_factory=lambda: deque(maxlen=5000))
 
     @property
     def calls_per_s(self) -> float:
         return self.outcomes["completed"] / self.wall_s if self.wall_s else 0.0
+
+    @property
+    def latency_p99_ms(self) -> float | None:
+        if not self.latency_s:
+            return None
+        return float(np.percentile(np.asarray(self.latency_s), 99)) * 1000
 
 
 class Dispatcher:
@@ -80,6 +90,8 @@ class Dispatcher:
         while self.due or self.inflight:
             await self._dispatch()
             if not self.inflight:
+                if self.p.realtime:  # the next contact is due later: wait, do not spin
+                    await asyncio.sleep(self._idle_s())
                 continue
             # waiting for a result and writing it to SQLite both block: off the loop
             if not await asyncio.to_thread(self._receive):
@@ -108,12 +120,16 @@ class Dispatcher:
     async def _dispatch(self) -> None:
         batch: list[dict[str, Any]] = []
         while self.free and self.due:
-            free_at = heapq.heappop(self.free)
-            eligible, cid = heapq.heappop(self.due)
-            wanted = max(free_at, eligible, self.last_start + 1 / self.p.cps)
-            start = next_open(wanted, self.contacts[cid]["timezone"], self.c.settings)
-            if self.p.realtime and start > time.time():
-                await asyncio.sleep(start - time.time())
+            if self.p.realtime:
+                cid_start = await self._next_live()
+                if cid_start is None:
+                    break
+                cid, start = cid_start
+            else:
+                free_at = heapq.heappop(self.free)
+                eligible, cid = heapq.heappop(self.due)
+                wanted = max(free_at, eligible, self.last_start + 1 / self.p.cps)
+                start = next_open(wanted, self.contacts[cid]["timezone"], self.c.settings)
             self.last_start = start
             job = self._job(cid, start)
             self.inflight[job.id] = start
@@ -124,6 +140,31 @@ class Dispatcher:
         if batch:
             self.pool.submit(batch)
         self.stats.busy = len(self.inflight)
+
+    async def _next_live(self) -> tuple[int, float] | None:
+        """Realtime: the next contact that may be called now, paced by the cap. A contact
+        due later (a retry, closed hours) waits in the heap while results keep arriving."""
+        while self.due:
+            eligible, cid = self.due[0]
+            if eligible > time.time():
+                return None
+            heapq.heappop(self.due)
+            start = next_open(eligible, self.contacts[cid]["timezone"], self.c.settings)
+            if start > time.time():
+                heapq.heappush(self.due, (start, cid))
+                continue
+            gate = self.last_start + 1 / self.p.cps
+            if gate > time.time():
+                await asyncio.sleep(gate - time.time())
+            heapq.heappop(self.free)
+            return cid, time.time()
+        return None
+
+    def _idle_s(self) -> float:
+        """Realtime, nothing in flight: how long until the next contact is due (at most 1 s)."""
+        if not self.due:
+            return 0.0
+        return max(0.0, min(1.0, self.due[0][0] - time.time()))
 
     def _receive(self) -> bool:
         raw = self.pool.result(1.0)
@@ -140,6 +181,7 @@ class Dispatcher:
         self.stats.attempts += 1
         self.stats.outcomes[r.outcome] += 1
         self.stats.cpu_s += r.cpu
+        self.stats.latency_s.extend(r.latency_s)
         end = r.started + r.duration
         self.stats.sim_end = max(self.stats.sim_end, end)
         if start is not None:

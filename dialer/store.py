@@ -53,13 +53,16 @@ class CallOutcome:
     risk: str | None = None
     answers: tuple[tuple[str, str | None, str], ...] = ()  # question, value, how
     cpu: float = 0.0
+    latency_s: tuple[float, ...] = ()  # realtime: end of each answer to the next prompt
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "answers": [list(a) for a in self.answers]}
+        return {**self.__dict__, "answers": [list(a) for a in self.answers],
+                "latency_s": list(self.latency_s)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CallOutcome:
-        return cls(**{**d, "answers": tuple(tuple(a) for a in d["answers"])})
+        return cls(**{**d, "answers": tuple(tuple(a) for a in d["answers"]),
+                      "latency_s": tuple(d.get("latency_s", ()))})
 
 
 @dataclass(frozen=True)

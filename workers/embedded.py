@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from dialer.call import Clock
-from workers.jobs import run_calls, speech_thread
+from dialer.speechthread import install
+from workers.jobs import run_calls
 
 log = logging.getLogger(__name__)
 _STOP = "stop"
@@ -34,7 +35,7 @@ def _worker(tasks: Any, results: Any, parent: int, realtime: bool) -> None:
 
 async def _serve(tasks: Any, results: Any, parent: int, clock: Clock) -> None:
     """Batches run side by side on this loop, so a realtime line waits without a process."""
-    speech_thread()
+    install()
     loop = asyncio.get_running_loop()
     taker = ThreadPoolExecutor(1, "tasks")
     running: set[asyncio.Task[int]] = set()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -19,13 +18,16 @@ from dialer.answer import answered
 from dialer.call import Clock
 from dialer.callee import Callee
 from dialer.population import machine_greeting, network, persona
+from dialer.speechthread import Priority, install, on_speech_thread
 from dialer.stack import EngineChoice, Stack, build_stack
 from dialer.store import CallOutcome
+from survey_scripts.dialog import every_prompt
 
 log = logging.getLogger(__name__)
 SIGNAL_S = {"invalid": 2.0, "busy": 8.0, "no_answer": 30.0}  # line time of unanswered calls
 _OUTCOME = {"invalid": "invalid_number", "busy": "busy", "no_answer": "no_answer"}
 _stacks: dict[tuple[str, EngineChoice], Stack] = {}
+_heard: set[tuple[str, EngineChoice]] = set()
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,17 @@ class CallJob:
         return asdict(self)
 
 
-def stack_for(script: str, choice: EngineChoice) -> Stack:
-    """Models load once per process and stay warm across batches."""
+def stack_for(script: str, choice: EngineChoice, realtime: bool = False) -> Stack:
+    """Models load once per process and stay warm across batches. On the realtime clock
+    the callees hear every prompt first (7 s), so no call waits on it mid-turn."""
     key = (script, choice)
     if key not in _stacks:
         _stacks[key] = build_stack(script, choice)
-    return _stacks[key]
+    stack = _stacks[key]
+    if realtime and key not in _heard:
+        stack.ear.warm([stack.robot.say(p.text) for p in every_prompt(stack.survey)])
+        _heard.add(key)
+    return stack
 
 
 def run_batch(jobs: list[dict[str, Any]], sink: Callable[[dict[str, Any]], None],
@@ -57,15 +64,10 @@ def run_batch(jobs: list[dict[str, Any]], sink: Callable[[dict[str, Any]], None]
     """Run a batch of calls on one event loop; returns how many finished."""
 
     async def main() -> int:
-        speech_thread()
+        install()  # the process's one speech thread: engines are not thread-safe
         return await run_calls(jobs, sink, Clock(realtime))
 
     return asyncio.run(main())
-
-
-def speech_thread() -> None:
-    """One decoding thread per loop: engines are not thread-safe, pocketsphinx holds the GIL."""
-    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(1, "speech"))
 
 
 async def run_calls(raw: list[dict[str, Any]], sink: Callable[[dict[str, Any]], None],
@@ -89,7 +91,10 @@ async def run_calls(raw: list[dict[str, Any]], sink: Callable[[dict[str, Any]], 
 
 
 async def run_job(job: CallJob, clock: Clock) -> CallOutcome:
-    stack = stack_for(job.script, EngineChoice(job.engine, job.vosk_model))
+    # loading models and hearing prompts block for seconds: on the speech thread, which
+    # is also the only thread that ever touches the engines
+    stack = await on_speech_thread(Priority.ROBOT, stack_for, job.script,
+                                   EngineChoice(job.engine, job.vosk_model), clock.realtime)
     status = network(job.seed, job.contact_id, job.attempt, job.local_hour)
     if status in _OUTCOME:
         await clock.sleep(SIGNAL_S[status])
@@ -100,8 +105,8 @@ async def run_job(job: CallJob, clock: Clock) -> CallOutcome:
         who = persona(job.seed, job.contact_id, stack.survey)
         callee = Callee(who, stack.survey, stack.ear, job.attempt)
     else:
-        machine = await asyncio.to_thread(machine_greeting, job.seed, job.contact_id,
-                                          stack.robot.synth)
+        machine = await on_speech_thread(Priority.SIMULATOR, machine_greeting, job.seed,
+                                         job.contact_id, stack.robot.synth)
     kind, record = await answered(stack.robot, callee, machine, clock)
     if kind == "voicemail":
         return CallOutcome(job.id, job.contact_id, job.attempt, job.started, record.audio_s,
@@ -110,7 +115,8 @@ async def run_job(job: CallJob, clock: Clock) -> CallOutcome:
     answers = tuple((q, None if a.value is None else _text(a.value), a.how)
                     for q, a in r.answers.items())
     return CallOutcome(job.id, job.contact_id, job.attempt, job.started, record.audio_s,
-                       r.outcome.value, r.risk, answers, record.cpu_s)
+                       r.outcome.value, r.risk, answers, record.cpu_s,
+                       tuple(round(x, 4) for x in record.latency_s))
 
 
 def _text(value: str | float) -> str:
