@@ -29,6 +29,28 @@ def test_english_call_runs_from_audio() -> None:
     assert record.audio_s > 10
 
 
+def test_realtime_call_decides_as_the_fast_clock_does() -> None:
+    """Audio fed in chunks on the wall clock (at 8x) gives the same call, plus its latencies."""
+    from dialer.call import Clock
+    from dialer.speechthread import install
+
+    stack = build_stack(None)
+    persona = make_persona(3, stack.survey)
+    fast = asyncio.run(run_call(stack.robot, Callee(persona, stack.survey, stack.ear)))
+
+    async def live():  # type: ignore[no-untyped-def]
+        install()
+        return await run_call(stack.robot, Callee(persona, stack.survey, stack.ear),
+                              Clock(realtime=True, speed=8.0))
+
+    real = asyncio.run(live())
+    assert real.result == fast.result
+    assert [t.heard for t in real.turns] == [t.heard for t in fast.turns]
+    assert len(real.latency_s) == sum(t.callee.kind != "hangup" for t in real.turns) > 0
+    assert all(0 <= x < 2.0 for x in real.latency_s)
+    assert not fast.latency_s
+
+
 def test_same_seed_same_call() -> None:
     stack = build_stack(None)
     a = make_persona(5, stack.survey)
@@ -92,3 +114,21 @@ def test_callee_understands_the_robots_prompts_from_audio() -> None:
                                                      PromptKind.GOODBYE)]
     assert not set(misheard) & set(fixed), set(misheard) & set(fixed)
     assert len(misheard) <= 0.1 * len(prompts), misheard  # a few read-back numbers
+
+
+def test_speech_thread_runs_the_robots_work_before_the_simulators() -> None:
+    import threading
+
+    from dialer.speechthread import Priority, SpeechThread
+
+    thread, gate, order = SpeechThread("test-speech"), threading.Event(), []
+    first = thread.submit(Priority.SIMULATOR, gate.wait, 5.0)  # holds the thread
+    later = thread.submit(Priority.SIMULATOR, order.append, "simulator")
+    robot = thread.submit(Priority.ROBOT, order.append, "robot")
+    gate.set()
+    assert first.result(5) is True
+    later.result(5), robot.result(5)
+    assert order == ["robot", "simulator"]
+    failing = thread.submit(Priority.ROBOT, int, "not a number")
+    with pytest.raises(ValueError):
+        failing.result(5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import heapq
 import itertools
 import json
 import os
@@ -193,7 +194,7 @@ def _healthdial(*args: str, db: Path) -> subprocess.Popen[bytes]:
 def test_kill_9_and_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     listing = tmp_path / "l.csv"
     write_csv(listing, [["phone", "district"]] + [[f"138{i:08d}", f"d{i % 3}"]
-                                                  for i in range(24)])
+                                                  for i in range(60)])
     base = tmp_path / "base.db"
     store = Store(base)
     load(store, listing, "k", str(EN), "CN", None, seed=3,
@@ -207,7 +208,7 @@ def test_kill_9_and_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     kills = 0
     while kills < 5:
         p = _healthdial(*args, db=tmp_path / "killed.db")
-        time.sleep(rng.uniform(3.0, 9.0))
+        time.sleep(rng.uniform(2.5, 6.0))
         if p.poll() is not None:
             break  # finished before the kill
         p.send_signal(signal.SIGKILL)
@@ -257,6 +258,31 @@ def test_realtime_clock_paces_calls_by_the_wall_clock(tmp_path: Path) -> None:
     assert c.name == "c"
 
 
+def test_realtime_dispatcher_keeps_applying_results_while_a_retry_is_due_later(
+        tmp_path: Path) -> None:
+    """A contact due in an hour must not stall the lines, nor the results of the others."""
+    store = _campaign(tmp_path, ["UTC"] * 4)
+    store.db.execute("UPDATE campaigns SET settings=?",
+                     (CampaignSettings(hours_start=0, hours_end=24).to_json(),))
+    pool = FakePool(busy_odd=False)
+    d = Dispatcher(store, store.campaign("c"), RunParams(lines=4, cps=50, realtime=True), pool)
+    later = time.time() + 3600
+    d.due = [(later, 1)] + [(t, cid) for t, cid in d.due if cid != 1]
+    heapq.heapify(d.due)
+
+    async def one_round() -> None:
+        await d._dispatch()
+        while d.inflight:
+            d._receive()
+
+    t0 = time.monotonic()
+    asyncio.run(one_round())
+    assert time.monotonic() - t0 < 1.0
+    assert sorted(j["contact_id"] for j in pool.jobs) == [2, 3, 4]
+    assert d.due == [(later, 1)] and 0 < d._idle_s() <= 1.0
+    assert store.rows("SELECT COUNT(*) FROM attempts")[0][0] == 3
+
+
 def test_load_command_json_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from dialer.cli import main
 
@@ -272,3 +298,29 @@ def test_load_command_json_and_errors(tmp_path: Path, capsys: pytest.CaptureFixt
     assert Store(db).campaign("x").settings.hours_end == 21
     assert main(["status", "nope", "--db", db]) == 2
     assert "no campaign 'nope'" in capsys.readouterr().err
+
+
+def test_outcome_carries_turn_latencies_and_older_results_still_apply() -> None:
+    o = CallOutcome("c:1:1", 1, 1, 0.0, 10.0, "completed", latency_s=(0.05, 0.2))
+    assert CallOutcome.from_dict(json.loads(json.dumps(o.to_dict()))) == o
+    older = {k: v for k, v in o.to_dict().items() if k != "latency_s"}
+    assert CallOutcome.from_dict(older).latency_s == ()
+
+
+def test_dispatcher_shows_the_turn_latency_of_realtime_calls(tmp_path: Path) -> None:
+    from dialer.dispatcher import RunStats
+
+    stats = RunStats()
+    assert stats.latency_p99_ms is None
+    stats.latency_s.extend([0.05] * 99 + [0.5])
+    assert stats.latency_p99_ms == pytest.approx(50 + 0.01 * 450, rel=0.01)
+
+
+def test_meter_keeps_its_window_and_gives_percentiles() -> None:
+    from dialer.meter import Meter, percentiles
+
+    m = Meter(latency=[(1.0, 0.1), (2.0, 0.2), (3.0, 0.3)])
+    assert Meter.window(m.latency, 1.5, 3.0) == [0.2]
+    p = percentiles([0.1] * 99 + [1.0])
+    assert p["p50_ms"] == 100.0 and p["max_ms"] == 1000.0 and p["n"] == 100
+    assert percentiles([])["p99_ms"] is None

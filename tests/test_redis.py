@@ -7,10 +7,12 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -75,6 +77,17 @@ def _cli(*args: str, db: Path, log: Path) -> subprocess.Popen[bytes]:
                                 stdout=out, stderr=out)
 
 
+def _wait_for_attempts(db: Path, count: int, dispatcher: subprocess.Popen[bytes]) -> None:
+    """Faults keyed to progress, not to sleeps: a faster robot must not finish first."""
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and dispatcher.poll() is None:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)) as conn:
+            if conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] >= count:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"the campaign did not reach {count} attempts while running")
+
+
 @pytest.mark.slow
 def test_rq_workers_killed_and_redis_restarted_lose_nothing(tmp_path: Path,
                                                             redis_server: RedisServer) -> None:
@@ -94,9 +107,9 @@ def test_rq_workers_killed_and_redis_restarted_lose_nothing(tmp_path: Path,
                     "1", db=tmp_path / "redis.db", log=log) for _ in range(3)]
     dispatcher = _cli(*run, "--redis", redis_server.url, db=tmp_path / "redis.db", log=log)
     try:
-        time.sleep(10)
+        _wait_for_attempts(tmp_path / "redis.db", CONTACTS // 8, dispatcher)
         workers[0].send_signal(signal.SIGKILL)  # mid-batch: its calls must be dispatched again
-        time.sleep(3)
+        _wait_for_attempts(tmp_path / "redis.db", CONTACTS // 4, dispatcher)
         assert dispatcher.poll() is None, "the campaign is still running when Redis goes"
         redis_server.stop()  # Redis restarted: queues and results in it are gone
         time.sleep(2)

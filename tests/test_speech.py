@@ -66,6 +66,31 @@ def test_endpoint_stops_after_speech_not_after_a_fixed_time() -> None:
     assert ep.frames * 0.02 < 2.5  # stopped ~0.7 s after the end, not at the end of the buffer
 
 
+@pytest.mark.parametrize("seed", range(40))
+def test_endpoint_never_ends_sooner_than_frames_left_says(seed: int) -> None:
+    """A realtime line sleeps `frames_left` frames: the turn must never end inside them,
+    and must end exactly where a line fed frame by frame would have it end."""
+    rng = np.random.default_rng(seed)
+    levels: list[float] = []  # bursts of speech between pauses of any length
+    while len(levels) < 600:
+        levels += [float(rng.choice([-70.0, -60.0]))] * int(rng.integers(1, 60 if levels else 300))
+        levels += [-20.0] * int(rng.integers(1, 30))
+    ep, fed = Endpointer(), 0
+    while ep.state in (State.WAITING, State.SPEAKING) and fed < len(levels):
+        left = ep.frames_left()
+        assert left >= 1
+        for k in range(min(left, len(levels) - fed)):
+            ep.push_level(levels[fed])
+            fed += 1
+            if k < left - 1:
+                assert ep.state in (State.WAITING, State.SPEAKING), (seed, fed, left)
+    ref = Endpointer()
+    for level in levels:
+        if ref.push_level(level) not in (State.WAITING, State.SPEAKING):
+            break
+    assert (ref.state, ref.frames) == (ep.state, ep.frames)
+
+
 def test_endpoint_silence_times_out() -> None:
     ep = Endpointer()
     for f in frames(np.zeros(8000 * 8, dtype=np.int16)):
@@ -177,3 +202,10 @@ def test_endpoint_short_burst_has_a_non_empty_span() -> None:
         ep.push(f)
     assert ep.state == State.DONE
     assert ep.end > ep.start
+
+
+def test_band_noise_does_not_depend_on_what_was_decoded_before(sphinx) -> None:  # type: ignore[no-untyped-def]
+    short = sphinx._band_noise(8000, 16000).copy()
+    long = sphinx._band_noise(8000, 30 * 16000)  # longer than the noise kept
+    assert len(long) == 30 * 16000
+    assert np.array_equal(sphinx._band_noise(8000, 16000), short)
