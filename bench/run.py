@@ -1,16 +1,17 @@
-"""healthdial's benchmark (not a test): fast-clock throughput against two references.
+"""healthdial's benchmark (not a test): how fast, against the Hubei robots' 4.2 surveys/s.
 
-    python bench/run.py [--calls 40] [--contacts 200]
+    python bench/run.py [--calls 30] [--contacts 200] [--lines 100,250,500,750,1000,1500]
+    python bench/run.py --report-only   # BENCHMARKS.md again from bench/results.json
 
-Writes BENCHMARKS.md and bench/results.json. Measured in the same run:
-- campaign: a demo province on the embedded default, completed surveys per second
-  and CPU seconds per completed call (all processes);
-- per call, in one process: robot CPU (listening, recognition) apart from the
-  simulated callee's (hearing prompts, speaking);
-- decode floor: the grammar recognizer alone on the same answer audio;
-- naive baseline: an open-dictation recognizer (pocketsphinx's English language
-  model, a new decoder per call) on the same answer audio.
-Not yet here: the realtime ramp (lines held, latency percentiles, RSS).
+Writes BENCHMARKS.md and bench/results.json; compares with bench/before.json (the
+same command at an earlier commit) when it is there. Measured in one run:
+- fast clock: a demo campaign (dispatcher, store, worker processes), completed
+  surveys per second and CPU seconds per completed call;
+- per call, in one process: the robot's CPU apart from the simulated callee's,
+  and where it goes (decoding, synthesis, channel, ...); the decode floor (the
+  recognizer alone on the same answers) and a naive baseline (open dictation, a
+  decoder per call) on the same answer audio;
+- realtime clock: lines held, turn latency percentiles, lag, RSS, CPU (bench/ramp.py).
 """
 
 from __future__ import annotations
@@ -19,79 +20,139 @@ import argparse
 import json
 import os
 import platform
+import resource
 import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dialer.call import exchange  # noqa: E402
+import dialer.call  # noqa: E402
+import dialer.callee  # noqa: E402
+import speech.dtmf  # noqa: E402
+import speech.listener  # noqa: E402
+from bench.ramp import ramp  # noqa: E402
+from bench.report import table  # noqa: E402
+from bench.split import Split  # noqa: E402
+from dialer.call import Robot, exchange  # noqa: E402
 from dialer.callee import Callee  # noqa: E402
 from dialer.demo import demo  # noqa: E402
 from dialer.dispatcher import RunParams  # noqa: E402
 from dialer.population import persona  # noqa: E402
-from dialer.stack import build_stack  # noqa: E402
+from dialer.stack import DEFAULT_SCRIPT, build_stack  # noqa: E402
+from dialer.store import Store  # noqa: E402
 from speech.audio import Audio  # noqa: E402
 from speech.recognizer import Grammar  # noqa: E402
-from survey_scripts.dialog import Dialog, Heard  # noqa: E402
+from speech.sphinx import SphinxRecognizer  # noqa: E402
+from speech.tts import Synthesizer  # noqa: E402
+from survey_scripts.dialog import Dialog, Heard, every_prompt  # noqa: E402
 
 
-def per_call(calls: int) -> dict[str, float]:
-    """Run calls in this process, timing the robot's side apart from the callee's."""
+def fast_campaign(contacts: int) -> dict[str, Any]:
+    """A demo province on the fast clock; the dispatcher's process apart from the store."""
+    split = Split()
+    split.wrap_all(Store, "store", skip=lambda _n: False)
+    own, kids = _rusage()
+    try:
+        c = demo(contacts, RunParams(lines=200), seed=11, progress=False)
+    finally:
+        split.undo()
+    own2, kids2 = _rusage()
+    store = split.by_part()["store"]
+    keep = ("contacts", "attempts", "completed", "calls_per_s", "cpu_s_per_completed_call",
+            "wall_s")
+    return {**{k: c[k] for k in keep}, "store_cpu_s": store,
+            "dispatcher_cpu_s": own2 - own - store, "workers_cpu_s": kids2 - kids}
+
+
+def per_call(calls: int) -> dict[str, Any]:
+    """Calls in this process: the robot's time apart from the callee's, and by part."""
     stack = build_stack(None)
     robot = stack.robot
     answers: list[tuple[Audio, Grammar]] = []  # what the recognizer got, after endpointing
-    robot_s = 0.0
-    hear, recognizer = robot.hear, robot.listener.recognizer
-    recognize = recognizer.recognize
-
-    def timed_hear(incoming: bytes, prompt):  # type: ignore[no-untyped-def]
-        nonlocal robot_s
-        t = time.thread_time()
-        heard = hear(incoming, prompt)
-        robot_s += time.thread_time() - t
-        return heard
+    recognize = robot.listener.recognizer.recognize
 
     def kept(audio: Audio, grammar: Grammar):  # type: ignore[no-untyped-def]
         answers.append((audio, grammar))
         return recognize(audio, grammar)
 
-    robot.hear = timed_hear  # type: ignore[method-assign]
-    recognizer.recognize = kept  # type: ignore[method-assign]
+    # the callees hear each prompt once per process; a long campaign pays it once, so it
+    # is timed apart from the calls (the realtime workers do it before their first call)
+    t = time.thread_time()
+    stack.ear.warm([robot.say(p.text) for p in every_prompt(stack.survey)])
+    ear_warmup = time.thread_time() - t
+    robot.listener.recognizer.recognize = kept  # type: ignore[method-assign]
+    split = _split()
+    _, kids = _rusage()
     start = time.thread_time()
     completed = 0
-    for cid in range(1, calls + 1):
-        callee = Callee(persona(7, cid, stack.survey), stack.survey, stack.ear)
-        flow = Dialog(stack.survey).run()
-        prompt = next(flow)
-        while True:
-            heard = Heard(hangup=True) if prompt.listen is None else exchange(
-                robot, callee, prompt)[0]
-            try:
-                prompt = flow.send(heard)
-            except StopIteration as stop:
-                completed += stop.value.outcome == "completed"
-                break
+    try:
+        for cid in range(1, calls + 1):
+            completed += _one_call(robot, Callee(persona(7, cid, stack.survey), stack.survey,
+                                                 stack.ear))
+    finally:
+        split.undo()
+        robot.listener.recognizer.recognize = recognize  # type: ignore[method-assign]
     total = time.thread_time() - start
-    recognizer.recognize = recognize  # type: ignore[method-assign]
-    floor = _decode(recognizer, answers)
-    naive = _naive(answers, calls)
+    parts = {f"{who} / {part}": s / calls for (who, part), s in split.seconds.items()}
+    parts["simulated callee / synthesis commands"] = (_rusage()[1] - kids) / calls
+    parts["dialog engine and the rest"] = (total - sum(split.seconds.values())) / calls
+    robot_s = sum(s for (who, _), s in split.seconds.items() if who == "robot")
+    floor = _decode(robot.listener.recognizer, answers)
     return {"calls": calls, "completed": completed, "answers": len(answers),
-            "cpu_s_per_call": total / calls, "robot_cpu_s_per_call": robot_s / calls,
-            "callee_cpu_s_per_call": (total - robot_s) / calls,
-            "decode_floor_s_per_call": floor / calls, "naive_decode_s_per_call": naive / calls}
+            "callee_hears_every_prompt_s": ear_warmup,
+            "cpu_s_per_call": sum(parts.values()), "robot_cpu_s_per_call": robot_s / calls,
+            "callee_cpu_s_per_call": sum(parts.values()) - robot_s / calls,
+            "parts_s_per_call": dict(sorted(parts.items(), key=lambda kv: -kv[1])),
+            "decode_floor_s_per_call": floor / calls,
+            "naive_decode_s_per_call": _naive(answers, calls) / calls}
 
 
-def _decode(recognizer, answers) -> float:  # type: ignore[no-untyped-def]
+def _one_call(robot: Robot, callee: Callee) -> bool:
+    flow = Dialog(robot.survey).run()
+    prompt = next(flow)
+    while True:
+        heard = Heard(hangup=True) if prompt.listen is None else exchange(
+            robot, callee, prompt)[0]
+        try:
+            prompt = flow.send(heard)
+        except StopIteration as stop:
+            return bool(stop.value.outcome == "completed")
+
+
+def _split() -> Split:
+    split = Split()
+    split.wrap(Robot, "hear", "robot")
+    split.wrap(Callee, "reply", "simulated callee")
+    split.wrap(Callee, "render", "simulated callee")
+    split.wrap(SphinxRecognizer, "_decode", "decoding")
+    split.wrap(SphinxRecognizer, "_pcm", "resampling and band fill")
+    split.wrap(Synthesizer, "speak", "synthesis")
+    split.wrap(speech.listener, "levels", "endpointing")
+    split.wrap(speech.dtmf, "detect", "keypad tones")
+    for module, name in ((dialer.call, "ulaw_encode"), (dialer.call, "ulaw_decode"),
+                         (dialer.callee, "from_line")):
+        split.wrap(module, name, "channel")
+    return split
+
+
+def _rusage() -> tuple[float, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+def _decode(recognizer: Any, answers: list[tuple[Audio, Grammar]]) -> float:
     t = time.thread_time()
     for audio, grammar in answers:
         recognizer.recognize(audio, grammar)
     return time.thread_time() - t
 
 
-def _naive(answers, calls: int) -> float:  # type: ignore[no-untyped-def]
+def _naive(answers: list[tuple[Audio, Grammar]], calls: int) -> float:
     """Open dictation, a decoder per call, on the same endpointed answer audio."""
     from pocketsphinx import Decoder
 
@@ -100,58 +161,46 @@ def _naive(answers, calls: int) -> float:  # type: ignore[no-untyped-def]
     for i in range(0, len(answers), per):
         d = Decoder(logfn=os.devnull)  # the wheel's English LM and dictionary
         for audio, _ in answers[i:i + per]:
-            pcm = audio.resampled(16000).samples.tobytes()
             d.start_utt()
-            d.process_raw(pcm, full_utt=True)
+            d.process_raw(audio.resampled(16000).samples.tobytes(), full_utt=True)
             d.end_utt()
     return time.thread_time() - t
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--calls", type=int, default=40)
-    ap.add_argument("--contacts", type=int, default=200)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--calls", type=int, default=30, help="calls timed in one process")
+    ap.add_argument("--contacts", type=int, default=200, help="contacts in the campaign")
+    ap.add_argument("--lines", default="100,250,500,750,1000,1500", help="realtime ramp steps")
+    ap.add_argument("--window", type=float, default=25.0, help="seconds measured per step")
+    ap.add_argument("--report-only", action="store_true",
+                    help="write BENCHMARKS.md again from bench/results.json, measure nothing")
     args = ap.parse_args()
-    campaign = demo(args.contacts, RunParams(lines=200), seed=11, progress=False)
-    calls = per_call(args.calls)
-    results = {"date": date.today().isoformat(), "machine": _machine(),
-               "command": f"python bench/run.py --calls {args.calls} --contacts {args.contacts}",
-               "campaign": {k: campaign[k] for k in ("contacts", "attempts", "completed",
-                                                    "calls_per_s", "cpu_s_per_completed_call",
-                                                    "wall_s")},
-               "per_call": calls}
+    if args.report_only:
+        _write(json.loads((ROOT / "bench" / "results.json").read_text()))
+        return
+    t0 = time.monotonic()
+    command = (f"python bench/run.py --calls {args.calls} --contacts {args.contacts} "
+               f"--lines {args.lines} --window {args.window:g}")
+    results: dict[str, Any] = {
+        "date": date.today().isoformat(), "machine": _machine(), "command": command,
+        "campaign": fast_campaign(args.contacts), "per_call": per_call(args.calls),
+        "ramp": ramp([int(n) for n in args.lines.split(",")], args.window,
+                     os.cpu_count() or 1, str(DEFAULT_SCRIPT))}
+    results["bench_wall_s"] = time.monotonic() - t0
     (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=1))
-    (ROOT / "BENCHMARKS.md").write_text(_table(results))
-    print(_table(results))
+    _write(results)
+
+
+def _write(results: dict[str, Any]) -> None:
+    before_path = ROOT / "bench" / "before.json"
+    before = json.loads(before_path.read_text()) if before_path.exists() else None
+    (ROOT / "BENCHMARKS.md").write_text(table(results, before))
+    print(table(results, before))
 
 
 def _machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
-def _table(r: dict) -> str:  # type: ignore[type-arg]
-    c, p = r["campaign"], r["per_call"]
-    floor, naive = p["decode_floor_s_per_call"], p["naive_decode_s_per_call"]
-    rows = [
-        ("completed surveys per second (campaign, fast clock)", f"{c['calls_per_s']:.2f}"),
-        ("CPU s per completed call (campaign, all processes)",
-         f"{c['cpu_s_per_completed_call']:.2f}"),
-        ("CPU s per call, one process (robot + callee)", f"{p['cpu_s_per_call']:.3f}"),
-        ("  robot: listening and recognition", f"{p['robot_cpu_s_per_call']:.3f}"),
-        ("  simulated callee: hearing prompts, speaking", f"{p['callee_cpu_s_per_call']:.3f}"),
-        ("decode floor: grammar recognizer alone, s per call", f"{floor:.3f}"),
-        ("naive baseline: open dictation per call, s per call", f"{naive:.3f}"),
-        ("robot CPU / decode floor (both decoding passes)",
-         f"{p['robot_cpu_s_per_call'] / floor:.2f}x"),
-        ("naive baseline / robot CPU", f"{naive / p['robot_cpu_s_per_call']:.2f}x"),
-    ]
-    body = "\n".join(f"| {a} | {b} |" for a, b in rows)
-    return (f"# Benchmarks\n\nMade by `{r['command']}` on {r['date']}, {r['machine']}.\n"
-            f"Campaign: {c['contacts']} contacts, {c['attempts']} attempts, "
-            f"{c['completed']} completed in {c['wall_s']:.0f} s.\n"
-            f"Per call: {p['calls']} calls, {p['answers']} answers heard.\n\n"
-            f"| measure | value |\n|---|---|\n{body}\n\n"
-            "Not yet measured: the realtime ramp (lines held, latency p50/p95/p99, lag, RSS).\n")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,129 @@
+"""Lines held on the realtime clock: how many lines one machine carries within 300 ms.
+
+Each worker process holds its share of the lines; a line dials its next number
+as soon as a call ends (busy, no answer and voicemail included, as in a
+campaign), with the real robot and simulated callee, paced by the wall clock.
+Samples are kept from a window that opens once every line is busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing as mp
+import os
+import queue
+import resource
+import time
+from collections import Counter
+from typing import Any
+
+from dialer.call import Clock
+from dialer.meter import Meter, percentiles
+from dialer.speechthread import install
+from dialer.stack import EngineChoice
+from workers.jobs import CallJob, run_job, stack_for
+
+STAGGER_S = 10.0  # lines start spread over this, as a dispatcher's calls-per-second cap does
+WARM_S = 25.0  # from the first start to the window: every line busy, calls at every stage
+SEED = 17
+
+
+def ramp(counts: list[int], window_s: float, processes: int, script: str) -> list[dict[str, Any]]:
+    return [hold(n, window_s, processes, script) for n in counts]
+
+
+def hold(lines: int, window_s: float, processes: int, script: str) -> dict[str, Any]:
+    """Hold `lines` lines over `processes` worker processes; what one window measured."""
+    ctx = mp.get_context("spawn")
+    ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Queue()
+    shares = [lines // processes + (i < lines % processes) for i in range(processes)]
+    procs = [ctx.Process(target=_worker, args=(i, share, window_s, script, ready, go, results),
+                         daemon=True) for i, share in enumerate(shares)]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        _get(ready, procs)  # models loaded, prompts synthesized
+    start = time.time() + 0.5
+    for _ in procs:
+        go.put(start)
+    parts = [_get(results, procs) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    return _combine(lines, window_s, parts)
+
+
+def _get(q: Any, procs: list[Any]) -> Any:
+    """The next message, or an error as soon as a worker has died without sending it."""
+    while True:
+        try:
+            return q.get(timeout=1.0)
+        except queue.Empty as e:
+            if not all(p.is_alive() for p in procs):
+                raise RuntimeError("a benchmark worker process died; see its error above") from e
+
+
+def _worker(index: int, lines: int, window_s: float, script: str, ready: Any, go: Any,
+            results: Any) -> None:
+    logging.basicConfig(level=logging.ERROR)
+    stack_for(script, EngineChoice("pocketsphinx", None), realtime=True)
+    ready.put(index)
+    start = go.get()
+    results.put(asyncio.run(_hold(index, lines, start, window_s, script)))
+
+
+async def _hold(index: int, lines: int, start: float, window_s: float,
+                script: str) -> dict[str, Any]:
+    install()
+    meter = Meter()
+    clock = Clock(realtime=True, meter=meter)
+    opens, closes = start + WARM_S, start + WARM_S + window_s
+    outcomes: Counter[str] = Counter()
+
+    async def line(i: int) -> None:
+        await asyncio.sleep(max(0.0, start - time.time()) + STAGGER_S * i / max(1, lines))
+        for k in range(10**6):
+            cid = (index * 10_000 + i) * 1_000 + k
+            job = CallJob(f"bench:{cid}", cid, 1, time.time(), 11, SEED, script)
+            out = await run_job(job, clock)
+            if opens <= time.time() < closes:
+                outcomes[out.outcome] += 1
+
+    tasks = [asyncio.create_task(line(i), name=f"line {i}") for i in range(lines)]
+    await asyncio.sleep(opens - time.time())
+    cpu0 = _cpu()
+    await asyncio.sleep(closes - time.time())
+    cpu = _cpu() - cpu0
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return {"latency": Meter.window(meter.latency, opens, closes),
+            "lag": Meter.window(meter.lag, opens, closes), "cpu_s": cpu,
+            "rss_mb": _rss_mb(), "outcomes": dict(outcomes)}
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # synthesis commands
+    return r.ru_utime + r.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _rss_mb(pid: str = "self") -> float:
+    with open(f"/proc/{pid}/status") as f:
+        kb = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    return kb / 1024
+
+
+def _combine(lines: int, window_s: float, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    outcomes: Counter[str] = Counter()
+    for p in parts:
+        outcomes.update(p["outcomes"])
+    latency = percentiles([x for p in parts for x in p["latency"]])
+    lag = percentiles([x for p in parts for x in p["lag"]])
+    cpu = sum(p["cpu_s"] for p in parts)
+    return {"lines": lines, "window_s": window_s, "turn_latency": latency,
+            "lag_p99_ms": lag["p99_ms"], "lag_max_ms": lag["max_ms"],
+            "outcomes": dict(outcomes),
+            "cpu_use": cpu / (window_s * (os.cpu_count() or 1)),
+            "rss_mb": sum(p["rss_mb"] for p in parts) + _rss_mb(),
+            "within_300ms": latency["p99_ms"] is not None and latency["p99_ms"] <= 300}

@@ -1,0 +1,134 @@
+"""BENCHMARKS.md from the benchmark's results (and the same command's earlier results)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+HUBEI = 4.2  # completed surveys per second on 900 lines, early 2020
+
+
+def table(r: dict[str, Any], before: dict[str, Any] | None) -> str:
+    return "\n".join([_head(r, before), _headline(r, before), _throughput(r), _parts(r),
+                      _ramp(r), _method()]) + "\n"
+
+
+def _head(r: dict[str, Any], before: dict[str, Any] | None) -> str:
+    then = (f"\n\nBefore: the same benchmark at commit {before['commit']}, {before['date']}: "
+            f"{before.get('note', '')}." if before else "")
+    return (f"# Benchmarks\n\nMade by `{r['command']}` on {r['date']}, {r['machine']}, "
+            f"in {r['bench_wall_s'] / 60:.1f} min.{then}\n")
+
+
+def _largest_held(r: dict[str, Any]) -> str:
+    held = [s["lines"] for s in r["ramp"] if s["within_300ms"]]
+    return str(max(held)) if held else "none"
+
+
+def _headline(r: dict[str, Any], before: dict[str, Any] | None) -> str:
+    c, p = r["campaign"], r["per_call"]
+    b = before or {}
+    bc, bp = b.get("campaign", {}), b.get("per_call", {})
+    rows = [
+        ("completed surveys/s, fast clock (target >= 20; Hubei 4.2)",
+         bc.get("calls_per_s"), c["calls_per_s"], ".2f"),
+        ("CPU s per completed call, all processes", bc.get("cpu_s_per_completed_call"),
+         c["cpu_s_per_completed_call"], ".3f"),
+        ("robot CPU s per call", bp.get("robot_cpu_s_per_call"), p["robot_cpu_s_per_call"],
+         ".3f"),
+        ("simulated callee CPU s per call", bp.get("callee_cpu_s_per_call"),
+         p["callee_cpu_s_per_call"], ".3f"),
+        ("decode floor s per call", bp.get("decode_floor_s_per_call"),
+         p["decode_floor_s_per_call"], ".3f"),
+    ]
+    lines = ["## Headline\n", "| measure | before | now |", "|---|---|---|"]
+    for name, old, new, fmt in rows:
+        lines.append(f"| {name} | {'-' if old is None else format(old, fmt)} | "
+                     f"{format(new, fmt)} |")
+    lines.append(f"| lines held with p99 turn latency <= 300 ms (target >= 1000) | "
+                 f"{b.get('lines_held', '-')} | {_largest_held(r)} |")
+    rt = next((s for s in r["ramp"] if s["lines"] == 1000), None)
+    if rt:
+        lines.append(f"| RSS of all processes at 1000 lines, MB (target <= 2048) | - | "
+                     f"{rt['rss_mb']:.0f} |")
+    share = _non_decoding(r)
+    lines.append(f"| CPU outside decoding, share (target <= 25%) | - | {share:.0%} |")
+    lines.append(f"| fast-clock rate / Hubei rate | - | {c['calls_per_s'] / HUBEI:.2f}x |")
+    return "\n".join(lines) + "\n"
+
+
+def _throughput(r: dict[str, Any]) -> str:
+    c, p = r["campaign"], r["per_call"]
+    floor, naive, robot = (p["decode_floor_s_per_call"], p["naive_decode_s_per_call"],
+                           p["robot_cpu_s_per_call"])
+    rows = [
+        ("campaign", f"{c['contacts']} contacts, {c['attempts']} attempts, "
+                     f"{c['completed']} completed in {c['wall_s']:.0f} s"),
+        ("calls timed in one process", f"{p['calls']} ({p['completed']} completed), "
+                                       f"{p['answers']} answers recognized"),
+        ("callees hearing every prompt once per process (before the calls), CPU s",
+         f"{p['callee_hears_every_prompt_s']:.1f}"),
+        ("CPU s per call, one process (robot + callee)", f"{p['cpu_s_per_call']:.3f}"),
+        ("robot CPU / decode floor", f"{robot / floor:.2f}x"),
+        ("naive baseline (open dictation, decoder per call), s per call", f"{naive:.3f}"),
+        ("naive baseline / robot CPU", f"{naive / robot:.1f}x"),
+    ]
+    body = "\n".join(f"| {a} | {b} |" for a, b in rows)
+    return f"## Fast clock\n\n| measure | value |\n|---|---|\n{body}\n"
+
+
+def _non_decoding(r: dict[str, Any]) -> float:
+    shares = _shares(r)
+    return 1 - sum(v for k, v in shares.items() if k.endswith("/ decoding"))
+
+
+def _shares(r: dict[str, Any]) -> dict[str, float]:
+    """Shares of the campaign's CPU: the workers' by the one-process split, plus the
+    dispatcher's process as measured in the campaign."""
+    c, parts = r["campaign"], r["per_call"]["parts_s_per_call"]
+    total = c["workers_cpu_s"] + c["dispatcher_cpu_s"] + c["store_cpu_s"]
+    per_call = sum(parts.values())
+    out = {k: c["workers_cpu_s"] * v / per_call / total for k, v in parts.items()}
+    out["dispatcher process / dispatcher"] = c["dispatcher_cpu_s"] / total
+    out["dispatcher process / store"] = c["store_cpu_s"] / total
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def _parts(r: dict[str, Any]) -> str:
+    parts = r["per_call"]["parts_s_per_call"]
+    rows = [f"| {k} | {v * 1000:.1f} | {_shares(r)[k]:.1%} |" for k, v in parts.items()]
+    rows += [f"| {k} | | {v:.1%} |" for k, v in _shares(r).items()
+             if k.startswith("dispatcher process")]
+    return ("## Where the time goes\n\nOwner / part: exclusive CPU per call in one process "
+            "(ms), and share of the campaign's CPU.\n\n| owner / part | ms per call | share |\n"
+            "|---|---|---|\n" + "\n".join(rows) + "\n")
+
+
+def _ramp(r: dict[str, Any]) -> str:
+    rows = []
+    for s in r["ramp"]:
+        t = s["turn_latency"]
+        rows.append(f"| {s['lines']} | {t['n']} | {t['p50_ms']} | {t['p95_ms']} | "
+                    f"{t['p99_ms']} | {s['lag_p99_ms']} | {s['lag_max_ms']} | "
+                    f"{s['cpu_use']:.0%} | {s['rss_mb']:.0f} | "
+                    f"{'yes' if s['within_300ms'] else 'no'} |")
+    return ("## Realtime clock: lines held\n\n| lines | turns | p50 ms | p95 ms | p99 ms | "
+            "lag p99 ms | lag max ms | CPU | RSS MB | p99 <= 300 ms |\n"
+            "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
+
+
+def _method() -> str:
+    return """## How to read it
+
+- Turn latency: from the moment the frame that ends the callee's turn arrives
+  (0.7 s of silence after the answer, the turn-taking rule) to the next prompt
+  starting. It holds the wait for the speech thread and the recognition.
+- Lag: how late a line woke for audio it was due to receive or play.
+- Each ramp step starts its lines over 10 s, lets them run 25 s, then measures
+  a window; lines dial again as soon as a call ends, busy and unanswered
+  numbers included. A survey call lasts about a minute, so few end inside a
+  window: the ramp measures latency under load, the fast clock throughput.
+  The dispatcher and the store are not in the ramp; the fast clock shows
+  their share.
+- The one-process split wraps the functions named; "robot / robot" is the
+  listener's own work, "simulated callee / simulated callee" the callee's.
+"""
