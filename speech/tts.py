@@ -115,7 +115,11 @@ class _Flite:
 
 
 class Synthesizer:
-    """Synthesize with any engine, caching by content; safe to share between threads."""
+    """Synthesize with any engine, caching by content; safe to share between threads.
+
+    A cached phrase never waits for another one being synthesized: the cache has its own
+    lock, each engine another (an engine writes to one file), so a prompt the robot says
+    is not held up by a callee's new phrase on another thread."""
 
     def __init__(self, cache_size: int = 4096) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix=f"healthdial-tts-{os.getpid()}-"))
@@ -123,6 +127,7 @@ class Synthesizer:
         self._cache: OrderedDict[tuple[Voice, str], Audio] = OrderedDict()
         self._size = cache_size
         self._lock = threading.Lock()
+        self._engine_locks: dict[str, threading.Lock] = {}
         self.hits = self.misses = 0
 
     def speak(self, text: str, voice: Voice) -> Audio:
@@ -133,11 +138,14 @@ class Synthesizer:
                 self._cache.move_to_end(key)
                 return self._cache[key]
             self.misses += 1
+            engine_lock = self._engine_locks.setdefault(voice.engine, threading.Lock())
+        with engine_lock:
             audio = self._engine(voice.engine).synth(text, voice)
+        with self._lock:
             self._cache[key] = audio
             if len(self._cache) > self._size:
                 self._cache.popitem(last=False)
-            return audio
+        return audio
 
     def _engine(self, name: str) -> _Espeak | _Flite | _EspeakCli:
         if name not in self._engines:

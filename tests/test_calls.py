@@ -132,3 +132,31 @@ def test_speech_thread_runs_the_robots_work_before_the_simulators() -> None:
     failing = thread.submit(Priority.ROBOT, int, "not a number")
     with pytest.raises(ValueError):
         failing.result(5)
+
+
+def test_a_cached_phrase_does_not_wait_for_a_new_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    synth, voice = Synthesizer(), Voice("flite", "slt")
+    said = synth.speak("yes", voice)
+    engine, gate, busy = synth._engine("flite"), threading.Event(), threading.Event()
+    real = engine.synth
+
+    def slow(text: str, v: Voice) -> Audio:
+        busy.set()
+        gate.wait(10)
+        return real(text, v)
+
+    monkeypatch.setattr(engine, "synth", slow)
+    new = threading.Thread(target=synth.speak, args=("no", voice))
+    new.start()
+    assert busy.wait(10)
+    again: list[Audio] = []
+    cached = threading.Thread(target=lambda: again.append(synth.speak("yes", voice)))
+    cached.start()
+    cached.join(5)
+    in_time = list(again)
+    gate.set()
+    new.join(10)
+    cached.join(10)
+    assert in_time == [said], "a cached phrase waited for another being synthesized"
