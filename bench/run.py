@@ -49,7 +49,7 @@ from speech.audio import Audio  # noqa: E402
 from speech.recognizer import Grammar  # noqa: E402
 from speech.sphinx import SphinxRecognizer  # noqa: E402
 from speech.tts import Synthesizer  # noqa: E402
-from survey_scripts.dialog import Dialog, Heard, every_prompt  # noqa: E402
+from survey_scripts.dialog import Dialog, Heard  # noqa: E402
 
 
 def fast_campaign(contacts: int) -> dict[str, Any]:
@@ -84,7 +84,7 @@ def per_call(calls: int) -> dict[str, Any]:
     # the callees hear each prompt once per process; a long campaign pays it once, so it
     # is timed apart from the calls (the realtime workers do it before their first call)
     t = time.thread_time()
-    stack.ear.warm([robot.say(p.text) for p in every_prompt(stack.survey)])
+    stack.hear_every_prompt()
     ear_warmup = time.thread_time() - t
     robot.listener.recognizer.recognize = kept  # type: ignore[method-assign]
     split = _split()

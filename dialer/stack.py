@@ -11,6 +11,7 @@ from dialer.callee import Ear
 from speech.listener import Listener
 from speech.recognizer import Recognizer, make_recognizer
 from speech.tts import Synthesizer
+from survey_scripts.dialog import every_prompt
 from survey_scripts.loader import load_survey
 from survey_scripts.model import Survey
 
@@ -38,6 +39,11 @@ class Stack:
     robot: Robot
     ear: Ear
     engine: str
+
+    def hear_every_prompt(self) -> None:
+        """The callees hear each of the robot's prompts now, once per process, so no
+        turn waits while a prompt is heard for the first time (seconds in all)."""
+        self.ear.warm([self.robot.say(p.text) for p in every_prompt(self.survey)])
 
 
 def build_stack(script: str | Path | None, choice: EngineChoice | None = None) -> Stack:

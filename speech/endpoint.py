@@ -43,19 +43,22 @@ class Endpointer:
         self._floor = self.p.floor_dbfs
         self._voiced_run = 0
         self._quiet_run = 0
+        # the timings in whole frames, the one measure both pushing and `frames_left` use
+        self._min_run = max(1, round(self.p.min_speech_s / 0.02))
+        self._no_input = _frames(self.p.no_input_s)
+        self._end_silence = _frames(self.p.end_silence_s)
+        self._max_speech = _frames(self.p.max_speech_s)
 
     def frames_left(self) -> int:
         """The fewest frames before the turn could be over, whatever they hold: a line can
         sleep that long without deciding later (one wake-up per 0.7 s, not per packet)."""
         if self.state not in (State.WAITING, State.SPEAKING):
             return 0
-        done = _frames(self.p.end_silence_s)
         if self.state == State.SPEAKING:
-            too_long = _frames(self.p.max_speech_s) - (self.frames - self.start)
-            return max(1, min(done - self._quiet_run, too_long))
-        min_run = max(1, round(self.p.min_speech_s / 0.02))
-        no_input = _frames(self.p.no_input_s) - self.frames
-        return max(1, min(min_run - self._voiced_run + done, no_input))
+            too_long = self._max_speech - (self.frames - self.start)
+            return max(1, min(self._end_silence - self._quiet_run, too_long))
+        no_input = self._no_input - self.frames
+        return max(1, min(self._min_run - self._voiced_run + self._end_silence, no_input))
 
     def push(self, frame: np.ndarray) -> State:
         return self.push_level(float(levels(frame)[0]))
@@ -68,29 +71,29 @@ class Endpointer:
         if not voiced:  # track the noise floor on quiet frames only
             self._floor = max(self.p.floor_dbfs, 0.95 * self._floor + 0.05 * level)
         self.frames += 1
-        min_run = max(1, round(self.p.min_speech_s / 0.02))
         if self.state == State.WAITING:
             self._voiced_run = self._voiced_run + 1 if voiced else 0
-            if self._voiced_run >= min_run:
+            if self._voiced_run >= self._min_run:
                 self.state = State.SPEAKING
                 self.start = self.frames - self._voiced_run
                 self.end = self.frames
-            elif self.frames * 0.02 >= self.p.no_input_s:
+            elif self.frames >= self._no_input:
                 self.state = State.NO_INPUT
             return self.state
         self._quiet_run = 0 if voiced else self._quiet_run + 1
         if voiced:
             self.end = self.frames
-        if self._quiet_run * 0.02 >= self.p.end_silence_s:
+        if self._quiet_run >= self._end_silence:
             self.state = State.DONE
-        elif (self.frames - self.start) * 0.02 >= self.p.max_speech_s:
+        elif self.frames - self.start >= self._max_speech:
             self.end = self.frames
             self.state = State.TOO_LONG
         return self.state
 
 
 def _frames(seconds: float) -> int:
-    """Frames in `seconds`, rounded down at a hair's breadth (an early wake-up is harmless)."""
+    """Whole frames to cover `seconds` (0.7 s is 35 frames, though 0.7 / 0.02 is a hair
+    over 35 in floating point)."""
     return max(1, math.ceil(seconds / 0.02 - 1e-6))
 
 

@@ -21,7 +21,6 @@ from dialer.population import machine_greeting, network, persona
 from dialer.speechthread import Priority, install, on_speech_thread
 from dialer.stack import EngineChoice, Stack, build_stack
 from dialer.store import CallOutcome
-from survey_scripts.dialog import every_prompt
 
 log = logging.getLogger(__name__)
 SIGNAL_S = {"invalid": 2.0, "busy": 8.0, "no_answer": 30.0}  # line time of unanswered calls
@@ -54,7 +53,7 @@ def stack_for(script: str, choice: EngineChoice, realtime: bool = False) -> Stac
         _stacks[key] = build_stack(script, choice)
     stack = _stacks[key]
     if realtime and key not in _heard:
-        stack.ear.warm([stack.robot.say(p.text) for p in every_prompt(stack.survey)])
+        stack.hear_every_prompt()
         _heard.add(key)
     return stack
 
