@@ -16,13 +16,15 @@ import queue
 import resource
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from dialer.call import Clock
 from dialer.meter import Meter, percentiles
+from dialer.schema import survey_hash
 from dialer.speechthread import install
-from dialer.stack import EngineChoice
-from workers.jobs import CallJob, run_job, stack_for
+from dialer.wire import Batch, CallJob, EngineSpec
+from workers.jobs import run_job, stack_for
 
 STAGGER_S = 10.0  # lines start spread over this, as a dispatcher's calls-per-second cap does
 WARM_S = 25.0  # from the first start to the window: every line busy, calls at every stage
@@ -66,15 +68,22 @@ def _get(q: Any, procs: list[Any]) -> Any:
 def _worker(index: int, lines: int, window_s: float, script: str, ready: Any, go: Any,
             results: Any) -> None:
     logging.basicConfig(level=logging.ERROR)
-    stack_for(script, EngineChoice("pocketsphinx", None), realtime=True)
+    stack_for(_batch(script))
     ready.put(index)
     start = go.get()
     results.put(asyncio.run(_hold(index, lines, start, window_s, script)))
 
 
+def _batch(script: str) -> Batch:
+    """An empty realtime batch of the survey: what loads the stack, as a campaign's would."""
+    text = Path(script).read_text(encoding="utf-8")
+    return Batch("bench", survey_hash(text), text, EngineSpec(), True, ())
+
+
 async def _hold(index: int, lines: int, start: float, window_s: float,
                 script: str) -> dict[str, Any]:
     install()
+    stack = stack_for(_batch(script))
     meter = Meter()
     clock = Clock(realtime=True, meter=meter)
     opens, closes = start + WARM_S, start + WARM_S + window_s
@@ -84,8 +93,9 @@ async def _hold(index: int, lines: int, start: float, window_s: float,
         await asyncio.sleep(max(0.0, start - time.time()) + STAGGER_S * i / max(1, lines))
         for k in range(10**6):
             cid = (index * 10_000 + i) * 1_000 + k
-            job = CallJob(f"bench:{cid}", cid, 1, time.time(), 11, SEED, script)
-            out = await run_job(job, clock)
+            job = CallJob(f"bench:{cid}", cid, 1, "", "", time.time(),
+                          {"kind": "simulated", "seed": SEED, "hour": 11})
+            out = await run_job(job, stack, clock)
             if opens <= time.time() < closes:
                 outcomes[out.outcome] += 1
 

@@ -15,7 +15,9 @@ from typing import Any
 from dialer.call import CallRecord, run_call
 from dialer.callee import Callee
 from dialer.persona import Persona, make_persona
-from dialer.stack import EngineChoice, Stack, build_stack
+from dialer.stack import DEFAULT_SCRIPT, Stack, build_stack
+from dialer.wire import EngineSpec
+from survey_scripts.loader import load_survey
 
 
 @dataclass
@@ -85,19 +87,19 @@ def _score_calls(stack: Stack, seeds: range) -> Report:
     return report
 
 
-def _worker(script: str | None, choice: EngineChoice, seeds: range) -> Report:
-    return _score_calls(build_stack(script, choice), seeds)
+def _worker(script: str | None, engine: EngineSpec, seeds: range) -> Report:
+    return _score_calls(build_stack(load_survey(script or DEFAULT_SCRIPT), engine), seeds)
 
 
-def run_accuracy(script: str | None, choice: EngineChoice, calls: int, seed: int,
+def run_accuracy(script: str | None, engine: EngineSpec, calls: int, seed: int,
                  processes: int = 1) -> Report:
     """Score `calls` calls; with several processes, each loads its own models once."""
     if processes <= 1:
-        return _worker(script, choice, range(seed, seed + calls))
+        return _worker(script, engine, range(seed, seed + calls))
     chunks = [range(seed + i, seed + calls, processes) for i in range(processes)]
     total = Report()
     # spawn: a forked child would inherit espeak-ng's state without its thread, and hang
     with ProcessPoolExecutor(processes, mp_context=mp.get_context("spawn")) as pool:
-        for part in pool.map(_worker, [script] * processes, [choice] * processes, chunks):
+        for part in pool.map(_worker, [script] * processes, [engine] * processes, chunks):
             total.merge(part)
     return total

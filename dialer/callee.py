@@ -108,10 +108,66 @@ class Ear:
         return self.meanings[best] if overlap(best) >= 0.35 else None
 
 
+class SoundEar:
+    """What a callee makes of a prompt by its sound alone: the prompt it sounds most like.
+
+    For languages whose recognizer cannot follow the robot's synthetic voice over the
+    phone band (vosk's small Korean model hears espeak-ng's Korean as noise), the callee
+    compares the sound with the sound of each prompt it knows, as a person who has heard
+    the questions before would: coarse band energies per 20 ms frame, correlated. Only
+    the simulated callee uses this; the robot still decides from recognition."""
+
+    _BANDS = ((250, 600), (600, 1200), (1200, 2400), (2400, 3600))
+
+    def __init__(self, survey: Survey, prompts: dict[str, bytes]) -> None:
+        kinds = {PromptKind.QUESTION: "question", PromptKind.REPROMPT: "question",
+                 PromptKind.CONFIRM: "confirm", PromptKind.KEYPAD: "keypad",
+                 PromptKind.GOODBYE: "goodbye"}
+        self._known: list[tuple[np.ndarray, PromptMeaning]] = []
+        for said in every_prompt(survey):
+            qid = said.question_id if said.kind in (PromptKind.QUESTION,
+                                                    PromptKind.REPROMPT) else None
+            meaning = PromptMeaning(kinds[said.kind], qid, said.value)
+            self._known.append((self._sound(prompts[said.text]), meaning))
+        self._memo: dict[bytes, PromptMeaning | None] = {}
+
+    @classmethod
+    def _sound(cls, line: bytes) -> np.ndarray:
+        x = from_line(line).samples.astype(np.float64)
+        n = len(x) // 160
+        spec = np.abs(np.fft.rfft(x[:n * 160].reshape(n, 160) * np.hanning(160), axis=1)) ** 2
+        freqs = np.fft.rfftfreq(160, 1 / RATE)
+        bands = np.stack([spec[:, (freqs >= lo) & (freqs < hi)].sum(axis=1)
+                          for lo, hi in cls._BANDS], axis=1)
+        feats = np.log10(bands + 1.0)
+        return (feats - feats.mean()) / (feats.std() + 1e-9)
+
+    def hear(self, line: bytes) -> PromptMeaning | None:
+        key = hashlib.blake2b(line, digest_size=16).digest()
+        if key not in self._memo:
+            heard = self._sound(line)
+            best, score = None, 0.5  # below this likeness, it was no prompt it knows
+
+            for known, meaning in self._known:
+                if abs(len(known) - len(heard)) > 0.15 * len(known):
+                    continue
+                n = min(len(known), len(heard))
+                likeness = float(np.mean(known[:n] * heard[:n]))
+                if likeness > score:
+                    best, score = meaning, likeness
+            self._memo[key] = best
+        return self._memo[key]
+
+    def warm(self, lines: list[bytes]) -> None:
+        for line in lines:
+            self.hear(line)
+
+
 class Callee:
     """One person on one call: decides each reply from what it heard and its truth."""
 
-    def __init__(self, persona: Persona, survey: Survey, ear: Ear, attempt: int = 1) -> None:
+    def __init__(self, persona: Persona, survey: Survey, ear: Ear | SoundEar,
+                 attempt: int = 1) -> None:
         self.p = persona
         self.survey = survey
         self.ear = ear

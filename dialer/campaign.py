@@ -1,25 +1,34 @@
-"""Campaign operations behind the commands: load a list, run, with a live progress bar."""
+"""Campaign administration: load a call list, change a campaign, keep the do-not-call list.
+
+Everything is checked before anything is stored: a load that fails leaves no
+campaign behind, and a later load of an existing campaign adds contacts only;
+it refuses (rather than silently ignores) another survey, region or settings.
+The survey is frozen with the campaign at its first load (its text and hash),
+and the recognition engine is chosen once, from the survey's language.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-from dialer.contacts import Rejected, parse_list, read_dnc
-from dialer.dispatcher import Dispatcher, RunParams, RunStats
+from dialer.contacts import DncList, Rejected, parse_list, read_dnc, supported_region
+from dialer.schema import survey_hash
 from dialer.settings import CampaignSettings
-from dialer.store import Store
-from survey_scripts.loader import load_survey
-from workers.embedded import EmbeddedPool
-from workers.rqjobs import calls_queue
-from workers.rqpool import RQPool
+from dialer.store import Campaign, Store
+from dialer.wire import EngineSpec
+from speech import engines
+from survey_scripts.dialog import every_phrase
+from survey_scripts.errors import EngineError, SurveyError, UsageError
+from survey_scripts.loader import load_survey_text, read_survey_file
+from survey_scripts.model import Survey
 
 log = logging.getLogger(__name__)
+NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 @dataclass
@@ -34,58 +43,165 @@ class LoadReport:
                 "rejected": [{"row": r.row, "reason": r.reason} for r in self.rejected]}
 
 
-def load(store: Store, csv_path: Path, campaign: str, script: str, region: str,
-         dnc_path: Path | None, seed: int = 1, start_at: float | None = None,
-         settings: CampaignSettings | None = None) -> LoadReport:
+@dataclass(frozen=True)
+class LoadRequest:
+    """What `healthdial load` was given; None means "not given" (keep or default)."""
+
+    list_path: Path
+    campaign: str
+    script: str | None = None  # required for a new campaign
+    region: str | None = None  # default CN
+    dnc_path: Path | None = None
+    dnc_lenient: bool = False
+    seed: int | None = None  # of the simulated population; default 1
+    start_at: float | None = None
+    settings: CampaignSettings | None = None
+    engine: str | None = None
+    vosk_model: str | None = None
+
+
+def check_name(name: str) -> str:
+    if not NAME.match(name):
+        raise UsageError(f"campaign name {name[:70]!r}: use 1 to 64 letters, digits, _, - "
+                         "or . (it appears in web addresses and file names)")
+    return name
+
+
+def read_survey(script: str) -> tuple[str, Survey]:
+    """The survey file's text and the survey it makes; SurveyError lists its problems."""
+    text = read_survey_file(script)
+    return text, load_survey_text(text, script)
+
+
+def check_engine(survey: Survey, spec: EngineSpec, required: bool) -> None:
+    """The engine can hear every word the survey's grammars use. When the model is not on
+    this machine and not `required` (RQ workers elsewhere), the workers check instead."""
+    try:
+        engines.model_path(spec) if spec.model else None
+    except EngineError:
+        if required:
+            raise
+        log.info("model %s is not on this machine; each worker checks it", spec.model)
+        return
+    recognizer = engines.make_recognizer(spec)
+    engines.check_words(recognizer, every_phrase(survey), f"survey {survey.name}")
+
+
+def load(store: Store, req: LoadRequest) -> LoadReport:
     """Add a call list to a campaign (created on first load); good rows load, bad are listed."""
-    load_survey(script)  # a broken survey is reported before anything is stored
-    c = store.ensure_campaign(campaign, str(Path(script).resolve()), region,
-                              settings or CampaignSettings(), seed,
-                              start_at if start_at is not None else time.time())
-    blocked = read_dnc(dnc_path, region) | store.opted_out()
-    parsed = parse_list(csv_path, region, blocked, store.known_numbers(campaign))
-    added = store.add_contacts(campaign, parsed.contacts, c.start_at)
+    name = check_name(req.campaign)
+    region = req.region or "CN"
+    if not supported_region(region):
+        raise UsageError(f"--region {region[:10]!r} is not a region phone numbers know; use a "
+                         "two-letter country code such as CN, US or KR")
+    existing = store.campaign(name) if store.has_campaign(name) else None
+    new = None if existing else _new_campaign(req, region)
+    if existing:
+        _refuse_changes(existing, req, region)
+    dnc = _read_dnc(req.dnc_path, region, req.dnc_lenient) if req.dnc_path else DncList()
+    blocked = store.blocked_numbers() | set(dnc.numbers)
+    parsed = parse_list(req.list_path, region, blocked,
+                        store.known_numbers(name) if existing else set())
+    if dnc.numbers:
+        store.dnc_add(dnc.numbers, f"load {req.dnc_path}")
+    if new is not None:
+        added = store.create_campaign(new, parsed.contacts)
+    else:
+        assert existing is not None
+        added = store.add_contacts(name, parsed.contacts, existing.start_at)
     return LoadReport(added, parsed.duplicates + len(parsed.contacts) - added, parsed.dnc,
                       parsed.rejected)
 
 
-def run(store: Store, campaign: str, params: RunParams, progress: bool = True,
-        redis_url: str | None = None) -> RunStats:
-    """Call every pending contact to the end; resumable at any moment.
+def _new_campaign(req: LoadRequest, region: str) -> Campaign:
+    if not req.script:
+        raise UsageError(f"campaign {req.campaign!r} is new: give its survey with --script FILE")
+    text, survey = read_survey(req.script)
+    choice = engines.choose(req.engine, req.vosk_model, survey.language.code)
+    spec = EngineSpec(*choice)
+    check_engine(survey, spec, required=False)
+    settings = (req.settings or CampaignSettings()).checked()
+    start = req.start_at if req.start_at is not None else time.time()
+    return Campaign(req.campaign, str(Path(req.script).resolve()), region, settings, start,
+                    text, survey_hash(text), spec,
+                    {"kind": "simulated", "seed": 1 if req.seed is None else req.seed})
 
-    Embedded by default (worker processes here); with a Redis URL the calls go to RQ
-    workers on any machine (`healthdial worker`) and this process keeps the line budget.
-    """
-    c = store.campaign(campaign)
-    pool: EmbeddedPool | RQPool
-    if redis_url:
-        pool = RQPool(redis_url, campaign, params.realtime)
-        log.info("campaign %s: dispatching to RQ queue %s", campaign, calls_queue(campaign))
-    else:
-        pool = EmbeddedPool(params.processes, params.realtime)
+
+def _refuse_changes(c: Campaign, req: LoadRequest, region: str) -> None:
+    """A later load adds contacts; a different survey, region or setting is refused."""
+    changed = []
+    if req.script:
+        text, _ = read_survey(req.script)
+        if survey_hash(text) != c.survey_hash:
+            changed.append(f"--script (the campaign keeps the survey it was loaded with, "
+                           f"from {c.script})")
+    if req.region and region != c.region:
+        changed.append(f"--region (the campaign's is {c.region})")
+    if req.settings is not None and req.settings != c.settings:
+        changed.append("--hours, --retry-minutes or --max-attempts (change them with "
+                       f"`healthdial set {c.name} ...`)")
+    if req.seed is not None and req.seed != c.seed:
+        changed.append(f"--seed (the campaign's is {c.seed})")
+    if (req.engine or req.vosk_model) and EngineSpec(*engines.choose(
+            req.engine, req.vosk_model, _language(c))) != c.engine:
+        changed.append(f"--engine/--vosk-model (the campaign's is {c.engine.engine}"
+                       f"{' ' + c.engine.model if c.engine.model else ''})")
+    if changed:
+        raise UsageError(f"campaign {c.name!r} exists; a later load only adds contacts and "
+                         f"cannot change: {'; '.join(changed)}. Drop those options, or load "
+                         "into a new campaign")
+
+
+def _language(c: Campaign) -> str:
+    return frozen_survey(c).language.code
+
+
+def frozen_survey(c: Campaign) -> Survey:
+    """The survey the campaign was loaded with, whatever happened to its file since."""
+    if c.survey_text is None:
+        raise UsageError(f"campaign {c.name!r} has no frozen survey (it was loaded by an older "
+                         f"release, and {c.script} is gone); freeze one with `healthdial set "
+                         f"{c.name} --script FILE`")
     try:
-        total = len(store.pending(campaign))
-        with _progress(progress, params.realtime) as bar:
-            task = bar.add_task("calls", total=None, busy=0, cps=0.0, done=0, p99="-")
-
-            def shown(s: RunStats) -> None:
-                p99 = s.latency_p99_ms
-                bar.update(task, completed=s.attempts, busy=s.busy, cps=s.calls_per_s,
-                           done=s.outcomes["completed"], p99="-" if p99 is None else f"{p99:.0f}")
-
-            log.info("campaign %s: %d contacts to call on %d lines, %d worker processes",
-                     campaign, total, params.lines, params.processes)
-            stats = asyncio.run(Dispatcher(store, c, params, pool, shown).run())
-    finally:
-        pool.close()
-    return stats
+        return load_survey_text(c.survey_text, f"{c.script} (as frozen with {c.name})")
+    except SurveyError as e:
+        raise SurveyError(e.path, [*e.problems, f"fix it with `healthdial set {c.name} "
+                                                "--script FILE`"]) from e
 
 
-def _progress(enabled: bool, realtime: bool = False) -> Progress:
-    columns = [
-        TextColumn("[bold]calls"), BarColumn(), TextColumn("{task.completed} attempts"),
-        TextColumn("completed {task.fields[done]}"), TextColumn("lines busy {task.fields[busy]}"),
-        TextColumn("{task.fields[cps]:.2f} completed/s")]
-    if realtime:  # how long callees wait for the robot after they finish speaking
-        columns.append(TextColumn("turn p99 {task.fields[p99]} ms"))
-    return Progress(*columns, TimeElapsedColumn(), disable=not enabled, transient=False)
+def _read_dnc(path: Path, region: str, lenient: bool) -> DncList:
+    dnc = read_dnc(path, region)
+    if dnc.rejected and not lenient:
+        rows = "; ".join(f"line {r.row}: {r.reason}" for r in dnc.rejected[:10])
+        more = f" and {len(dnc.rejected) - 10} more" if len(dnc.rejected) > 10 else ""
+        raise UsageError(f"{path}: {len(dnc.rejected)} unreadable do-not-call line(s) ({rows}"
+                         f"{more}); nothing was loaded, since a number meant to be blocked "
+                         "could be called. Fix them, or pass --dnc-lenient to block the "
+                         "readable ones and go on")
+    return dnc
+
+
+def change(store: Store, name: str, settings: dict[str, Any], script: str | None) -> Campaign:
+    """`healthdial set`: new calling hours or retries; a survey only where none is frozen
+    or no call has been made (answers must mean what their questions asked)."""
+    c = store.campaign(name)
+    new_settings = replace(c.settings, **settings).checked() if settings else None
+    text = None
+    if script:
+        text, _ = read_survey(script)
+        if c.survey_text is not None and store.attempts_made(name) and \
+                survey_hash(text) != c.survey_hash:
+            raise UsageError(f"campaign {name!r} has made calls with its frozen survey; a "
+                             "changed survey needs a new campaign")
+    store.update_campaign(name, new_settings, text, str(Path(script).resolve()) if script
+                          else None)
+    return store.campaign(name)
+
+
+def dnc_add(store: Store, path: Path, region: str) -> tuple[int, DncList]:
+    """Numbers from a file onto the do-not-call list of every campaign; the readable ones
+    are added, the unreadable ones come back as rejected."""
+    if not supported_region(region):
+        raise UsageError(f"--region {region[:10]!r} is not a region phone numbers know")
+    dnc = read_dnc(path, region)
+    return store.dnc_add(dnc.numbers, str(path)), dnc

@@ -1,12 +1,17 @@
-"""Call lists: CSV in, E.164 contacts out; every bad row reported with its row number."""
+"""Call lists and do-not-call lists: CSV in, E.164 numbers out; every bad row reported
+with its row number, and the good rows kept."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
 import phonenumbers
 from phonenumbers import timezone as pn_timezone
@@ -14,11 +19,15 @@ from phonenumbers import timezone as pn_timezone
 from survey_scripts.errors import UsageError
 
 COLUMNS = ("phone", "name", "district", "language", "timezone")
+MAX_CELL = 1000  # characters in one cell; a longer one is a row error, not a list error
+MAX_BYTES = 512 * 1024 * 1024  # a call list over this is refused before it is read
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
 class Contact:
     e164: str
+    ext: str = ""  # dialled as keypad tones once the line answers
     name: str = ""
     district: str = ""
     language: str = ""
@@ -40,27 +49,56 @@ class ParsedList:
     dnc: int = 0
 
 
-def mask(e164: str) -> str:
+@dataclass
+class DncList:
+    numbers: list[tuple[str, str]] = field(default_factory=list)  # (e164, ext); ext "" = all
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def mask(e164: str, ext: str = "") -> str:
     """+8613812345678 -> +86138****5678: enough to tell calls apart, never the number."""
-    if len(e164) < 8:
-        return "*" * len(e164)
-    return e164[:6] + "*" * (len(e164) - 10) + e164[-4:]
+    shown = "*" * len(e164) if len(e164) < 8 else e164[:6] + "*" * (len(e164) - 10) + e164[-4:]
+    return f"{shown} x{ext}" if ext else shown
 
 
-def normalize(raw: str, region: str) -> tuple[str | None, str]:
-    """E.164 for a number as written, or None and the reason it is not a number."""
-    text = raw.strip()
+def printable(text: str | None) -> str:
+    """Text from a list, safe on a terminal: control characters (escape sequences) shown
+    as `?`, never sent raw."""
+    return _CONTROL.sub("?", text or "")
+
+
+def supported_region(region: str) -> bool:
+    return region in phonenumbers.SUPPORTED_REGIONS
+
+
+def normalize(raw: str, region: str) -> tuple[str | None, str, str]:
+    """(E.164, extension, "") for a number as written, or (None, "", why it is not one).
+    A leading apostrophe (a spreadsheet's text marker, as in revealed reports) is dropped."""
+    text = raw.strip().lstrip("'").strip()
     if not text:
-        return None, "the phone cell is empty"
+        return None, "", "the phone cell is empty"
     try:
         num = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as e:
-        return None, f"not a phone number ({e._msg})"
+        return None, "", f"not a phone number ({e._msg})"
     if not phonenumbers.is_possible_number(num):
-        return None, "wrong number of digits for its country"
+        return None, "", "wrong number of digits for its country"
     if not phonenumbers.is_valid_number(num):
-        return None, "not a valid number in its country"
-    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164), ""
+        return None, "", "not a valid number in its country"
+    ext = num.extension or ""
+    if ext and not ext.isdigit():
+        return None, "", f"extension {ext!r} is not digits"
+    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164), ext, ""
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def valid_zone(tz: str) -> bool:
+    """A zone name the zone database knows (a folder such as 'America' is not one)."""
+    return tz in _zones()
 
 
 def zone_for(e164: str, given: str) -> str:
@@ -68,72 +106,125 @@ def zone_for(e164: str, given: str) -> str:
     if given:
         return given
     zones = pn_timezone.time_zones_for_number(phonenumbers.parse(e164))
-    return zones[0] if zones and zones[0] != "Etc/Unknown" else "UTC"
+    return zones[0] if zones and zones[0] in _zones() else "UTC"
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, what: str) -> str:
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise UsageError(f"{path}: the {what} is over {MAX_BYTES // 2**20} MB; split it")
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
-        raise UsageError(f"{path}: not UTF-8 text (byte {e.start}); save the list as "
+        raise UsageError(f"{path}: not UTF-8 text (byte {e.start}); save the {what} as "
                          "CSV UTF-8 and load it again") from e
+    except IsADirectoryError as e:
+        raise UsageError(f"{path}: is a folder; give the {what} file") from e
     except OSError as e:
-        raise UsageError(f"{path}: cannot read the call list ({e.strerror})") from e
+        raise UsageError(f"{path}: cannot read the {what} ({e.strerror})") from e
 
 
-def read_rows(path: Path) -> list[dict[str, str]]:
-    """Rows as dicts keyed by lower-case column names; the delimiter is detected."""
-    text = _read_text(path)
+def _records(text: str) -> Iterator[tuple[int, list[str] | str]]:
+    """(row number, cells) per record, or (row, reason) for a record csv cannot read: one
+    bad record never stops the list. Row 1 is the first record, as a spreadsheet counts."""
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
             text[:8192], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
-    header = [h.strip().lower() for h in next(reader, [])]
+    old = csv.field_size_limit(sys.maxsize)  # long cells become row errors below
+    try:
+        reader = csv.reader(io.StringIO(text), dialect)
+        row = 0
+        while True:
+            row += 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                yield row, f"unreadable row ({e})"
+                continue
+            long = max((len(c) for c in cells), default=0)
+            if long > MAX_CELL:
+                yield row, f"a cell of {long} characters (at most {MAX_CELL})"
+                continue
+            yield row, cells
+    finally:
+        csv.field_size_limit(old)
+
+
+def read_rows(path: Path, what: str = "call list") -> tuple[list[tuple[int, dict[str, str]]],
+                                                            list[Rejected]]:
+    """Rows as dicts keyed by lower-case column names, with their row numbers; the
+    delimiter is detected. Rows csv cannot read come back as rejected."""
+    records = _records(_read_text(path, what))
+    first = next(records, None)
+    header = [h.strip().lower() for h in first[1]] if first and isinstance(first[1], list) else []
     if "phone" not in header:
-        found = ", ".join(header) or "nothing"
+        found = ", ".join(printable(h)[:40] for h in header) or "nothing"
         raise UsageError(f"{path}: line 1: no 'phone' column (found: {found}); the header "
                          f"needs phone and may have {', '.join(COLUMNS[1:])}")
-    rows = [dict(zip(header, (c.strip() for c in r), strict=False)) for r in reader]
-    return rows
+    rows, rejected = [], []
+    for row, cells in records:
+        if isinstance(cells, str):
+            rejected.append(Rejected(row, cells))
+        else:
+            rows.append((row, dict(zip(header, (c.strip() for c in cells), strict=False))))
+    return rows, rejected
 
 
-def parse_list(path: Path, region: str, dnc: set[str], known: set[str]) -> ParsedList:
-    """Contacts to add: valid, not on the do-not-call list, not already in the campaign."""
-    rows = read_rows(path)
-    out = ParsedList()
+def parse_list(path: Path, region: str, blocked: set[tuple[str, str]],
+               known: set[tuple[str, str]]) -> ParsedList:
+    """Contacts to add: valid, not blocked (do-not-call or opted out; a bare number blocks
+    every extension), not already in the campaign (number and extension)."""
+    rows, rejected = read_rows(path)
+    out = ParsedList(rejected=rejected)
     seen = set(known)
-    for i, row in enumerate(rows, start=2):  # row 1 is the header
+    for i, row in rows:
         if not any(row.values()):
             continue
-        e164, reason = normalize(row.get("phone", ""), region)
+        e164, ext, reason = normalize(row.get("phone", ""), region)
         tz = row.get("timezone", "")
-        if e164 and tz:
-            try:
-                ZoneInfo(tz)
-            except (ZoneInfoNotFoundError, ValueError):
-                e164, reason = None, f"unknown time zone {tz!r} (use a name like Asia/Shanghai)"
+        if e164 and tz and not valid_zone(tz):
+            e164, reason = None, (f"unknown time zone {printable(tz)[:60]!r} (use a name like "
+                                  "Asia/Shanghai)")
         if e164 is None:
             out.rejected.append(Rejected(i, reason))
-        elif e164 in dnc:
+        elif (e164, "") in blocked or (e164, ext) in blocked:
             out.dnc += 1
-            out.rejected.append(Rejected(i, f"{mask(e164)} is on the do-not-call list"))
-        elif e164 in seen:
+            out.rejected.append(Rejected(i, f"{mask(e164, ext)} is on the do-not-call list"))
+        elif (e164, ext) in seen:
             out.duplicates += 1
         else:
-            seen.add(e164)
-            out.contacts.append(Contact(e164, row.get("name", ""), row.get("district", ""),
+            seen.add((e164, ext))
+            out.contacts.append(Contact(e164, ext, row.get("name", ""), row.get("district", ""),
                                         row.get("language", ""), zone_for(e164, tz), i))
+    out.rejected.sort(key=lambda r: r.row)
     return out
 
 
-def read_dnc(path: Path | None, region: str) -> set[str]:
-    """A do-not-call file: one number per line, or a CSV with a phone column."""
-    if path is None:
-        return set()
-    text = _read_text(path)
+def read_dnc(path: Path, region: str) -> DncList:
+    """A do-not-call file: a CSV with a phone column, or a number per line (anything after
+    a comma, semicolon or tab on the line is a note). Every unreadable line is reported."""
+    text = _read_text(path, "do-not-call list")
     first = text.splitlines()[0].lower() if text.strip() else ""
-    cells = ([r.get("phone", "") for r in read_rows(path)] if "phone" in first
-             else text.splitlines())
-    return {e for e, _ in (normalize(c, region) for c in cells if c.strip()) if e}
+    out = DncList()
+    if "phone" in first:
+        rows, out.rejected = read_rows(path, "do-not-call list")
+        cells = [(i, r.get("phone", "")) for i, r in rows]
+    else:
+        cells = [(i, re.split(r"[,;\t]", line, maxsplit=1)[0])
+                 for i, line in enumerate(text.splitlines(), start=1)]
+    for i, cell in cells:
+        if not cell.strip() or cell.lstrip().startswith("#"):
+            continue
+        if len(cell) > MAX_CELL:
+            out.rejected.append(Rejected(i, f"a cell of {len(cell)} characters"))
+            continue
+        e164, ext, reason = normalize(cell, region)
+        if e164 is None:
+            out.rejected.append(Rejected(i, reason))
+        else:
+            out.numbers.append((e164, ext))
+    out.rejected.sort(key=lambda r: r.row)
+    return out

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dialer import campaign as ops
 from dialer import reports
+from dialer.campaign import LoadRequest, load
 from dialer.dispatcher import RunParams
 from dialer.population import persona
+from dialer.runner import run
 from dialer.stack import DEFAULT_SCRIPT
 from dialer.store import Store
 from survey_scripts.loader import load_survey
@@ -48,9 +49,10 @@ def demo(contacts: int, params: RunParams, seed: int, db: Path | None = None,
     store = Store(db or work / "demo.db")
     listing = work / "province.csv"
     write_province(listing, contacts, seed)
-    loaded = ops.load(store, listing, "demo", str(DEFAULT_SCRIPT), "CN", None, seed, START)
+    loaded = load(store, LoadRequest(listing, "demo", str(DEFAULT_SCRIPT), "CN", seed=seed,
+                                     start_at=START))
     before = _cpu()
-    stats = ops.run(store, "demo", params, progress)
+    stats = run(store, "demo", params, progress)
     cpu = _cpu() - before
     st = reports.status(store, "demo")
     prev = reports.prevalence(store, "demo")

@@ -4,6 +4,12 @@ each callee's calling hours, and applies every result to the store as it arrives
 On the fast clock, time is simulated: each line is free again at the simulated end of
 its call, and a call starts at the earliest moment a line, the cap and the callee's
 hours all allow. Nothing waits; every call is still synthesized and recognized.
+
+Every line taken is given back once its call reports, whatever the report (a
+result applied before, from an earlier run, included), so the lines in use plus
+the lines free always make the budget. If the store stops taking writes, no new
+call starts; the calls in flight are collected and kept (dialer/spool.py) and
+the run stops with a StoreError.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import asyncio
 import heapq
 import logging
 import os
+import sqlite3
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -20,17 +27,25 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from dialer.hours import local, next_open
-from dialer.store import CallOutcome, Campaign, Store
-from workers.jobs import CallJob
+from dialer import spool
+from dialer.hours import next_open
+from dialer.store import Campaign, Store
+from dialer.wire import Batch, CallJob, CallOutcome
+from survey_scripts.errors import StoreError
 
 log = logging.getLogger(__name__)
+DRAIN_S = 600.0  # after a store failure, how long to wait for the calls in flight
 
 
 class Pool(Protocol):
-    def submit(self, batch: list[dict[str, Any]]) -> None: ...
-    def result(self, timeout: float) -> dict[str, Any] | None: ...
+    def submit(self, batch: Batch) -> None: ...
+    def result(self, timeout: float) -> CallOutcome | None: ...
     def alive(self) -> int: ...
+
+
+# the line back-end's own data for one call (simulated: its seed and nominal hour); the
+# dispatcher passes it along without reading it
+LinePlan = Callable[[Campaign, sqlite3.Row, int], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -42,8 +57,6 @@ class RunParams:
     processes: int = os.cpu_count() or 1
     batch: int = 4  # calls per job handed to a worker
     realtime: bool = False
-    engine: str = "pocketsphinx"
-    vosk_model: str | None = None
 
 
 @dataclass
@@ -51,6 +64,7 @@ class RunStats:
     attempts: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0
+    blocked: int = 0  # contacts not dialled: put on the do-not-call list while queued
     cpu_s: float = 0.0
     wall_s: float = 0.0
     sim_start: float = 0.0
@@ -72,8 +86,10 @@ class RunStats:
 
 class Dispatcher:
     def __init__(self, store: Store, campaign: Campaign, params: RunParams, pool: Pool,
+                 plan: LinePlan | None = None,
                  on_result: Callable[[RunStats], None] | None = None) -> None:
         self.store, self.c, self.p, self.pool = store, campaign, params, pool
+        self.plan = plan or (lambda _c, _row, _attempt: {})
         self.on_result = on_result or (lambda _s: None)
         self.stats = RunStats()
         self.contacts = {r["id"]: r for r in store.pending(campaign.name)}
@@ -84,41 +100,47 @@ class Dispatcher:
         self.inflight: dict[str, float] = {}
         self.last_start = start - 1.0
         self.stats.sim_start = self.stats.sim_end = start
+        self._unapplied: list[CallOutcome] = []  # a result the store failed to take
+        assert campaign.survey_hash and campaign.survey_text is not None
 
     async def run(self) -> RunStats:
         t0 = time.monotonic()
-        while self.due or self.inflight:
-            await self._dispatch()
-            if not self.inflight:
-                if self.p.realtime:  # the next contact is due later: wait, do not spin
-                    await asyncio.sleep(self._idle_s())
-                continue
-            # waiting for a result and writing it to SQLite both block: off the loop
-            if not await asyncio.to_thread(self._receive):
-                if self.pool.alive() == 0:
-                    raise RuntimeError("all worker processes have stopped")
-                continue
-            self.stats.wall_s = time.monotonic() - t0
-            self.on_result(self.stats)
+        try:
+            while self.due or self.inflight:
+                await self._dispatch()
+                if not self.inflight:
+                    if not self.free:
+                        raise RuntimeError("no line free and none in flight: lines leaked")
+                    if self.p.realtime:  # the next contact is due later: wait, do not spin
+                        await asyncio.sleep(self._idle_s())
+                    continue
+                # waiting for a result and writing it to SQLite both block: off the loop
+                if not await asyncio.to_thread(self._receive):
+                    if self.pool.alive() == 0:
+                        raise RuntimeError("all worker processes have stopped")
+                    continue
+                self.stats.wall_s = time.monotonic() - t0
+                self.on_result(self.stats)
+        except StoreError as e:
+            await asyncio.to_thread(self._keep_in_flight, e)
         self.stats.wall_s = time.monotonic() - t0
         return self.stats
 
     def _job(self, cid: int, start: float) -> CallJob:
         row = self.contacts[cid]
         attempt = row["attempts"] + 1
-        return CallJob(id=f"{self.c.name}:{cid}:{attempt}", contact_id=cid, attempt=attempt,
-                       started=start, local_hour=self._nominal_hour(row["timezone"], attempt),
-                       seed=self.c.seed, script=self.c.script, engine=self.p.engine,
-                       vosk_model=self.p.vosk_model)
+        drops = f"d{row['drops']}" if row["drops"] else ""
+        return CallJob(id=f"{self.c.name}:{cid}:{attempt}{drops}", contact_id=cid,
+                       attempt=attempt, number=row["e164"], ext=row["ext"], started=start,
+                       line=self.plan(self.c, row, attempt))
 
-    def _nominal_hour(self, tz: str, attempt: int) -> int:
-        """The hour an attempt was planned for: answer rates depend on it, not on line luck."""
-        s = self.c.settings
-        planned = self.c.start_at + sum(s.retry_after_s(k) for k in range(1, attempt))
-        return local(next_open(planned, tz, s), tz).hour
+    def _batch(self, calls: list[CallJob]) -> Batch:
+        assert self.c.survey_hash is not None
+        return Batch(self.c.name, self.c.survey_hash, self.c.survey_text, self.c.engine,
+                     self.p.realtime, tuple(calls))
 
     async def _dispatch(self) -> None:
-        batch: list[dict[str, Any]] = []
+        batch: list[CallJob] = []
         while self.free and self.due:
             if self.p.realtime:
                 cid_start = await self._next_live()
@@ -126,20 +148,31 @@ class Dispatcher:
                     break
                 cid, start = cid_start
             else:
-                free_at = heapq.heappop(self.free)
                 eligible, cid = heapq.heappop(self.due)
+                if self._blocked(cid):
+                    continue
+                free_at = heapq.heappop(self.free)
                 wanted = max(free_at, eligible, self.last_start + 1 / self.p.cps)
                 start = next_open(wanted, self.contacts[cid]["timezone"], self.c.settings)
             self.last_start = start
             job = self._job(cid, start)
             self.inflight[job.id] = start
-            batch.append(job.to_dict())
+            batch.append(job)
             if len(batch) >= self.p.batch:
-                self.pool.submit(batch)
+                self.pool.submit(self._batch(batch))
                 batch = []
         if batch:
-            self.pool.submit(batch)
+            self.pool.submit(self._batch(batch))
         self.stats.busy = len(self.inflight)
+
+    def _blocked(self, cid: int) -> bool:
+        """A number put on the do-not-call list (or opted out elsewhere) after this run
+        started is never dialled: checked at the moment of dialling."""
+        row = self.contacts[cid]
+        if self.store.is_blocked(row["e164"], row["ext"]):
+            self.stats.blocked += 1
+            return True
+        return False
 
     async def _next_live(self) -> tuple[int, float] | None:
         """Realtime: the next contact that may be called now, paced by the cap. A contact
@@ -149,6 +182,8 @@ class Dispatcher:
             if eligible > time.time():
                 return None
             heapq.heappop(self.due)
+            if self._blocked(cid):
+                continue
             start = next_open(eligible, self.contacts[cid]["timezone"], self.c.settings)
             if start > time.time():
                 heapq.heappush(self.due, (start, cid))
@@ -167,27 +202,50 @@ class Dispatcher:
         return max(0.0, min(1.0, self.due[0][0] - time.time()))
 
     def _receive(self) -> bool:
-        raw = self.pool.result(1.0)
-        if raw is None:
+        r = self.pool.result(1.0)
+        if r is None:
             return False
-        self._apply(CallOutcome.from_dict(raw))
+        self._apply(r)
         return True
 
     def _apply(self, r: CallOutcome) -> None:
         start = self.inflight.pop(r.id, None)
-        if not self.store.apply(self.c.name, r, self.c.settings):
+        end = r.started + r.duration
+        if start is not None:  # the line is free again, whatever the store makes of it
+            heapq.heappush(self.free, end)
+        self.stats.busy = len(self.inflight)
+        try:
+            fresh = self.store.apply(self.c.name, r, self.c.settings)
+        except StoreError:
+            self._unapplied.append(r)
+            raise
+        if not fresh:
             self.stats.duplicates += 1
             return
         self.stats.attempts += 1
         self.stats.outcomes[r.outcome] += 1
         self.stats.cpu_s += r.cpu
         self.stats.latency_s.extend(r.latency_s)
-        end = r.started + r.duration
         self.stats.sim_end = max(self.stats.sim_end, end)
-        if start is not None:
-            heapq.heappush(self.free, end)
-        row = self.store.rows("SELECT * FROM contacts WHERE id=?", r.contact_id)[0]
+        row = self.store.contact(r.contact_id)
         self.contacts[r.contact_id] = row
-        if row["status"] == "pending" and not self.store.is_opted_out(row["e164"]):
+        if row["status"] == "pending":
             heapq.heappush(self.due, (row["next_at"], r.contact_id))
-        self.stats.busy = len(self.inflight)
+
+    def _keep_in_flight(self, error: StoreError) -> None:
+        """The store failed: no new call; the results of the calls in flight are collected
+        and kept for the next run, then the error goes up with where they are."""
+        kept = list(self._unapplied)
+        deadline = time.monotonic() + DRAIN_S
+        while self.inflight and time.monotonic() < deadline and self.pool.alive():
+            r = self.pool.result(1.0)
+            if r is not None:
+                self.inflight.pop(r.id, None)
+                kept.append(r)
+        place = spool.save(self.store.path, kept) if kept else None
+        lost = f"; {len(self.inflight)} calls still in flight were not collected and will " \
+               "be called again" if self.inflight else ""
+        where = f"{len(kept)} results kept in {place} and applied when `run` starts again" \
+            if place else "no results were waiting" if not kept else \
+            f"{len(kept)} results could not be kept anywhere"
+        raise StoreError(f"{error}. Dialling stopped: {where}{lost}") from error

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import random
+import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from dialer.hours import local, next_open
 from dialer.persona import Persona, make_persona
+from dialer.store import Campaign
 from speech.amd import beep
 from speech.channel import RATE
 from speech.tts import Synthesizer, Voice
@@ -69,3 +73,12 @@ def machine_greeting(seed: int, contact_id: int, synth: Synthesizer) -> np.ndarr
     out = np.concatenate([gap, speech, gap, beep(), tail]).astype(np.float32)
     out += np.random.default_rng(contact_id).standard_normal(len(out)).astype(np.float32) * 30
     return np.clip(out, -32768, 32767).astype(np.int16)
+
+
+def plan(campaign: Campaign, contact: sqlite3.Row, attempt: int) -> dict[str, Any]:
+    """The simulated line's own data for one call: the population's seed, and the local
+    hour the attempt was planned for (answer rates depend on it, not on line luck)."""
+    s, tz = campaign.settings, contact["timezone"]
+    planned = campaign.start_at + sum(s.retry_after_s(k) for k in range(1, attempt))
+    return {"kind": "simulated", "seed": campaign.seed,
+            "hour": local(next_open(planned, tz, s), tz).hour}

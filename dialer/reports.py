@@ -1,4 +1,8 @@
-"""What an office acts on: outcomes, prevalence by district with 95% intervals, follow-ups."""
+"""What an office acts on: outcomes, prevalence by district with 95% intervals, follow-ups.
+
+Reports read the survey frozen with the campaign, so a renamed question in the
+file does not hide the answers given to it.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,18 @@ import csv
 import io
 import json
 import math
-from collections import Counter, defaultdict
+import re
+from collections import Counter
 from typing import Any
 
+from dialer.campaign import frozen_survey
 from dialer.contacts import mask
 from dialer.store import Store
-from survey_scripts.loader import load_survey
 from survey_scripts.model import AnswerType
 
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^\+\d{6,15}$")  # a bare E.164 number: no formula can hide in it
+REACHED = ("completed", "refused", "opted_out", "partial")
 
 
 def wilson(yes: int, n: int, z: float = 1.96) -> tuple[float, float, float]:
@@ -29,33 +36,23 @@ def wilson(yes: int, n: int, z: float = 1.96) -> tuple[float, float, float]:
 
 def status(store: Store, campaign: str) -> dict[str, Any]:
     c = store.campaign(campaign)
-    by_status = Counter({r[0]: r[1] for r in store.rows(
-        "SELECT status, COUNT(*) FROM contacts WHERE campaign=? GROUP BY status", campaign)})
-    outcomes = {r[0]: r[1] for r in store.rows(
-        "SELECT outcome, COUNT(*) FROM contacts WHERE campaign=? AND outcome IS NOT NULL"
-        " GROUP BY outcome", campaign)}
-    attempts = store.rows("SELECT COUNT(*), MIN(started), MAX(started + duration) FROM attempts"
-                          " WHERE campaign=?", campaign)[0]
+    n = store.counts(campaign)
+    by_status, outcomes = n["status"], n["outcomes"]
     contacts = sum(by_status.values())
     done = outcomes.get("completed", 0)
-    reached = sum(outcomes.get(k, 0) for k in ("completed", "refused", "opted_out", "partial"))
+    reached = sum(outcomes.get(k, 0) for k in REACHED)
     return {"campaign": c.name, "contacts": contacts, "pending": by_status.get("pending", 0),
-            "done": by_status.get("done", 0), "attempts": attempts[0], "outcomes": outcomes,
+            "done": by_status.get("done", 0), "set_aside": by_status.get("set_aside", 0),
+            "attempts": n["attempts"], "outcomes": outcomes,
+            "dropped": n["attempt_outcomes"].get("dropped", 0),
             "response_rate": done / contacts if contacts else 0.0,
-            "cooperation_rate": done / reached if reached else 0.0,
-            "risk": {r[0]: r[1] for r in store.rows(
-                "SELECT risk, COUNT(*) FROM contacts WHERE campaign=? AND outcome='completed'"
-                " GROUP BY risk", campaign)}}
+            "cooperation_rate": done / reached if reached else 0.0, "risk": n["risk"]}
 
 
 def prevalence(store: Store, campaign: str) -> dict[str, dict[str, Any]]:
     """Per yes/no question: share of 'yes' among completed respondents, overall and by district."""
-    c = store.campaign(campaign)
-    survey = load_survey(c.script)
-    counts: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
-    for r in store.rows("SELECT question, district, value, n FROM aggregates WHERE campaign=?",
-                        campaign):
-        counts[r["question"]][r["district"]][r["value"]] += r["n"]
+    survey = frozen_survey(store.campaign(campaign))
+    counts = store.aggregator.counts(campaign)
     out: dict[str, dict[str, Any]] = {}
     for q in survey.questions[1:]:
         if q.type != AnswerType.YES_NO:
@@ -77,19 +74,26 @@ def _share(cnt: Counter[str]) -> dict[str, Any]:
 
 
 def _safe(cell: object) -> str:
-    """A cell a spreadsheet will show as text, never run as a formula."""
+    """A cell a spreadsheet will show as text, never run as a formula. A bare E.164
+    number stays as it is: it cannot hold a formula, and a revealed report must load
+    back as a call list."""
     text = "" if cell is None else str(cell)
+    if _NUMBER.match(text):
+        return text
     return "'" + text if text.startswith(_FORMULA) else text
 
 
 def respondents(store: Store, campaign: str, reveal: bool) -> list[dict[str, Any]]:
-    survey = load_survey(store.campaign(campaign).script)
+    survey = frozen_survey(store.campaign(campaign))
     qids = [q.id for q in survey.questions]
     out = []
     for r in store.iter_respondents(campaign):
-        row = {"phone": r["e164"] if reveal else mask(r["e164"]), "name": r["name"],
-               "district": r["district"], "status": r["status"], "outcome": r["outcome"],
-               "attempts": r["attempts"], "risk": r["risk"]}
+        phone = r["e164"] if reveal else mask(r["e164"])
+        if reveal and r["ext"]:
+            phone = f"{phone};ext={r['ext']}"  # RFC 3966 form, which phonenumbers reads back
+        row = {"phone": phone if reveal or not r["ext"] else mask(r["e164"], r["ext"]),
+               "name": r["name"], "district": r["district"], "status": r["status"],
+               "outcome": r["outcome"], "attempts": r["attempts"], "risk": r["risk"]}
         row.update({q: r["answers"].get(q) for q in qids})
         out.append(row)
     return out
@@ -111,7 +115,9 @@ def report(store: Store, campaign: str, fmt: str, reveal: bool) -> str:
 
 
 def followups(store: Store, campaign: str, reveal: bool) -> list[dict[str, Any]]:
-    """Red first, then yellow: the people staff should call back."""
-    rows = [r for r in respondents(store, campaign, reveal) if r["risk"] in ("red", "yellow")
+    """Red first, then yellow, then those whose risk rule failed: the people staff should
+    call back."""
+    order = {"red": 0, "yellow": 1, "unknown": 2}
+    rows = [r for r in respondents(store, campaign, reveal) if r["risk"] in order
             and r["outcome"] == "completed"]
-    return sorted(rows, key=lambda r: (r["risk"] != "red", r["district"] or ""))
+    return sorted(rows, key=lambda r: (order[r["risk"]], r["district"] or ""))

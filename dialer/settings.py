@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, fields
+
+from survey_scripts.errors import UsageError
 
 RETRYABLE = ("no_answer", "busy", "voicemail", "partial")
-OUTCOMES = ("invalid_number", "busy", "no_answer", "voicemail", "refused", "opted_out",
-            "partial", "completed")
+MIN_RETRY_MINUTES = 5.0  # no number is dialled again sooner: a retry is not harassment
+MAX_ATTEMPTS = 10
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,24 @@ class CampaignSettings:
     max_attempts: int = 3
     retry_minutes: tuple[float, ...] = (15, 45, 24 * 60)  # before attempt 2, 3, 4...
     retry_outcomes: tuple[str, ...] = RETRYABLE
-    extra: dict[str, str] = field(default_factory=dict)
+    # a call dropped inside healthdial or on the line: tried again this much later without
+    # using up an attempt, and set aside after this many drops in a row
+    drop_retry_minutes: float = 5.0
+    max_drops: int = 3
+
+    def checked(self) -> CampaignSettings:
+        """These settings, or a UsageError saying which makes no sense (a number dialled
+        50 times in 12 minutes, calling hours that end before they start)."""
+        if not 0 <= self.hours_start < self.hours_end <= 24:
+            raise UsageError(f"calling hours {self.hours_start}-{self.hours_end}: need "
+                             "0 <= START < END <= 24, e.g. --hours 9-20")
+        if not 1 <= self.max_attempts <= MAX_ATTEMPTS:
+            raise UsageError(f"--max-attempts {self.max_attempts}: use 1 to {MAX_ATTEMPTS}")
+        if not self.retry_minutes or any(
+                not MIN_RETRY_MINUTES <= m <= 60 * 24 * 30 for m in self.retry_minutes):
+            raise UsageError(f"--retry-minutes {','.join(f'{m:g}' for m in self.retry_minutes)}"
+                             f": each wait must be {MIN_RETRY_MINUTES:g} minutes to 30 days")
+        return self
 
     def retry_after_s(self, attempt: int) -> float:
         """Seconds to wait after attempt number `attempt` (1-based) before the next one."""
@@ -31,7 +50,8 @@ class CampaignSettings:
 
     @classmethod
     def from_json(cls, text: str) -> CampaignSettings:
+        """Settings as stored; fields added by a later release take their defaults."""
         d = json.loads(text)
-        d["retry_minutes"] = tuple(d["retry_minutes"])
-        d["retry_outcomes"] = tuple(d["retry_outcomes"])
+        known = {f.name for f in fields(cls)}
+        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in known}
         return cls(**d)

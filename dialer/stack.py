@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dialer.call import Robot
-from dialer.callee import Ear
+from dialer.callee import Ear, SoundEar
+from dialer.wire import EngineSpec
+from speech.engines import choose, make_recognizer
 from speech.listener import Listener
-from speech.recognizer import Recognizer, make_recognizer
 from speech.tts import Synthesizer
 from survey_scripts.dialog import every_prompt
 from survey_scripts.loader import load_survey
@@ -19,25 +20,11 @@ log = logging.getLogger(__name__)
 DEFAULT_SCRIPT = Path(__file__).resolve().parent.parent / "survey_scripts" / "covid19_symptoms.yaml"
 
 
-@dataclass(frozen=True)
-class EngineChoice:
-    """Which recognizer the robot uses; pocketsphinx unless a Vosk model is configured."""
-
-    engine: str = "pocketsphinx"
-    vosk_model: str | None = None
-
-    @classmethod
-    def pick(cls, engine: str | None, vosk_model: str | None, language: str) -> EngineChoice:
-        if engine is None:
-            engine = "vosk" if vosk_model or language != "en" else "pocketsphinx"
-        return cls(engine, vosk_model)
-
-
 @dataclass
 class Stack:
     survey: Survey
     robot: Robot
-    ear: Ear
+    ear: Ear | SoundEar
     engine: str
 
     def hear_every_prompt(self) -> None:
@@ -46,21 +33,26 @@ class Stack:
         self.ear.warm([self.robot.say(p.text) for p in every_prompt(self.survey)])
 
 
-def build_stack(script: str | Path | None, choice: EngineChoice | None = None) -> Stack:
-    survey = load_survey(script or DEFAULT_SCRIPT)
-    choice = choice or EngineChoice.pick(None, None, survey.language.code)
-    robot_rec = make_recognizer(choice.engine, choice.vosk_model)
+def default_engine(survey: Survey) -> EngineSpec:
+    return EngineSpec(*choose(None, None, survey.language.code))
+
+
+def build_stack(survey: Survey | None = None, engine: EngineSpec | None = None) -> Stack:
+    survey = survey or load_survey(DEFAULT_SCRIPT)
+    engine = engine or default_engine(survey)
+    robot_rec = make_recognizer(engine)
     log.info("recognition engine: %s", robot_rec.name)
-    ear_rec = _ear_recognizer(choice, robot_rec)
     synth = Synthesizer()
     robot = Robot(survey, synth, Listener(robot_rec))
-    return Stack(survey, robot, Ear(survey, ear_rec), robot_rec.name)
+    return Stack(survey, robot, _ear(survey, engine, robot), robot_rec.name)
 
 
-def _ear_recognizer(choice: EngineChoice, robot_rec: Recognizer) -> Recognizer:
-    """The callees' ear: the same kind of engine, its own decoder, no rejection pass."""
-    if choice.engine == "pocketsphinx":
+def _ear(survey: Survey, engine: EngineSpec, robot: Robot) -> Ear | SoundEar:
+    """The callees' ear: for pocketsphinx, its own decoder with a sentence grammar of the
+    prompts; for vosk, whose small models cannot follow the robot's synthetic voice, the
+    sound of each prompt (see SoundEar)."""
+    if engine.engine == "pocketsphinx":
         from speech.sphinx import SphinxRecognizer
 
-        return SphinxRecognizer(garbage=False)
-    return robot_rec
+        return Ear(survey, SphinxRecognizer(garbage=False))
+    return SoundEar(survey, {p.text: robot.say(p.text) for p in every_prompt(survey)})

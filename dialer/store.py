@@ -1,208 +1,373 @@
-"""The durable state of every campaign: SQLite in WAL mode.
+"""The durable state of every campaign: SQLite in WAL mode. All of healthdial's SQL is here.
 
 Results are applied idempotently by attempt id: a result delivered twice (a
 worker retried, a run resumed) is counted once, in one transaction with the
-contact's new state and the aggregates.
+contact's new state and the aggregates. The files are owner-only: they hold
+phone numbers and health answers. Every SQLite failure becomes a StoreError
+that names the file and says what to do.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
-from collections.abc import Iterator
+import stat
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+from dialer.aggregator import Aggregator
 from dialer.contacts import Contact
+from dialer.schema import migrate, survey_hash
 from dialer.settings import CampaignSettings
-from survey_scripts.errors import UsageError
+from dialer.wire import CallOutcome, EngineSpec
+from survey_scripts.errors import StoreError, UsageError
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS campaigns(
-  name TEXT PRIMARY KEY, script TEXT NOT NULL, region TEXT NOT NULL, settings TEXT NOT NULL,
-  seed INTEGER NOT NULL DEFAULT 1, start_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS contacts(
-  id INTEGER PRIMARY KEY, campaign TEXT NOT NULL, e164 TEXT NOT NULL, name TEXT, district TEXT,
-  language TEXT, timezone TEXT, status TEXT NOT NULL DEFAULT 'pending',
-  attempts INTEGER NOT NULL DEFAULT 0, next_at REAL, outcome TEXT, risk TEXT,
-  UNIQUE(campaign, e164));
-CREATE TABLE IF NOT EXISTS attempts(
-  id TEXT PRIMARY KEY, campaign TEXT NOT NULL, contact_id INTEGER NOT NULL, attempt INTEGER,
-  started REAL, duration REAL, outcome TEXT, risk TEXT, cpu REAL);
-CREATE TABLE IF NOT EXISTS answers(
-  attempt_id TEXT NOT NULL, contact_id INTEGER NOT NULL, campaign TEXT NOT NULL,
-  question TEXT NOT NULL, value TEXT, how TEXT, PRIMARY KEY(attempt_id, question));
-CREATE TABLE IF NOT EXISTS optouts(e164 TEXT PRIMARY KEY, campaign TEXT, at REAL);
-CREATE TABLE IF NOT EXISTS aggregates(
-  campaign TEXT NOT NULL, question TEXT NOT NULL, district TEXT NOT NULL, value TEXT NOT NULL,
-  n INTEGER NOT NULL, PRIMARY KEY(campaign, question, district, value));
-"""
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-@dataclass(frozen=True)
-class CallOutcome:
-    """One finished attempt, as a worker reports it; `id` makes applying it idempotent."""
+def _advice(e: sqlite3.Error) -> str:
+    text = str(e).lower()
+    if "readonly" in text or "read-only" in text:
+        return "the file or its folder is read-only: make both writable by this user"
+    if "disk is full" in text or "disk i/o" in text:
+        return "the disk is full or failing: free space, then run the command again"
+    if "locked" in text or "busy" in text:
+        return "another process holds it: wait for it, or stop it"
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return "the file is not a healthdial store or is damaged: restore it from a backup"
+    if "unable to open" in text:
+        return "check that the path is a file in a folder that exists and is writable"
+    return "check the file and run the command again"
 
-    id: str
-    contact_id: int
-    attempt: int
-    started: float
-    duration: float
-    outcome: str
-    risk: str | None = None
-    answers: tuple[tuple[str, str | None, str], ...] = ()  # question, value, how
-    cpu: float = 0.0
-    latency_s: tuple[float, ...] = ()  # realtime: end of each answer to the next prompt
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "answers": [list(a) for a in self.answers],
-                "latency_s": list(self.latency_s)}
+def _mapped(fn: Callable[P, R]) -> Callable[P, R]:
+    """SQLite errors out of a store method become a StoreError naming the file."""
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> CallOutcome:
-        return cls(**{**d, "answers": tuple(tuple(a) for a in d["answers"]),
-                      "latency_s": tuple(d.get("latency_s", ()))})
+    @wraps(fn)
+    def inner(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except sqlite3.Error as e:
+            path = getattr(args[0], "path", "the store")
+            raise StoreError(f"{path}: {e}; {_advice(e)}") from e
+
+    return inner
 
 
 @dataclass(frozen=True)
 class Campaign:
     name: str
-    script: str
+    script: str  # the survey file it was loaded from, for people to read
     region: str
     settings: CampaignSettings
-    seed: int
     start_at: float
+    survey_text: str | None  # the survey as loaded: frozen, whatever happens to the file
+    survey_hash: str | None
+    engine: EngineSpec
+    line: dict[str, Any]  # the line back-end and its own settings (simulated: its seed)
+
+    @property
+    def seed(self) -> int:
+        return int(self.line.get("seed", 1))
+
+
+def _owner_only(path: str) -> None:
+    """Create the store owner-only, and tighten files an older release left open; SQLite
+    gives the -wal and -shm files the main file's mode."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    for p in (path, f"{path}-wal", f"{path}-shm"):
+        with contextlib.suppress(OSError):
+            st = os.stat(p)
+            if st.st_uid == os.getuid() and st.st_mode & 0o077:
+                os.chmod(p, stat.S_IMODE(st.st_mode) & 0o700)
 
 
 class Store:
-    def __init__(self, path: str | Path) -> None:
+    """Open an existing store; `create=True` makes it when missing (load, demo)."""
+
+    def __init__(self, path: str | Path, create: bool = True) -> None:
         self.path = str(path)
+        p = Path(self.path)
+        if p.is_dir():
+            raise StoreError(f"{p}: is a folder; --db takes a file, e.g. {p}/healthdial.db")
+        if not p.exists():
+            if not create:
+                raise StoreError(f"{p}: no such store; check --db (or $HEALTHDIAL_DB), or "
+                                 "create it with `healthdial load`")
+            if not p.parent.is_dir():
+                raise StoreError(f"{p}: the folder {p.parent} does not exist; create it or "
+                                 "give --db another path")
+        self._open()
+
+    @_mapped
+    def _open(self) -> None:
+        try:
+            _owner_only(self.path)
+        except OSError as e:
+            raise StoreError(f"{self.path}: cannot create the store ({e.strerror}); check the "
+                             "folder's permissions") from e
         # one thread at a time: the dispatcher writes from its worker thread, never two at once
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                                   check_same_thread=False)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.migrated = migrate(self.db)
+        except RuntimeError as e:
+            raise StoreError(f"{self.path}: {e}; upgrade healthdial") from e
+        except sqlite3.OperationalError as e:
+            if "readonly" not in str(e).lower():
+                raise
+            self.migrated = []  # a read-only store can still be read, if it is current
+        _owner_only(self.path)
+        self.aggregator = Aggregator(self.db)
 
     def close(self) -> None:
         self.db.close()
 
-    def tx(self) -> sqlite3.Connection:
+    def tx(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """`with store.tx():` one IMMEDIATE transaction."""
-        return _Tx(self.db)  # type: ignore[return-value]
+        return _Tx(self.db)
+
+    @_mapped
+    def check_writable(self) -> None:
+        """Write once before dialling: a read-only or full store fails here, not after the
+        first call has been made."""
+        with self.tx():
+            self.db.execute("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)")
+            self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('last_run', ?)",
+                            (str(time.time()),))
 
     # campaigns ------------------------------------------------------------
-    def ensure_campaign(self, name: str, script: str, region: str, settings: CampaignSettings,
-                        seed: int, start_at: float) -> Campaign:
+    @_mapped
+    def create_campaign(self, c: Campaign, contacts: list[Contact]) -> int:
+        """A new campaign and its first contacts, in one transaction; contacts added."""
         with self.tx():
             self.db.execute(
-                "INSERT OR IGNORE INTO campaigns(name, script, region, settings, seed, start_at)"
-                " VALUES (?,?,?,?,?,?)", (name, script, region, settings.to_json(), seed, start_at))
-        return self.campaign(name)
+                "INSERT INTO campaigns(name, script, region, settings, seed, start_at,"
+                " survey_text, survey_hash, engine, model, model_hint, line)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (c.name, c.script, c.region, c.settings.to_json(), c.seed, c.start_at,
+                 c.survey_text, c.survey_hash, c.engine.engine, c.engine.model, c.engine.hint,
+                 json.dumps(c.line)))
+            return self._add_contacts(c.name, contacts, c.start_at)
 
+    @_mapped
+    def has_campaign(self, name: str) -> bool:
+        return self.db.execute("SELECT 1 FROM campaigns WHERE name=?", (name,)).fetchone() \
+            is not None
+
+    @_mapped
     def campaign(self, name: str) -> Campaign:
         row = self.db.execute("SELECT * FROM campaigns WHERE name=?", (name,)).fetchone()
         if row is None:
-            names = [r[0] for r in self.db.execute("SELECT name FROM campaigns")]
-            raise UsageError(f"no campaign {name!r} in {self.path}; load a list first "
-                             f"(known: {', '.join(names) or 'none'})")
+            raise UsageError(f"no campaign {name!r} in {self.path}; load a list first, or see "
+                             "`healthdial campaigns` for the campaigns there")
         return Campaign(row["name"], row["script"], row["region"],
-                        CampaignSettings.from_json(row["settings"]), row["seed"], row["start_at"])
+                        CampaignSettings.from_json(row["settings"]), row["start_at"],
+                        row["survey_text"], row["survey_hash"],
+                        EngineSpec(row["engine"], row["model"], row["model_hint"]),
+                        json.loads(row["line"]))
 
-    # contacts -------------------------------------------------------------
-    def known_numbers(self, campaign: str) -> set[str]:
-        q = "SELECT e164 FROM contacts WHERE campaign=?"
-        return {r[0] for r in self.db.execute(q, (campaign,))}
+    @_mapped
+    def campaign_names(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT name FROM campaigns ORDER BY name")]
 
-    def is_opted_out(self, e164: str) -> bool:
-        return self.db.execute("SELECT 1 FROM optouts WHERE e164=?", (e164,)).fetchone() is not None
+    @_mapped
+    def update_campaign(self, name: str, settings: CampaignSettings | None = None,
+                        survey_text: str | None = None, script: str | None = None) -> None:
+        with self.tx():
+            if settings is not None:
+                self.db.execute("UPDATE campaigns SET settings=? WHERE name=?",
+                                (settings.to_json(), name))
+            if survey_text is not None:
+                self.db.execute("UPDATE campaigns SET survey_text=?, survey_hash=?, script=? "
+                                "WHERE name=?", (survey_text, survey_hash(survey_text),
+                                                 script, name))
 
+    @_mapped
+    def attempts_made(self, campaign: str) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM attempts WHERE campaign=?",
+                                   (campaign,)).fetchone()[0])
+
+    # contacts and blocked numbers -------------------------------------------
+    @_mapped
+    def known_numbers(self, campaign: str) -> set[tuple[str, str]]:
+        q = "SELECT e164, ext FROM contacts WHERE campaign=?"
+        return {(r[0], r[1]) for r in self.db.execute(q, (campaign,))}
+
+    @_mapped
+    def blocked_numbers(self) -> set[tuple[str, str]]:
+        """Do-not-call and opted-out numbers; ext "" blocks every extension of the number."""
+        return {(r[0], r[1]) for r in self.db.execute(
+            "SELECT e164, ext FROM dnc UNION SELECT e164, ext FROM optouts")}
+
+    @_mapped
+    def is_blocked(self, e164: str, ext: str = "") -> bool:
+        """Checked before every dial: a number added to the do-not-call list while a
+        campaign runs is never dialled after."""
+        return self.db.execute(
+            "SELECT 1 FROM dnc WHERE e164=? AND ext IN ('', ?) UNION ALL "
+            "SELECT 1 FROM optouts WHERE e164=? AND ext IN ('', ?) LIMIT 1",
+            (e164, ext, e164, ext)).fetchone() is not None
+
+    @_mapped
     def opted_out(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT e164 FROM optouts")}
 
+    @_mapped
     def add_contacts(self, campaign: str, contacts: list[Contact], next_at: float) -> int:
         with self.tx():
-            cur = self.db.executemany(
-                "INSERT OR IGNORE INTO contacts(campaign, e164, name, district, language,"
-                " timezone, next_at) VALUES (?,?,?,?,?,?,?)",
-                [(campaign, c.e164, c.name, c.district or "unknown", c.language, c.timezone,
-                  next_at) for c in contacts])
+            return self._add_contacts(campaign, contacts, next_at)
+
+    def _add_contacts(self, campaign: str, contacts: list[Contact], next_at: float) -> int:
+        cur = self.db.executemany(
+            "INSERT OR IGNORE INTO contacts(campaign, e164, ext, name, district, language,"
+            " timezone, next_at) VALUES (?,?,?,?,?,?,?,?)",
+            [(campaign, c.e164, c.ext, c.name, c.district or "unknown", c.language, c.timezone,
+              next_at) for c in contacts])
         return cur.rowcount
 
+    _UNBLOCKED = ("NOT EXISTS (SELECT 1 FROM dnc d WHERE d.e164=c.e164 AND d.ext IN ('', c.ext))"
+                  " AND NOT EXISTS (SELECT 1 FROM optouts o WHERE o.e164=c.e164 AND"
+                  " o.ext IN ('', c.ext))")
+
+    @_mapped
     def pending(self, campaign: str) -> list[sqlite3.Row]:
-        """Contacts still to call, never an opted-out number."""
+        """Contacts still to call, never a blocked number."""
         return self.db.execute(
-            "SELECT * FROM contacts WHERE campaign=? AND status='pending' AND e164 NOT IN "
-            "(SELECT e164 FROM optouts) ORDER BY id", (campaign,)).fetchall()
+            f"SELECT * FROM contacts c WHERE campaign=? AND status='pending' AND "
+            f"{self._UNBLOCKED} ORDER BY id", (campaign,)).fetchall()
+
+    @_mapped
+    def contact(self, contact_id: int) -> sqlite3.Row:
+        row: sqlite3.Row = self.db.execute("SELECT * FROM contacts WHERE id=?",
+                                           (contact_id,)).fetchone()
+        return row
+
+    # the do-not-call list -----------------------------------------------------
+    @_mapped
+    def dnc_add(self, numbers: list[tuple[str, str]], source: str) -> int:
+        with self.tx():
+            cur = self.db.executemany(
+                "INSERT OR IGNORE INTO dnc(e164, ext, added_at, source) VALUES (?,?,?,?)",
+                [(e, x, time.time(), source) for e, x in numbers])
+        return cur.rowcount
+
+    @_mapped
+    def dnc_remove(self, numbers: list[tuple[str, str]]) -> int:
+        with self.tx():
+            cur = self.db.executemany("DELETE FROM dnc WHERE e164=? AND ext=?", numbers)
+        return cur.rowcount
+
+    @_mapped
+    def dnc_entries(self) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT e164, ext, added_at, source FROM dnc ORDER BY e164, ext"
+                               ).fetchall()
 
     # results --------------------------------------------------------------
+    @_mapped
     def apply(self, campaign: str, r: CallOutcome, settings: CampaignSettings) -> bool:
         """Apply one finished attempt; False if it was applied before (nothing changes)."""
         with self.tx():
             cur = self.db.execute(
                 "INSERT OR IGNORE INTO attempts(id, campaign, contact_id, attempt, started,"
-                " duration, outcome, risk, cpu) VALUES (?,?,?,?,?,?,?,?,?)",
+                " duration, outcome, risk, cpu, reason) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (r.id, campaign, r.contact_id, r.attempt, r.started, r.duration, r.outcome,
-                 r.risk, r.cpu))
+                 r.risk, r.cpu, r.reason))
             if cur.rowcount == 0:
                 return False
-            contact = self.db.execute("SELECT * FROM contacts WHERE id=?",
-                                      (r.contact_id,)).fetchone()
+            contact = self.contact(r.contact_id)
+            if r.outcome == "dropped":
+                self._dropped(contact, r, settings)
+                return True
             self._update_contact(contact, r, settings)
             self.db.executemany(
                 "INSERT INTO answers(attempt_id, contact_id, campaign, question, value, how)"
                 " VALUES (?,?,?,?,?,?)",
                 [(r.id, r.contact_id, campaign, q, v, how) for q, v, how in r.answers])
             if r.outcome == "opted_out":
-                self.db.execute("INSERT OR IGNORE INTO optouts(e164, campaign, at) VALUES (?,?,?)",
-                                (contact["e164"], campaign, r.started))
+                self.db.execute("INSERT OR IGNORE INTO optouts(e164, ext, campaign, at) "
+                                "VALUES (?,?,?,?)", (contact["e164"], contact["ext"], campaign,
+                                                     r.started))
             if r.outcome == "completed":
-                self._aggregate(campaign, contact["district"], r)
+                self.aggregator.add(campaign, contact["district"], r)
         return True
 
     def _update_contact(self, c: sqlite3.Row, r: CallOutcome, s: CampaignSettings) -> None:
         retry = r.outcome in s.retry_outcomes and r.attempt < s.max_attempts
         status = "pending" if retry else "done"
         next_at = r.started + r.duration + s.retry_after_s(r.attempt) if retry else None
-        self.db.execute("UPDATE contacts SET status=?, attempts=?, next_at=?, outcome=?, risk="
-                        "COALESCE(?, risk) WHERE id=?",
+        self.db.execute("UPDATE contacts SET status=?, attempts=?, drops=0, next_at=?, outcome=?,"
+                        " risk=COALESCE(?, risk) WHERE id=?",
                         (status, r.attempt, next_at, r.outcome, r.risk, c["id"]))
 
-    def _aggregate(self, campaign: str, district: str, r: CallOutcome) -> None:
-        rows = [(q, "" if v is None else str(v)) for q, v, how in r.answers
-                if how not in ("unanswered", "dont_know")]
-        rows.append(("__risk__", r.risk or ""))
-        self.db.executemany(
-            "INSERT INTO aggregates(campaign, question, district, value, n) VALUES (?,?,?,?,1)"
-            " ON CONFLICT(campaign, question, district, value) DO UPDATE SET n = n + 1",
-            [(campaign, q, district, v) for q, v in rows])
+    def _dropped(self, c: sqlite3.Row, r: CallOutcome, s: CampaignSettings) -> None:
+        """Our failure, not the callee's: retried later without using up an attempt, and
+        set aside with its reason after `max_drops` in a row."""
+        drops = c["drops"] + 1
+        if drops >= s.max_drops:
+            self.db.execute("UPDATE contacts SET status='set_aside', drops=?, next_at=NULL, "
+                            "reason=? WHERE id=?", (drops, r.reason, c["id"]))
+            return
+        self.db.execute("UPDATE contacts SET drops=?, next_at=?, reason=? WHERE id=?",
+                        (drops, r.started + r.duration + s.drop_retry_minutes * 60, r.reason,
+                         c["id"]))
 
     # reading ----------------------------------------------------------------
+    @_mapped
     def rows(self, sql: str, *args: Any) -> list[sqlite3.Row]:
         return self.db.execute(sql, args).fetchall()
 
+    @_mapped
+    def counts(self, campaign: str) -> dict[str, Any]:
+        """Contacts by status and by last outcome, attempts, and risk colours."""
+        def grouped(sql: str) -> dict[str, int]:
+            return {r[0]: r[1] for r in self.db.execute(sql, (campaign,))}
+
+        attempts = self.db.execute("SELECT COUNT(*), MIN(started), MAX(started + duration) FROM"
+                                   " attempts WHERE campaign=?", (campaign,)).fetchone()
+        return {
+            "status": grouped("SELECT status, COUNT(*) FROM contacts WHERE campaign=? GROUP BY 1"),
+            "outcomes": grouped("SELECT outcome, COUNT(*) FROM contacts WHERE campaign=? AND "
+                                "outcome IS NOT NULL GROUP BY 1"),
+            "attempt_outcomes": grouped("SELECT outcome, COUNT(*) FROM attempts WHERE "
+                                        "campaign=? GROUP BY 1"),
+            "risk": grouped("SELECT risk, COUNT(*) FROM contacts WHERE campaign=? AND "
+                            "outcome='completed' GROUP BY 1"),
+            "attempts": attempts[0], "first_start": attempts[1], "last_end": attempts[2]}
+
+    @_mapped
     def iter_respondents(self, campaign: str) -> Iterator[dict[str, Any]]:
         """Each contact with its latest answers, for reports (two queries in all)."""
         answers: dict[int, dict[str, Any]] = {}
-        for r in self.rows("SELECT a.contact_id, a.question, a.value FROM answers a JOIN attempts"
-                           " t ON t.id=a.attempt_id WHERE a.campaign=? ORDER BY t.attempt",
-                           campaign):
+        for r in self.db.execute("SELECT a.contact_id, a.question, a.value FROM answers a JOIN"
+                                 " attempts t ON t.id=a.attempt_id WHERE a.campaign=? ORDER BY"
+                                 " t.attempt", (campaign,)):
             answers.setdefault(r["contact_id"], {})[r["question"]] = r["value"]
-        for c in self.rows("SELECT * FROM contacts WHERE campaign=? ORDER BY id", campaign):
+        for c in self.db.execute("SELECT * FROM contacts WHERE campaign=? ORDER BY id",
+                                 (campaign,)).fetchall():
             yield {**dict(c), "answers": answers.get(c["id"], {})}
 
+    @_mapped
     def dump(self, campaign: str) -> str:
         """A canonical text of all results, for comparing runs."""
-        rows = self.rows("SELECT c.e164, c.status, c.outcome, c.attempts, c.risk FROM contacts c"
-                         " WHERE campaign=? ORDER BY e164", campaign)
+        rows = self.rows("SELECT c.e164, c.ext, c.status, c.outcome, c.attempts, c.risk FROM "
+                         "contacts c WHERE campaign=? ORDER BY e164, ext", campaign)
         ans = self.rows("SELECT c.e164, a.question, a.value, a.how, t.attempt FROM answers a"
                         " JOIN contacts c ON c.id=a.contact_id JOIN attempts t ON t.id="
                         "a.attempt_id WHERE a.campaign=? ORDER BY 1,5,2", campaign)
-        agg = self.rows("SELECT question, district, value, n FROM aggregates WHERE campaign=?"
-                        " ORDER BY 1,2,3", campaign)
-        return json.dumps([[list(r) for r in x] for x in (rows, ans, agg)])
+        return json.dumps([[list(r) for r in x]
+                           for x in (rows, ans, self.aggregator.rows(campaign))])
 
 
 class _Tx:
@@ -210,8 +375,17 @@ class _Tx:
         self.db = db
 
     def __enter__(self) -> sqlite3.Connection:
+        if self.db.in_transaction:  # nested: the outer transaction commits
+            self._outer = False
+            return self.db
+        self._outer = True
         self.db.execute("BEGIN IMMEDIATE")
         return self.db
 
     def __exit__(self, exc_type: object, *_: object) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if not self._outer:
+            return
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        elif self.db.in_transaction:  # SQLite rolls back by itself on a full disk
+            self.db.execute("ROLLBACK")

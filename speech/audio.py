@@ -32,10 +32,6 @@ def to_int16(x: np.ndarray) -> np.ndarray:
     return np.clip(np.round(x * 32768), -32768, 32767).astype(np.int16)
 
 
-def silence(seconds: float, rate: int = 8000) -> np.ndarray:
-    return np.zeros(int(seconds * rate), dtype=np.int16)
-
-
 def read_wav(path: str | Path) -> Audio:
     """Read a PCM WAV (any rate, mono or stereo); AudioError says what is wrong with it."""
     p = Path(path)
@@ -45,6 +41,10 @@ def read_wav(path: str | Path) -> Audio:
             data = w.readframes(w.getnframes())
     except FileNotFoundError as e:
         raise AudioError(f"{p}: no such file") from e
+    except IsADirectoryError as e:
+        raise AudioError(f"{p}: is a folder; give the audio files in it") from e
+    except OSError as e:
+        raise AudioError(f"{p}: cannot read it ({e.strerror})") from e
     except (wave.Error, EOFError) as e:
         raise AudioError(f"{p}: not a readable WAV file ({e}); convert it to PCM WAV, "
                          "e.g. sox IN -b 16 OUT.wav") from e

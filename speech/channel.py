@@ -8,17 +8,23 @@ from speech.audio import Audio
 
 RATE = 8000
 _BIAS = 0x84
-_CLIP = 32635
+_BIAS14, _CLIP14 = _BIAS >> 2, 8159  # the same, in the encoder's 14-bit domain
+_SEG_END = np.array([0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF])
 
 
 def ulaw_encode(pcm: np.ndarray) -> bytes:
-    """16-bit linear PCM to G.711 mu-law bytes (ITU-T G.711, segment encoding)."""
-    s = pcm.astype(np.int32)
-    sign = (s < 0).astype(np.int32)
-    mag = np.minimum(np.abs(s), _CLIP) + _BIAS
-    exponent = np.clip(np.floor(np.log2(mag)).astype(np.int32) - 7, 0, 7)
-    mantissa = (mag >> (exponent + 3)) & 0x0F
-    return (~((sign << 7) | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8).tobytes()
+    """16-bit linear PCM to G.711 mu-law bytes, bit for bit as the classic reference
+    (Sun's g711.c, as in CPython's audioop and most telephony code): the sample is taken to
+    14 bits by an arithmetic shift first, so a negative sample rounds toward minus
+    infinity. An earlier encoder took the magnitude first and differed on 381 negative
+    inputs; tests/test_speech.py holds all 65,536 codes of the reference."""
+    v = pcm.astype(np.int32) >> 2
+    negative = v < 0
+    mag = np.minimum(np.where(negative, -v, v), _CLIP14) + _BIAS14
+    segment = np.searchsorted(_SEG_END, mag)  # first segment whose end is >= mag
+    code = (segment << 4) | ((mag >> (segment + 1)) & 0x0F)
+    code = np.where(segment >= 8, 0x7F, code)
+    return (code ^ np.where(negative, 0x7F, 0xFF)).astype(np.uint8).tobytes()
 
 
 def _decode_table() -> np.ndarray:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from speech.audio import Audio
-from survey_scripts.errors import EngineError
 
 
 @dataclass(frozen=True)
@@ -35,6 +33,10 @@ class Recognizer(Protocol):
         """Decode one utterance (any rate; engines resample) within `grammar`."""
         ...
 
+    def unknown_words(self, words: list[str]) -> list[str]:
+        """The words this engine's dictionary cannot say (a grammar may not use them)."""
+        ...
+
 
 class FakeRecognizer:
     """For unit tests: returns scripted results in order, like httpx's MockTransport."""
@@ -49,16 +51,5 @@ class FakeRecognizer:
         self.grammars.append(grammar)
         return self.results.pop(0)
 
-
-def make_recognizer(engine: str, vosk_model: str | None = None) -> Recognizer:
-    """The engine asked for; pocketsphinx needs no download, vosk needs a model directory."""
-    if engine == "pocketsphinx":
-        from speech.sphinx import SphinxRecognizer
-
-        return SphinxRecognizer()
-    if engine == "vosk":
-        from speech.voskengine import VoskRecognizer, default_model
-
-        path = Path(vosk_model) if vosk_model else default_model()
-        return VoskRecognizer(path)
-    raise EngineError(f"unknown recognition engine {engine!r}: use pocketsphinx or vosk")
+    def unknown_words(self, words: list[str]) -> list[str]:
+        return []

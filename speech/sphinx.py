@@ -62,6 +62,9 @@ class SphinxRecognizer:
         """Whether the dictionary can say `word` (grammars may use only such words)."""
         return self._d.lookup_word(word) is not None
 
+    def unknown_words(self, words: list[str]) -> list[str]:
+        return [w for w in words if not self.known(w)]
+
     def _jsgf(self, g: Grammar, garbage: bool) -> str:
         words = {w for p in g.phrases for w in p.split()}
         missing = sorted(w for w in words | set(g.fillers) if self._d.lookup_word(w) is None)

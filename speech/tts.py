@@ -7,19 +7,16 @@ few dozen distinct prompts, said on every call.
 from __future__ import annotations
 
 import ctypes
-import os
 import shutil
 import subprocess
-import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from speech.audio import Audio, read_wav, read_wav_bytes
+from speech.audio import Audio, read_wav_bytes
 from survey_scripts.errors import EngineError
 
 
@@ -44,7 +41,7 @@ class _Espeak:
 
     RATE = 22050  # espeak-ng's output rate
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self) -> None:
         import pyttsx3
         from pyttsx3.drivers import _espeak
 
@@ -85,7 +82,7 @@ class _EspeakCli:
     """espeak-ng's own command: a fresh process per phrase, so the same phrase always
     sounds the same (the in-process engine carries state between utterances)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self) -> None:
         if not shutil.which("espeak-ng"):
             raise EngineError("espeak-ng is not installed; install it: apt-get install espeak-ng")
 
@@ -99,30 +96,31 @@ class _EspeakCli:
 
 
 class _Flite:
-    def __init__(self, workdir: Path) -> None:
+    """flite's command, writing its WAV to a pipe: no file is left behind by a worker
+    that is stopped mid-phrase."""
+
+    def __init__(self) -> None:
         if not shutil.which("flite"):
             raise EngineError("flite is not installed; install it: apt-get install flite")
-        self.path = workdir / "flite.wav"
 
     def synth(self, text: str, voice: Voice) -> Audio:
         stretch = f"{165 / voice.rate:.2f}"
         cmd = ["flite", "-voice", voice.name, "--setf", f"duration_stretch={stretch}",
-               "-t", text, "-o", str(self.path)]
+               "-t", text, "-o", "/dev/stdout"]
         done = subprocess.run(cmd, capture_output=True, check=False)
-        if done.returncode != 0:
+        if done.returncode != 0 or len(done.stdout) <= 44:
             raise EngineError(f"flite failed for voice {voice.name}: {done.stderr.decode()[:200]}")
-        return read_wav(self.path)
+        return read_wav_bytes(done.stdout)
 
 
 class Synthesizer:
     """Synthesize with any engine, caching by content; safe to share between threads.
 
     A cached phrase never waits for another one being synthesized: the cache has its own
-    lock, each engine another (an engine writes to one file), so a prompt the robot says
+    lock, each engine another (an engine is not thread-safe), so a prompt the robot says
     is not held up by a callee's new phrase on another thread."""
 
     def __init__(self, cache_size: int = 4096) -> None:
-        self._dir = Path(tempfile.mkdtemp(prefix=f"healthdial-tts-{os.getpid()}-"))
         self._engines: dict[str, _Espeak | _Flite | _EspeakCli] = {}
         self._cache: OrderedDict[tuple[Voice, str], Audio] = OrderedDict()
         self._size = cache_size
@@ -150,11 +148,11 @@ class Synthesizer:
     def _engine(self, name: str) -> _Espeak | _Flite | _EspeakCli:
         if name not in self._engines:
             if name == "espeak":
-                self._engines[name] = _Espeak(self._dir)
+                self._engines[name] = _Espeak()
             elif name == "flite":
-                self._engines[name] = _Flite(self._dir)
+                self._engines[name] = _Flite()
             elif name == "espeak-ng":
-                self._engines[name] = _EspeakCli(self._dir)
+                self._engines[name] = _EspeakCli()
             else:
                 raise EngineError(f"unknown TTS engine {name!r}: use espeak or flite")
         return self._engines[name]

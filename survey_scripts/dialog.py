@@ -19,6 +19,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from survey_scripts.errors import RuleError
 from survey_scripts.model import AnswerType, Question, Survey
 from survey_scripts.numbers import number_phrases
 from survey_scripts.phrases import (
@@ -35,6 +36,7 @@ from survey_scripts.rules import evaluate
 CONFIDENT = 0.7  # below this, a recognized answer is read back for confirmation
 MAX_REPROMPTS = 2
 MAX_REPEATS = 3
+UNKNOWN_RISK = "unknown"  # a risk rule failed in the call: the answers are kept, staff decide
 
 
 class Outcome(StrEnum):
@@ -93,6 +95,7 @@ class Result:
     answers: dict[str, Recorded] = field(default_factory=dict)
     risk: str | None = None
     turns: int = 0
+    rule_errors: list[str] = field(default_factory=list)  # rules that failed in this call
 
     def values(self) -> dict[str, str | float | None]:
         return {k: r.value for k, r in self.answers.items()}
@@ -121,6 +124,15 @@ def every_prompt(survey: Survey) -> list[Said]:
         out.append(Said(PromptKind.KEYPAD, _keypad_text(q, survey), q.id))
     out += [Said(PromptKind.GOODBYE, t) for t in (lang.closing, lang.goodbye_refused,
                                                   lang.goodbye_opt_out)]
+    return out
+
+
+def every_phrase(survey: Survey) -> list[str]:
+    """Every phrase any of the dialog's grammars listens for: what the recognizer must know."""
+    lang = survey.language
+    out = [*confirm_phrases(lang), *lang.fillers]
+    for q in survey.questions:
+        out += list(answer_phrases(q, lang))
     return out
 
 
@@ -182,7 +194,7 @@ class Dialog:
             yield self._goodbye(self.lang.goodbye_refused)
             return
         for q in rest:
-            if q.when and not evaluate(q.when, self._known()):
+            if q.when and not self._holds(q.when, f"question '{q.id}': when"):
                 continue
             r.answers[q.id] = yield from self._ask(q, q.prompt)
         r.outcome = Outcome.COMPLETED
@@ -259,9 +271,19 @@ class Dialog:
             return Recorded(meaning.value, "speech", heard.confidence)
         return Recorded(None, "unanswered")
 
+    def _holds(self, expr: str, where: str) -> bool | None:
+        """A rule's value; None (unknown) if it fails, noted so the call keeps its answers."""
+        try:
+            return evaluate(expr, self._known())
+        except RuleError as e:
+            self.result.rule_errors.append(f"{where}: {e}")
+            return None
+
     def _risk(self) -> str:
-        known = self._known()
         for rule in self.survey.risk:
-            if evaluate(rule.when, known):
+            held = self._holds(rule.when, f"risk rule line {rule.line}")
+            if held is None:
+                return UNKNOWN_RISK  # an earlier rule's failure hides which colour applies
+            if held:
                 return rule.colour
         return self.survey.risk_default

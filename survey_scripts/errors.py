@@ -1,14 +1,19 @@
 """The one exception tree of healthdial.
 
-    HealthdialError                 anything healthdial raises on purpose
+    HealthdialError                 anything healthdial raises on purpose    exit 2
     ├── SurveyError                 a survey file is wrong (file, line, what to do)
     ├── RuleError                   a `when:` or risk expression cannot be evaluated
     ├── AudioError                  an audio file cannot be read or is empty
     ├── EngineError                 a speech engine or model cannot be used
-    └── UsageError                  a command was called wrongly
+    ├── UsageError                  a command was called wrongly, or its input is bad
+    │   └── CampaignBusy            another live `run` holds the campaign     exit 5
+    ├── StoreError                  the campaign store cannot be opened, read or written
+    │                                                                         exit 3
+    └── QueueError                  Redis cannot be reached or the URL is wrong   exit 4
 
-Entry points catch HealthdialError and print its message: a user mistake is
-never a traceback. Every message says what was wrong, where, and what to do.
+Entry points catch HealthdialError, print its message and exit with its
+`exit_code`: a user mistake is never a traceback. Every message says what was
+wrong, where, and what to do.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 
 class HealthdialError(Exception):
     """Base of every error healthdial raises on purpose."""
+
+    exit_code = 2
 
 
 class SurveyError(HealthdialError):
@@ -42,3 +49,21 @@ class EngineError(HealthdialError):
 
 class UsageError(HealthdialError):
     """A command was called with arguments that cannot work."""
+
+
+class CampaignBusy(UsageError):
+    """Another live process dispatches this campaign: one campaign, one dispatcher."""
+
+    exit_code = 5
+
+
+class StoreError(HealthdialError):
+    """The SQLite store cannot be opened, read or written (path, permissions, disk)."""
+
+    exit_code = 3
+
+
+class QueueError(HealthdialError):
+    """Redis cannot be reached, or its URL is malformed."""
+
+    exit_code = 4

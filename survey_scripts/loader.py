@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import reprlib
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,12 @@ import yaml
 
 from survey_scripts.errors import SurveyError
 from survey_scripts.model import AnswerType, Language, Question, RiskRule, Survey
-from survey_scripts.rules import check_expression
+from survey_scripts.rules import check_expression, try_on_samples
 
-_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+# said at the start of a recorded call, where the survey gives no text of its own
+_NOTICE = {"en": "This call is recorded.", "ko": "이 통화는 녹음됩니다."}
 _COLOURS = ("green", "yellow", "red")
 _LANG_LISTS = ("yes", "no", "repeat", "dont_know", "stop", "fillers")
 _LANG_TEXTS = ("reprompt", "keypad_yes_no", "keypad_number", "keypad_choice", "confirm",
@@ -58,13 +62,28 @@ def _line(d: Any, key: str | None = None) -> int:
 
 
 class _Checker:
-    """Collects problems instead of stopping at the first one."""
+    """Collects problems instead of stopping at the first one. Values from the file are
+    checked for their type before use: `str()` on an alias to a huge nested list would
+    build it (a YAML alias bomb), so only real scalars ever become text."""
 
     def __init__(self) -> None:
         self.problems: list[str] = []
 
     def bad(self, line: int, msg: str) -> None:
         self.problems.append(f"line {line}: {msg}")
+
+    def scalar(self, d: dict[str, Any], key: str, where: str, default: str = "") -> str:
+        """A plain text, number or true/false value as text; anything else is a problem."""
+        v = d.get(key)
+        if v is None:
+            return default
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str | int | float):
+            return str(v).strip()
+        self.bad(_line(d, key), f"{where}: '{key}' must be a single value, not a "
+                 f"{type(v).__name__}")
+        return default
 
     def text(self, d: dict[str, Any], key: str, where: str) -> str:
         v = d.get(key)
@@ -77,31 +96,82 @@ class _Checker:
         v = d.get(key)
         if isinstance(v, str):
             v = [v]
-        if not isinstance(v, list) or not v or not all(isinstance(x, str | int) for x in v):
+        if not isinstance(v, list) or not v or not all(
+                isinstance(x, str | int) and not isinstance(x, bool) for x in v):
             self.bad(_line(d, key), f"{where}: '{key}' must be a list of words or phrases")
             return ()
         return tuple(str(x).strip().lower() for x in v)
 
 
+MAX_BYTES = 1_000_000  # a survey file is a few kilobytes; refuse what cannot be one
+
+
 def load_survey(path: str | Path) -> Survey:
     """Read a survey file; raise SurveyError listing every problem with its line."""
+    return load_survey_text(read_survey_file(path), str(path))
+
+
+def read_survey_file(path: str | Path) -> str:
+    """A survey file's text: SurveyError if it cannot be one (unreadable, huge, not UTF-8)."""
     p = Path(path)
     try:
-        raw = yaml.load(p.read_text(encoding="utf-8"), Loader=_Loader)
+        if p.stat().st_size > MAX_BYTES:
+            raise SurveyError(str(p), [f"the file is over {MAX_BYTES} bytes; a survey is a "
+                                       "short YAML file"])
+        text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise SurveyError(str(p), [f"cannot read the file: {e.strerror}"]) from e
+    except UnicodeDecodeError as e:
+        raise SurveyError(str(p), [f"not UTF-8 text (byte {e.start}); save it as UTF-8"]) from e
+    return text
+
+
+def load_survey_text(text: str, path: str) -> Survey:
+    """A survey from its text (as frozen with a campaign); `path` names it in messages."""
+    try:
+        raw = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "somewhere"
-        raise SurveyError(str(p), [f"{where}: not valid YAML ({getattr(e, 'problem', e)}); "
-                                   "check indentation and quotes"]) from e
+        raise SurveyError(path, [f"{where}: not valid YAML ({getattr(e, 'problem', e)}); "
+                                 "check indentation and quotes"]) from e
+    except RecursionError as e:
+        raise SurveyError(path, ["the YAML is nested too deeply to be a survey"]) from e
     if not isinstance(raw, dict):
-        raise SurveyError(str(p), ["line 1: the file must be a mapping (survey, questions, ...)"])
+        raise SurveyError(path, ["line 1: the file must be a mapping (survey, questions, ...)"])
     c = _Checker()
-    survey = _build(raw, str(p), c)
+    survey = _build(raw, path, c)
+    if not c.problems:
+        _try_rules(survey, c)
     if c.problems:
-        raise SurveyError(str(p), c.problems)
+        raise SurveyError(path, c.problems)
     return survey
+
+
+def _samples(survey: Survey) -> dict[str, list[Any]]:
+    """Answers of every kind each question can record, unanswered (None) included."""
+    out: dict[str, list[Any]] = {}
+    for q in survey.questions:
+        if q.type == AnswerType.YES_NO:
+            out[q.id] = ["yes", "no", None]
+        elif q.type == AnswerType.NUMBER:
+            middle = round((q.minimum + q.maximum) / 2)
+            zero = 0.0 if q.minimum <= 0 <= q.maximum else q.minimum
+            out[q.id] = [*sorted({q.minimum, q.maximum, middle, zero}), None]
+        else:
+            out[q.id] = [*q.options, None]
+    return out
+
+
+def _try_rules(survey: Survey, c: _Checker) -> None:
+    """Every rule evaluated on sample answers: one that fails in a call fails here."""
+    samples = _samples(survey)
+    rules = [(q.line, f"question '{q.id}': when", q.when) for q in survey.questions if q.when]
+    rules += [(r.line, "risk rule: when", r.when) for r in survey.risk]
+    for line, where, expr in rules:
+        problem = try_on_samples(expr, samples)
+        if problem:
+            c.bad(line, f"{where}: {expr!r} {problem}")
 
 
 def _build(raw: dict[str, Any], path: str, c: _Checker) -> Survey:
@@ -126,6 +196,11 @@ def _build(raw: dict[str, Any], path: str, c: _Checker) -> Survey:
                   language=lang, risk=risk, risk_default=default)
 
 
+def _show(v: Any) -> str:
+    """A value from the file, shortened for a message (never built out in full)."""
+    return reprlib.repr(v) if isinstance(v, str | int | float | bool | None) else type(v).__name__
+
+
 def _language(d: Any, c: _Checker, line: int) -> Language:
     if not isinstance(d, dict):
         c.bad(line, "'language' must be a mapping (code, yes, no, repeat, ...)")
@@ -133,14 +208,19 @@ def _language(d: Any, c: _Checker, line: int) -> Language:
     lists: dict[str, Any] = {k: c.words(d, k, "language") for k in _LANG_LISTS}
     texts: dict[str, Any] = {k: c.text(d, k, "language") for k in _LANG_TEXTS}
     rate = d.get("rate", 165)
-    if not isinstance(rate, int) or not 80 <= rate <= 400:
+    if not isinstance(rate, int) or isinstance(rate, bool) or not 80 <= rate <= 400:
         c.bad(_line(d, "rate"), "language: 'rate' must be words per minute, 80 to 400")
         rate = 165
     if "{value}" not in texts["confirm"]:
         c.bad(_line(d, "confirm"), "language: 'confirm' must contain {value}")
-    voicemail = str(d.get("voicemail") or f"{texts['goodbye_refused']}")
-    return Language(code=str(d.get("code", "en")), rate=rate, voicemail=voicemail, **lists,
-                    **texts)
+    code = c.scalar(d, "code", "language", "en")
+    if not _CODE.match(code):
+        c.bad(_line(d, "code"), f"language: code {_show(code)} must be a language code "
+              "such as en or ko")
+    voicemail = c.scalar(d, "voicemail", "language") or texts["goodbye_refused"]
+    notice = c.scalar(d, "recording_notice", "language") or _NOTICE.get(code, _NOTICE["en"])
+    return Language(code=code, rate=rate, voicemail=voicemail, recording_notice=notice,
+                    **lists, **texts)
 
 
 def _question(item: Any, c: _Checker, seen: set[str]) -> Question | None:
@@ -150,38 +230,52 @@ def _question(item: Any, c: _Checker, seen: set[str]) -> Question | None:
     ln = _line(item)
     qid = item.get("id")
     if not isinstance(qid, str) or not _ID.match(qid):
-        c.bad(_line(item, "id"), f"question id {qid!r} must be lower_case letters, digits, _")
+        c.bad(_line(item, "id"), f"question id {_show(qid)} must be lower_case letters, "
+              "digits, _")
         return None
     if qid in seen:
         c.bad(_line(item, "id"), f"question id '{qid}' is used twice")
     where = f"question '{qid}'"
+    kind = c.scalar(item, "type", where)
     try:
-        qtype = AnswerType(str(item.get("type")))
+        qtype = AnswerType(kind)
     except ValueError:
-        c.bad(_line(item, "type"), f"{where}: type {item.get('type')!r} must be one of "
+        c.bad(_line(item, "type"), f"{where}: type {_show(kind)} must be one of "
               + ", ".join(t.value for t in AnswerType))
         return None
     prompt = c.text(item, "prompt", where)
-    when = item.get("when")
+    when = c.scalar(item, "when", where) or None
     if when is not None:
-        problem = check_expression(str(when), seen)
+        problem = check_expression(when, seen)
         if problem:
             c.bad(_line(item, "when"), f"{where}: when: {problem}")
-    kw: dict[str, Any] = {"confirm": str(item.get("confirm", "auto"))}
+    kw: dict[str, Any] = {"confirm": c.scalar(item, "confirm", where, "auto")}
     if kw["confirm"] not in ("auto", "always"):
         c.bad(_line(item, "confirm"), f"{where}: confirm must be auto or always")
+    barge = item.get("barge_in", qtype == AnswerType.YES_NO)
+    if not isinstance(barge, bool):
+        c.bad(_line(item, "barge_in"), f"{where}: barge_in must be true or false")
+        barge = False
+    kw["barge_in"] = barge
     if qtype == AnswerType.NUMBER:
-        lo, hi = item.get("min"), item.get("max")
-        if not isinstance(lo, int | float) or not isinstance(hi, int | float) or lo > hi:
-            c.bad(_line(item, "min"), f"{where}: a number question needs min <= max")
+        lo, hi = _bound(item.get("min")), _bound(item.get("max"))
+        if lo is None or hi is None or lo > hi or (hi - lo) > 1000:
+            c.bad(_line(item, "min"), f"{where}: a number question needs min <= max, at most "
+                  "1000 apart")
             lo, hi = 0, 0
-        kw |= {"minimum": lo, "maximum": hi, "unit": str(item.get("unit", "")),
-               "decimals": bool(item.get("decimals", False))}
+        kw |= {"minimum": lo, "maximum": hi, "unit": c.scalar(item, "unit", where),
+               "decimals": item.get("decimals") is True}
     elif qtype == AnswerType.CHOICE:
         kw["options"] = _options(item, c, where)
         kw["keypad"] = {str(i + 1): k for i, k in enumerate(kw["options"])}
-    return Question(id=qid, type=qtype, prompt=prompt, when=str(when) if when else None,
-                    line=ln, **kw)
+    return Question(id=qid, type=qtype, prompt=prompt, when=when, line=ln, **kw)
+
+
+def _bound(v: Any) -> float | None:
+    """A number question's min or max: a plain number of sane size, else None."""
+    if isinstance(v, int | float) and not isinstance(v, bool) and abs(v) < 1e6:
+        return v
+    return None
 
 
 def _options(item: dict[str, Any], c: _Checker, where: str) -> dict[str, tuple[str, ...]]:
@@ -192,7 +286,14 @@ def _options(item: dict[str, Any], c: _Checker, where: str) -> dict[str, tuple[s
         return {}
     if len(opts) > 9:
         c.bad(_line(item, "options"), f"{where}: at most 9 options (one keypad digit each)")
-    return {str(k): c.words(opts, str(k), f"{where} option '{k}'") for k in opts}
+    out = {}
+    for k in opts:
+        if not isinstance(k, str) or not _ID.match(k):
+            c.bad(_line(opts, str(k)) if isinstance(k, str) else _line(item, "options"),
+                  f"{where}: option {_show(k)} must be lower_case letters, digits, _")
+            continue
+        out[k] = c.words(opts, k, f"{where} option '{k}'")
+    return out
 
 
 def _risk(d: Any, c: _Checker, ids: set[str], line: int) -> tuple[tuple[RiskRule, ...], str]:
@@ -201,17 +302,22 @@ def _risk(d: Any, c: _Checker, ids: set[str], line: int) -> tuple[tuple[RiskRule
     if not isinstance(d, dict) or not isinstance(d.get("rules", []), list):
         c.bad(line, "'risk' must be a mapping with 'rules' (a list) and 'default'")
         return (), "green"
-    default = d.get("default", "green")
+    default = c.scalar(d, "default", "risk", "green")
     if default not in _COLOURS:
-        c.bad(_line(d, "default"), f"risk: default {default!r} must be one of {_COLOURS}")
+        c.bad(_line(d, "default"), f"risk: default {_show(default)} must be one of "
+              f"{', '.join(_COLOURS)}")
     rules = []
     for r in d.get("rules", []):
         ln = _line(r)
-        if not isinstance(r, dict) or r.get("colour") not in _COLOURS or not r.get("when"):
+        if not isinstance(r, dict):
             c.bad(ln, f"risk rule needs 'colour' (one of {', '.join(_COLOURS)}) and 'when'")
             continue
-        problem = check_expression(str(r["when"]), ids)
+        colour, when = c.scalar(r, "colour", "risk rule"), c.scalar(r, "when", "risk rule")
+        if colour not in _COLOURS or not when:
+            c.bad(ln, f"risk rule needs 'colour' (one of {', '.join(_COLOURS)}) and 'when'")
+            continue
+        problem = check_expression(when, ids)
         if problem:
             c.bad(_line(r, "when"), f"risk rule: when: {problem}")
-        rules.append(RiskRule(colour=r["colour"], when=str(r["when"]), line=ln))
-    return tuple(rules), str(default)
+        rules.append(RiskRule(colour=colour, when=when, line=ln))
+    return tuple(rules), default

@@ -25,6 +25,7 @@ class Question:
     options: dict[str, tuple[str, ...]] = field(default_factory=dict)
     keypad: dict[str, str] = field(default_factory=dict)
     confirm: str = "auto"  # auto: read back low-confidence answers; always: every spoken one
+    barge_in: bool = False  # an answer may cut the prompt short (default: yes for yes_no)
     line: int = 0
 
 
@@ -50,6 +51,7 @@ class Language:
     voice: str
     rate: int
     voicemail: str = ""  # left on answering machines
+    recording_notice: str = ""  # said first when the campaign records its calls
 
 
 @dataclass(frozen=True)

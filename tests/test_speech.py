@@ -209,3 +209,86 @@ def test_band_noise_does_not_depend_on_what_was_decoded_before(sphinx) -> None: 
     long = sphinx._band_noise(8000, 30 * 16000)  # longer than the noise kept
     assert len(long) == 30 * 16000
     assert np.array_equal(sphinx._band_noise(8000, 16000), short)
+
+
+# G.711: the classic reference, all 65,536 inputs ---------------------------------------
+# sha256 of lin2ulaw over every int16 from -32768 to 32767, from CPython's audioop (Sun's
+# g711.c, the classic reference implementation), taken before audioop left the stdlib
+G711_ULAW_SHA256 = "81d633c9e6972a18c74a58720b96cb8ca0bdd096d4060b646dd708c3b846019a"
+G711_VECTORS = [(-32768, 0x00), (-32124, 0x00), (-8160, 0x1F), (-1024, 0x4D), (-132, 0x6F),
+                (-131, 0x6F), (-5, 0x7E), (-4, 0x7E), (-1, 0x7E), (0, 0xFF), (1, 0xFF),
+                (4, 0xFE), (131, 0xEF), (132, 0xEF), (1024, 0xCD), (8159, 0x9F),
+                (32124, 0x80), (32767, 0x80)]
+
+
+def test_ulaw_encoder_matches_the_classic_reference_on_every_input() -> None:
+    import hashlib
+
+    every = np.arange(-32768, 32768, dtype=np.int16)
+    assert hashlib.sha256(ulaw_encode(every)).hexdigest() == G711_ULAW_SHA256
+    codes = ulaw_encode(np.array([x for x, _ in G711_VECTORS], dtype=np.int16))
+    assert list(codes) == [c for _, c in G711_VECTORS]
+
+
+def test_ulaw_decoder_gives_the_standard_levels() -> None:
+    levels = ulaw_decode(bytes(range(256)))
+    assert levels[0xFF] == 0 and levels[0x7F] == 0  # both zeros
+    assert levels[0x80] == 32124 and levels[0x00] == -32124  # the peaks
+    assert levels[0xEF] == 132 and levels[0xFE] == 8  # first steps: 8, then 16 apart
+    assert all(levels[c] == -levels[c | 0x80] for c in range(128))
+    again = ulaw_decode(ulaw_encode(levels))  # every level is its own code's level
+    assert np.array_equal(again, levels)
+
+
+# the listener, with a fake recognizer ---------------------------------------------------
+def _burst(seconds: float) -> np.ndarray:
+    return (np.sin(np.arange(int(seconds * 8000)) * 0.3) * 8000).astype(np.int16)
+
+
+def _quiet(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * 8000), dtype=np.int16)
+
+
+def test_listener_hears_speech_between_its_margins_and_asks_the_recognizer_once() -> None:
+    from speech.listener import Listener
+    from speech.recognizer import FakeRecognizer, Recognition
+
+    fake = FakeRecognizer([Recognition("yes", 0.8)])
+    g = Grammar("cough", ("yes", "no"))
+    turn = Listener(fake).listen(np.concatenate([_quiet(1.0), _burst(0.6), _quiet(2.0)]), g)
+    assert turn.heard.transcript == "yes" and turn.heard.confidence == 0.8
+    assert fake.grammars == [g]
+    assert turn.consumed_s == pytest.approx(1.0 + 0.6 + 0.7, abs=0.05)  # 0.7 s after speech
+    assert turn.recognition is not None and not turn.recognition.rejected
+
+
+def test_listener_silence_and_keypad_never_reach_the_recognizer() -> None:
+    from speech.listener import Listener
+    from speech.recognizer import FakeRecognizer
+
+    fake = FakeRecognizer([])  # any call to it would fail: it has nothing scripted
+    listener = Listener(fake)
+    silent = listener.listen(_quiet(6.0), Grammar("cough", ("yes",)))
+    assert silent.heard.silent and silent.recognition is None
+    assert silent.consumed_s == pytest.approx(5.0, abs=0.05)  # no-input timeout
+    keys = listener.listen(np.concatenate([_quiet(0.5), dtmf.tones("12#"), _quiet(1.5)]),
+                           Grammar("days", ("one",)))
+    assert keys.heard.digits == "12#" and keys.heard.confidence == 1.0
+    assert fake.grammars == []
+
+
+def test_listener_fed_in_pieces_decides_as_fed_at_once() -> None:
+    from speech.listener import Listener
+    from speech.recognizer import FakeRecognizer, Recognition
+
+    audio = np.concatenate([_quiet(0.7), _burst(0.4), _quiet(0.2), _burst(0.3), _quiet(1.5)])
+    whole = Listener(FakeRecognizer([Recognition("no", 0.9)])).listen(audio, Grammar("g", ()))
+    fake = FakeRecognizer([Recognition("no", 0.9)])
+    hearing = Listener(fake).hearing(Grammar("g", ()))
+    fed = 0
+    while not hearing.over:
+        step = min(hearing.samples_left(), 777)
+        hearing.feed(audio[fed:fed + step])
+        fed += step
+    piecewise = hearing.finish()
+    assert piecewise == whole

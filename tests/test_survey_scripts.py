@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from survey_scripts.dialog import Dialog, Heard, Outcome, PromptKind, Result
-from survey_scripts.errors import SurveyError
+from survey_scripts.errors import RuleError, SurveyError
 from survey_scripts.loader import load_survey
 from survey_scripts.model import Survey
 from survey_scripts.numbers import number_phrases, parse, to_words
@@ -108,8 +108,10 @@ def test_rules_are_safe() -> None:
     assert not evaluate("days >= 3", {"days": None})
     assert check_expression("__import__('os').system('x')", {"fever"}) is not None
     assert check_expression("fever ==", {"fever"}) is not None
-    with pytest.raises(Exception, match="cannot evaluate"):
+    with pytest.raises(RuleError, match="attribute"):
         evaluate("fever.__class__", {"fever": "yes"})
+    with pytest.raises(RuleError, match="ZeroDivisionError"):
+        evaluate("1 / fever_days", {"fever_days": 0})
 
 
 def test_interpretation(survey: Survey) -> None:
@@ -215,3 +217,96 @@ def test_hangup_mid_survey_is_partial(survey: Survey) -> None:
     result, _ = drive(survey, [said("yes"), said("no"), Heard(hangup=True)])
     assert result.outcome == Outcome.PARTIAL
     assert list(result.answers) == ["consent", "fever"]
+
+
+SURVEY_HEAD = """survey: x
+greeting: hi
+language:
+  code: en
+  voice: en
+  yes: ["yes"]
+  no: ["no"]
+  repeat: ["repeat"]
+  dont_know: ["not sure"]
+  stop: ["stop calling me"]
+  fillers: ["um"]
+  reprompt: Sorry.
+  keypad_yes_no: Press one or two.
+  keypad_number: Type the number.
+  keypad_choice: "Press {options}."
+  confirm: "I heard {value}. Right?"
+  goodbye_refused: Bye.
+  goodbye_opt_out: Bye.
+  closing: Bye.
+questions:
+  - id: consent
+    type: yes_no
+    prompt: Agree?
+  - id: fever
+    type: yes_no
+    prompt: Fever?
+  - id: fever_days
+    type: number
+    min: 0
+    max: 30
+    prompt: Days?
+"""
+
+
+@pytest.mark.parametrize(("rule", "why"), [
+    ("{'consent': 1}['x'] == 1", "subscript"),
+    ("1 / fever_days > 1", "fails when fever_days=0"),
+    ("fever.split()[5] == 'x'", "subscript"),
+    ("not " * 50_000 + "fever", "at most 500 characters"),
+    ("fever.center(10**9) == 'x'", "other than min, max or abs"),
+    ("fever_days ** 99999 > 1", "uses pow"),
+    ("'x' * 100 == fever", None),  # bounded: fine
+])
+def test_rules_that_would_fail_in_a_call_fail_at_load(tmp_path: Path, rule: str,
+                                                      why: str | None) -> None:
+    """Issue 9.4: a rule that raises during a call lost the whole interview."""
+    f = tmp_path / "s.yaml"
+    f.write_text(SURVEY_HEAD + f"risk:\n  rules:\n    - colour: red\n      when: {rule!r}\n",
+                 encoding="utf-8")
+    if why is None:
+        load_survey(f)
+        return
+    with pytest.raises(SurveyError, match=r"line 3[0-9]: risk rule") as e:
+        load_survey(f)
+    assert why in str(e.value)
+
+
+def test_a_rule_failing_in_a_call_keeps_the_answers(survey: Survey) -> None:
+    """If a rule still fails mid-call, the answers are recorded and the risk is unknown."""
+    from dataclasses import replace
+
+    from survey_scripts.model import RiskRule
+
+    broken = replace(survey, risk=(RiskRule("red", "1 / (fever_days - fever_days) > 0"),))
+    replies = [said("yes"), said("yes"), said("three"), said("yes"), said("yes"), said("no"),
+               said("no"), said("no"), said("none"), Heard(hangup=True)]
+    result, _ = drive(broken, replies)
+    assert result.outcome == Outcome.COMPLETED
+    assert result.answers["fever_days"].value == 3
+    assert result.risk == "unknown"
+    assert len(result.rule_errors) == 1 and "ZeroDivisionError" in result.rule_errors[0]
+
+
+def test_yaml_alias_bomb_in_a_rule_is_refused_quickly(tmp_path: Path) -> None:
+    """Issue 9.10: an alias to a huge nested list where a text is expected took 1.3 GB."""
+    import time
+
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{i}: &a{i} [*a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, "
+               f"*a{i-1}, *a{i-1}, *a{i-1}]" for i in range(1, 9)]
+    text = "\n".join(levels) + "\n" + SURVEY_HEAD.replace(
+        "    prompt: Days?", "    prompt: Days?\n    when: *a8\n    unit: *a8")
+    text = text.replace("  - id: fever\n    type: yes_no", "  - id: fever\n    type: *a8")
+    f = tmp_path / "bomb.yaml"
+    f.write_text(text, encoding="utf-8")
+    t0 = time.monotonic()
+    with pytest.raises(SurveyError) as e:
+        load_survey(f)
+    assert time.monotonic() - t0 < 2
+    assert "'when' must be a single value, not a list" in str(e.value)
+    assert "'type' must be a single value, not a list" in str(e.value)

@@ -7,11 +7,13 @@ import logging
 import multiprocessing as mp
 import os
 import queue
+import signal
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from dialer.call import Clock
 from dialer.speechthread import install
+from dialer.wire import Batch, CallOutcome
 from workers.jobs import run_calls
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,9 @@ def _take(tasks: Any, parent: int) -> Any:
 
 
 def _worker(tasks: Any, results: Any, parent: int, realtime: bool) -> None:
+    # Ctrl-C reaches the whole process group: the dispatcher stops its workers itself,
+    # so they neither print a traceback nor die half-way through writing a result
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING)
     asyncio.run(_serve(tasks, results, parent, Clock(realtime)))
 
@@ -69,12 +74,12 @@ class EmbeddedPool:
         for p in self.procs:
             p.start()
 
-    def submit(self, batch: list[dict[str, Any]]) -> None:
+    def submit(self, batch: Batch) -> None:
         self.tasks.put(batch)
 
-    def result(self, timeout: float) -> dict[str, Any] | None:
+    def result(self, timeout: float) -> CallOutcome | None:
         try:
-            item: dict[str, Any] = self.results.get(timeout=timeout)
+            item: CallOutcome = self.results.get(timeout=timeout)
             return item
         except queue.Empty:
             return None
@@ -82,10 +87,13 @@ class EmbeddedPool:
     def alive(self) -> int:
         return sum(p.is_alive() for p in self.procs)
 
-    def close(self) -> None:
+    def close(self, wait_s: float = 10.0) -> None:
+        """Orderly: workers finish the batches they took. With `wait_s` 0 (Ctrl-C), they
+        stop at once; their unreported calls are called again on resume."""
         for _ in self.procs:
             self.tasks.put(None)
         for p in self.procs:
-            p.join(timeout=10)
+            p.join(timeout=wait_s)
             if p.is_alive():
                 p.terminate()
+                p.join(timeout=5)

@@ -1,28 +1,33 @@
 """The same call batches as RQ jobs on Redis, for campaigns spread over many machines.
 
 Keys are namespaced per campaign: jobs go on the `hd:<campaign>:calls` queue, and
-each finished call is pushed at once to the `hd:<campaign>:results` list. A result
-that cannot be delivered (Redis restarting) is kept in the worker and delivered
-with backoff, so nothing a worker finished is lost.
+each finished call is pushed at once to the `hd:<campaign>:results` list. A job
+carries its calls and the hash of the campaign's frozen survey, never the survey
+text (it waits under `hd:survey:<hash>`) nor the Redis URL (the worker uses its
+own connection). Results are pushed by a delivery thread, so a Redis outage
+never stalls the calls on the event loop; the client's one retry policy waits
+the outage out.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import queue
+import threading
 import time
-from typing import Any
+from dataclasses import replace
 
-from redis import Redis
+from redis import ConnectionPool, Redis
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 from redis.retry import Retry
+from rq import get_current_job
 
-from workers.jobs import run_batch
+from dialer.wire import Batch, CallOutcome
+from workers.jobs import has_stack, run_batch
+from workers.settings import QueueSettings
 
 log = logging.getLogger(__name__)
-DELIVERY_DEADLINE_S = 600.0  # keep retrying a result this long before giving up the job
 
 
 def calls_queue(campaign: str) -> str:
@@ -33,39 +38,77 @@ def results_key(campaign: str) -> str:
     return f"hd:{campaign}:results"
 
 
-def connect(url: str) -> Redis:
-    """A client that reconnects with backoff, as a Redis restart needs."""
-    return Redis.from_url(url, retry=Retry(ExponentialBackoff(cap=5.0), 8),
-                          retry_on_error=[RedisConnectionError, RedisTimeoutError],
-                          socket_connect_timeout=5, health_check_interval=10)
+def survey_key(survey_hash: str) -> str:
+    return f"hd:survey:{survey_hash}"
 
 
-def call_batch(jobs: list[dict[str, Any]], campaign: str, url: str,
-               realtime: bool = False) -> int:
-    """RQ job: run a batch of calls; push each result the moment its call ends."""
-    redis = connect(url)
-    spool: list[str] = []
+class Delivery:
+    """One thread per worker process pushing results; they wait in memory meanwhile.
 
-    def deliver(result: dict[str, Any]) -> None:
-        spool.append(json.dumps(result))
-        _flush(redis, campaign, spool, deadline=0.0)
+    Its client retries each push with exponential backoff for as long as the delivery
+    deadline (one retry policy, the client's own); a result still undeliverable after
+    that is logged and dropped from memory, and the dispatcher, which never got it,
+    dispatches the call again."""
 
-    done = run_batch(jobs, deliver, realtime)
-    _flush(redis, campaign, spool, deadline=time.monotonic() + DELIVERY_DEADLINE_S)
+    def __init__(self, redis: Redis, settings: QueueSettings) -> None:
+        pool = redis.connection_pool
+        tries = max(1, int(settings.delivery_deadline_s / settings.retry_cap_s))
+        retry = Retry(ExponentialBackoff(cap=settings.retry_cap_s), tries)
+        self.redis = Redis(connection_pool=ConnectionPool(
+            connection_class=pool.connection_class, **{**pool.connection_kwargs, "retry": retry}))
+        self._items: queue.Queue[tuple[str, str]] = queue.Queue()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread = threading.Thread(target=self._run, name="delivery", daemon=True)
+        self._thread.start()
+
+    def put(self, key: str, outcome: CallOutcome) -> None:
+        self._idle.clear()
+        self._items.put((key, outcome.to_json()))
+
+    def wait(self, timeout: float) -> bool:
+        """Until everything put so far is delivered (or given up on), or `timeout`."""
+        return self._idle.wait(timeout)
+
+    def _run(self) -> None:
+        while True:
+            key, text = self._items.get()
+            try:
+                self.redis.rpush(key, text)
+            except RedisError as e:
+                log.error("a result could not be delivered (%s); its call will be made again",
+                          e)
+            if self._items.empty():
+                self._idle.set()
+
+
+_delivery: Delivery | None = None
+
+
+def _deliverer(redis: Redis) -> Delivery:
+    global _delivery
+    if _delivery is None:
+        _delivery = Delivery(redis, QueueSettings.from_env())
+    return _delivery
+
+
+def call_batch(batch: Batch) -> int:
+    """RQ job: run a batch of calls; each result is delivered the moment its call ends."""
+    job = get_current_job()
+    assert job is not None, "call_batch runs as an RQ job"
+    redis = job.connection
+    if batch.survey_text is None and not has_stack(batch):
+        text = redis.get(survey_key(batch.survey_hash))
+        if text is None:
+            raise RuntimeError(f"survey {batch.survey_hash[:12]} is not in Redis; the "
+                               "dispatcher puts it back when it hands the batch out again")
+        batch = replace(batch, survey_text=text.decode("utf-8") if isinstance(text, bytes)
+                        else str(text))
+    delivery = _deliverer(redis)
+    key = results_key(batch.campaign)
+    done = run_batch(batch, lambda outcome: delivery.put(key, outcome))
+    settings = QueueSettings.from_env()
+    started = time.monotonic()
+    if not delivery.wait(settings.delivery_deadline_s):
+        log.error("results still undelivered after %.0f s", time.monotonic() - started)
     return done
-
-
-def _flush(redis: Redis, campaign: str, spool: list[str], deadline: float) -> None:
-    """Push what is kept; with a deadline, wait out a Redis outage with backoff."""
-    wait = 0.5
-    while spool:
-        try:
-            redis.rpush(results_key(campaign), spool[0])
-            spool.pop(0)
-        except (RedisConnectionError, RedisTimeoutError):
-            if time.monotonic() >= deadline:
-                return  # kept; the next delivery or the end of the batch tries again
-            log.warning("Redis unreachable; %d results kept, retrying in %.1f s", len(spool),
-                        wait)
-            time.sleep(wait)
-            wait = min(wait * 2, 10.0)

@@ -1,17 +1,16 @@
 """The dispatcher's side of Redis: batches out as RQ jobs, results back from a list.
 
 Lost work is found and handed out again: a batch whose job failed, was abandoned
-by a killed worker (RQ's started-job registry and heartbeat), or vanished with a
-Redis restart is re-enqueued with only its calls that have not reported. Calls
-are idempotent by attempt id, so a call done twice is still counted once.
+by a killed worker (RQ's started-job registry, once the worker's lease on it
+lapses), or vanished with a Redis restart is re-enqueued with only its calls
+that have not reported. Calls are idempotent by attempt id, so a call done twice
+is still counted once.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -20,57 +19,67 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
-from workers.rqjobs import call_batch, calls_queue, connect, results_key
+from dialer.wire import Batch, CallOutcome
+from workers.rqjobs import call_batch, calls_queue, results_key, survey_key
+from workers.settings import QueueSettings
 
 log = logging.getLogger(__name__)
-CHECK_EVERY_S = 5.0
-
-
-def job_timeout(calls: int, realtime: bool) -> int:
-    """Seconds a batch may run. RQ's SimpleWorker finds a killed worker's job abandoned
-    this long (plus 60 s) after it started, so it is kept close to the real need."""
-    return 1800 if realtime else 60 + 30 * calls
+_OUTAGE = (RedisConnectionError, RedisTimeoutError)
 
 
 class RQPool:
-    def __init__(self, url: str, campaign: str, realtime: bool = False) -> None:
-        self.url, self.campaign, self.realtime = url, campaign, realtime
-        self.redis = connect(url)
+    def __init__(self, settings: QueueSettings, campaign: str) -> None:
+        self.s, self.campaign = settings, campaign
+        self.redis = settings.connect(check=True)
         self.queue = Queue(calls_queue(campaign), connection=self.redis)
-        self.open: dict[str, dict[str, dict[str, Any]]] = {}  # rq job id -> unreported calls
+        self.open: dict[str, Batch] = {}  # rq job id -> the calls of its batch not reported
         self.owner: dict[str, str] = {}  # call id -> rq job id
         self._checked = time.monotonic()
         self._finished: dict[str, float] = {}
+        self.texts: dict[str, str] = {}  # survey hash -> text, to put back after a restart
+        self.lost_batches = 0
 
-    def submit(self, batch: list[dict[str, Any]]) -> None:
-        job = self.queue.enqueue(call_batch, batch, self.campaign, self.url, self.realtime,
-                                 job_timeout=job_timeout(len(batch), self.realtime),
-                                 result_ttl=600, failure_ttl=3600)
-        self.open[job.id] = {c["id"]: c for c in batch}
-        self.owner.update({c["id"]: job.id for c in batch})
+    def submit(self, batch: Batch) -> None:
+        # the survey goes with every batch, under its hash: a Redis restart loses it too
+        text = self.texts.setdefault(batch.survey_hash, batch.survey_text or "")
+        self.redis.set(survey_key(batch.survey_hash), text, ex=self.s.survey_ttl_s)
+        batch = batch.without_text()
+        job = self.queue.enqueue(
+            call_batch, batch, job_timeout=self.s.job_timeout(len(batch.calls), batch.realtime),
+            result_ttl=self.s.result_ttl_s, failure_ttl=self.s.failure_ttl_s,
+            # RQ shows a job's arguments as its description (rq info, dashboards): not the
+            # numbers it dials
+            description=f"{len(batch.calls)} calls of {self.campaign}")
+        self.open[job.id] = batch
+        self.owner.update({c.id: job.id for c in batch.calls})
 
-    def result(self, timeout: float) -> dict[str, Any] | None:
-        if time.monotonic() - self._checked > CHECK_EVERY_S:
+    def result(self, timeout: float) -> CallOutcome | None:
+        if time.monotonic() - self._checked > self.s.check_every_s:
             self._recover()
         try:
             item = self.redis.blpop([results_key(self.campaign)], timeout=max(1, int(timeout)))
-        except (RedisConnectionError, RedisTimeoutError):
+        except _OUTAGE:
             time.sleep(1.0)
             return None
         if item is None:
             return None
-        data: dict[str, Any] = json.loads(item[1])
-        job_id = self.owner.pop(data["id"], None)
+        outcome = CallOutcome.from_json(item[1])
+        job_id = self.owner.pop(outcome.id, None)
         if job_id is not None:
-            self.open[job_id].pop(data["id"], None)
-            if not self.open[job_id]:
+            left = self.open[job_id].only(set(self._unreported(job_id)) - {outcome.id})
+            if left.calls:
+                self.open[job_id] = left
+            else:
                 del self.open[job_id]
-        return data
+        return outcome
+
+    def _unreported(self, job_id: str) -> list[str]:
+        return [c.id for c in self.open[job_id].calls]
 
     def alive(self) -> int:
         try:
             return max(1, len(Worker.all(queue=self.queue)))  # no worker yet: keep waiting
-        except (RedisConnectionError, RedisTimeoutError):
+        except _OUTAGE:
             return 1
 
     def _recover(self) -> None:
@@ -78,13 +87,14 @@ class RQPool:
         try:
             StartedJobRegistry(queue=self.queue).cleanup()  # moves abandoned jobs to failed
             lost = [j for j in list(self.open) if self._lost(j)]
-        except (RedisConnectionError, RedisTimeoutError):
+        except _OUTAGE:
             return
         for job_id in lost:
-            calls = list(self.open.pop(job_id).values())
+            batch = self.open.pop(job_id)
+            self.lost_batches += 1
             log.warning("batch %s was lost (%d calls not reported); dispatching them again",
-                        job_id, len(calls))
-            self.submit(calls)
+                        job_id, len(batch.calls))
+            self.submit(batch)
 
     def _lost(self, job_id: str) -> bool:
         try:
@@ -93,8 +103,10 @@ class RQPool:
             return True  # gone with a Redis restart
         if status == JobStatus.FINISHED:  # results delivered: lost only if they never come
             first = self._finished.setdefault(job_id, time.monotonic())
-            return time.monotonic() - first > 30.0
+            return time.monotonic() - first > self.s.finished_grace_s
         return status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
 
-    def close(self) -> None:
+    def close(self, wait_s: float = 0.0) -> None:
+        """Batches already queued stay for the workers; results wait in Redis for the next
+        run, which applies them by attempt id."""
         self.redis.close()

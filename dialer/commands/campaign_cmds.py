@@ -1,0 +1,222 @@
+"""`load`, `set`, `run`, `status`, `report`, `followups`, `campaigns`, `demo`, `worker`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from dialer.commands.common import (
+    db_arg,
+    engine_args,
+    redis_arg,
+    run_args,
+    run_params,
+    settings_args,
+    settings_given,
+)
+from dialer.contacts import printable
+from survey_scripts.errors import UsageError
+
+
+def register(sub: Any) -> None:
+    load = sub.add_parser("load", help="add a CSV call list to a campaign (created on first load)")
+    db_arg(load)
+    load.add_argument("list", help="CSV with a phone column (name, district, language, timezone)")
+    load.add_argument("--campaign", required=True, help="letters, digits, _ - . (at most 64)")
+    load.add_argument("--script", help="the survey YAML file (required for a new campaign; "
+                                       "frozen with it)")
+    load.add_argument("--region", help="default region for national numbers (default CN)")
+    load.add_argument("--dnc", help="do-not-call file (numbers, one per line or a phone "
+                                    "column): added to the store's list for every campaign")
+    load.add_argument("--dnc-lenient", action="store_true",
+                      help="block the readable do-not-call lines even if some are unreadable")
+    load.add_argument("--seed", type=int, help="seed of the simulated population (default 1)")
+    settings_args(load)
+    engine_args(load)
+    load.add_argument("--json", action="store_true")
+    load.set_defaults(func=cmd_load)
+
+    change = sub.add_parser("set", help="change a campaign's calling hours, retries or "
+                                        "(before its first call) its survey")
+    db_arg(change)
+    change.add_argument("campaign")
+    settings_args(change)
+    change.add_argument("--script", help="freeze this survey (only before the first call, or "
+                                         "where none is frozen)")
+    change.set_defaults(func=cmd_set)
+
+    run = sub.add_parser("run", help="call a campaign to the end (resumes after a crash)")
+    db_arg(run)
+    run.add_argument("campaign")
+    run_args(run, 100)
+    redis_arg(run, "Redis URL: send calls to RQ workers (default: $HEALTHDIAL_REDIS_URL; "
+                   "none: embedded worker processes)")
+    run.set_defaults(func=cmd_run)
+
+    worker = sub.add_parser("worker", help="RQ workers for a campaign's calls, models kept warm")
+    redis_arg(worker, "Redis URL (default: $HEALTHDIAL_REDIS_URL)")
+    worker.add_argument("--campaign", required=True, help="the campaign whose calls to take")
+    worker.add_argument("--processes", type=int, default=1)
+    worker.set_defaults(func=cmd_worker)
+
+    for name, text, func in (("status", "a campaign's progress and outcomes", cmd_status),
+                             ("followups", "red and yellow respondents, for call-back by staff",
+                              cmd_followups)):
+        p = sub.add_parser(name, help=text)
+        db_arg(p)
+        p.add_argument("campaign")
+        p.add_argument("--json", action="store_true")
+        if name == "followups":
+            p.add_argument("--reveal", action="store_true", help="show full phone numbers")
+        p.set_defaults(func=func)
+    rep = sub.add_parser("report", help="every contact with outcome and answers")
+    db_arg(rep)
+    rep.add_argument("campaign")
+    rep.add_argument("--format", choices=["csv", "json"], default="csv")
+    rep.add_argument("--reveal", action="store_true", help="show full phone numbers")
+    rep.set_defaults(func=cmd_report)
+    names = sub.add_parser("campaigns", help="the campaigns in a store")
+    db_arg(names)
+    names.set_defaults(func=cmd_campaigns)
+    demo = sub.add_parser("demo", help="a synthetic province, called end to end")
+    demo.add_argument("--contacts", type=int, default=300)
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--json", action="store_true")
+    run_args(demo, 200)
+    demo.set_defaults(func=cmd_demo)
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from dialer.campaign import LoadRequest, load
+    from dialer.settings import CampaignSettings
+    from dialer.store import Store
+
+    given = settings_given(args)
+    req = LoadRequest(Path(args.list), args.campaign, args.script, args.region,
+                      Path(args.dnc) if args.dnc else None, args.dnc_lenient, args.seed,
+                      settings=CampaignSettings(**given) if given else None,
+                      engine=args.engine, vosk_model=args.vosk_model)
+    if not Path(args.list).is_file():
+        raise UsageError(f"{args.list}: no such call list file")
+    rep = load(Store(args.db), req)
+    if args.json:
+        print(json.dumps(rep.as_dict(), ensure_ascii=False))
+        return 0
+    print(f"{printable(args.list)}: loaded {rep.loaded}, duplicates {rep.duplicates}, "
+          f"do-not-call {rep.dnc}, rejected {len(rep.rejected)}")
+    for r in rep.rejected:
+        print(f"  {printable(args.list)}: row {r.row}: {printable(r.reason)}")
+    return 0
+
+
+def cmd_set(args: argparse.Namespace) -> int:
+    from dialer.campaign import change
+    from dialer.store import Store
+
+    given = settings_given(args)
+    if not given and not args.script:
+        raise UsageError("nothing to change: give --hours, --retry-minutes, --max-attempts or "
+                         "--script")
+    c = change(Store(args.db, create=False), args.campaign, given, args.script)
+    s = c.settings
+    print(f"campaign {c.name}: hours {s.hours_start}-{s.hours_end}, retries after "
+          f"{','.join(f'{m:g}' for m in s.retry_minutes)} min, at most {s.max_attempts} "
+          f"attempts; survey {(c.survey_hash or 'none')[:12]}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from dialer.runner import run
+    from dialer.store import Store
+
+    stats = run(Store(args.db, create=False), args.campaign, run_params(args),
+                not args.no_progress, args.redis)
+    print(f"{stats.attempts} attempts, outcomes {dict(stats.outcomes)}, "
+          f"{stats.calls_per_s:.2f} completed calls/s")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from workers.rqworker import serve
+
+    if not args.redis:
+        raise UsageError("worker needs --redis URL (or $HEALTHDIAL_REDIS_URL)")
+    if not 1 <= args.processes <= 256:
+        raise UsageError(f"--processes {args.processes}: use 1 to 256")
+    serve(args.redis, args.campaign, args.processes)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from dialer.reports import status
+    from dialer.store import Store
+
+    st = status(Store(args.db, create=False), args.campaign)
+    if args.json:
+        print(json.dumps(st))
+        return 0
+    for k, v in st.items():
+        print(f"{k:17s} {v:.1%}" if isinstance(v, float) else f"{k:17s} {v}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from dialer.reports import report
+    from dialer.store import Store
+
+    sys.stdout.write(report(Store(args.db, create=False), args.campaign, args.format,
+                            args.reveal))
+    return 0
+
+
+def cmd_followups(args: argparse.Namespace) -> int:
+    from dialer.reports import followups
+    from dialer.store import Store
+
+    rows = followups(Store(args.db, create=False), args.campaign, args.reveal)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return 0
+    for r in rows:
+        shown = r["phone"]  # already masked by followups() unless --reveal
+        print(f"{r['risk']:7s} {shown:20s} {printable(r['district'])[:20]:20s} "
+              f"{printable(r['name'])[:40]}")
+    print(f"{len(rows)} to call back")
+    return 0
+
+
+def cmd_campaigns(args: argparse.Namespace) -> int:
+    from dialer.store import Store
+
+    for name in Store(args.db, create=False).campaign_names():
+        print(name)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from dialer.demo import demo
+
+    if not 1 <= args.contacts <= 10_000_000:
+        raise UsageError(f"--contacts {args.contacts}: use 1 to 10000000")
+    out = demo(args.contacts, run_params(args), args.seed, progress=not args.no_progress)
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False))
+        return 0
+    print(f"contacts {out['contacts']}, attempts {out['attempts']}, completed {out['completed']}")
+    print(f"outcomes {out['outcomes']}")
+    print(f"response rate {out['response_rate']:.1%}; risk {out['risk']}")
+    print(f"{out['calls_per_s']:.2f} completed calls/s; "
+          f"{out['cpu_s_per_completed_call'] or 0:.2f} CPU s per completed call; "
+          f"{out['simulated_hours']:.1f} simulated hours in {out['wall_s']:.0f} s")
+    print("prevalence among respondents   estimate  95% interval     truth")
+    for q, p in out["prevalence"].items():
+        inside = "inside" if p["truth"] is not None and p["ci_low"] <= p["truth"] <= p[
+            "ci_high"] else "OUTSIDE"
+        print(f"  {q:28s} {p['estimate']:7.1%}  {p['ci_low']:6.1%}-{p['ci_high']:6.1%}  "
+              f"{(p['truth'] or 0):6.1%} {inside}")
+    print(f"answer accuracy against the truth: {out['accuracy']}")
+    print(f"store: {out['db']}")
+    return 0

@@ -1,0 +1,83 @@
+"""Arguments and checks several commands share."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from typing import Any
+
+from survey_scripts.errors import UsageError
+
+
+def db_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", default=os.environ.get("HEALTHDIAL_DB", "healthdial.db"),
+                   help="the campaign store, a SQLite file (default: healthdial.db, "
+                        "or $HEALTHDIAL_DB)")
+
+
+def redis_arg(p: argparse.ArgumentParser, help_text: str) -> None:
+    p.add_argument("--redis", default=os.environ.get("HEALTHDIAL_REDIS_URL"), help=help_text)
+
+
+def engine_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", choices=["pocketsphinx", "vosk"],
+                   help="recognition engine (default: pocketsphinx for English, vosk otherwise)")
+    p.add_argument("--vosk-model", help="a Vosk model: a directory, or a name found in "
+                                        "$HEALTHDIAL_MODELS or as a Python package")
+
+
+def script_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--script", help="survey YAML file (default: the English COVID-19 survey)")
+    engine_args(p)
+
+
+def run_args(p: argparse.ArgumentParser, lines: int) -> None:
+    p.add_argument("--lines", type=int, default=lines, help="concurrent lines")
+    p.add_argument("--cps", type=float, default=20.0, help="calls started per second, at most")
+    p.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                   help="worker processes (default: one per core)")
+    p.add_argument("--clock", choices=["fast", "realtime"], default="fast",
+                   help="fast: simulated time, nothing waits; realtime: paced by the wall clock")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run_params(args: argparse.Namespace) -> Any:
+    from dialer.dispatcher import RunParams
+
+    if not 1 <= args.lines <= 100_000:
+        raise UsageError(f"--lines {args.lines}: use 1 to 100000")
+    if not math.isfinite(args.cps) or not 0 < args.cps <= 10_000:
+        raise UsageError(f"--cps {args.cps}: use a number of calls per second above 0, at "
+                         "most 10000")
+    if not 1 <= args.processes <= 256:
+        raise UsageError(f"--processes {args.processes}: use 1 to 256")
+    return RunParams(lines=args.lines, cps=args.cps, processes=args.processes,
+                     realtime=args.clock == "realtime")
+
+
+def settings_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--hours", help="calling hours in the callee's local time, START-END "
+                                   "(default 9-20)")
+    p.add_argument("--retry-minutes", help="waits before attempts 2, 3, ... (default "
+                                           "15,45,1440; each at least 5)")
+    p.add_argument("--max-attempts", type=int, help="attempts per contact (default 3, at most "
+                                                    "10)")
+
+
+def settings_given(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings named on the command line, parsed; nothing for what was not given."""
+    out: dict[str, Any] = {}
+    try:
+        if args.hours is not None:
+            out["hours_start"], out["hours_end"] = (int(x) for x in args.hours.split("-"))
+        if args.retry_minutes is not None:
+            out["retry_minutes"] = tuple(float(x) for x in args.retry_minutes.split(","))
+    except ValueError:
+        raise UsageError(f"--hours {args.hours!r} / --retry-minutes {args.retry_minutes!r}: "
+                         "use e.g. --hours 9-20 --retry-minutes 15,45,1440") from None
+    if "retry_minutes" in out and not all(map(math.isfinite, out["retry_minutes"])):
+        raise UsageError("--retry-minutes: use numbers of minutes, e.g. 15,45,1440")
+    if args.max_attempts is not None:
+        out["max_attempts"] = args.max_attempts
+    return out

@@ -1,0 +1,138 @@
+"""`call`, `recognize`, `accuracy`: one call, audio files, and simulated calls scored."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+from typing import Any
+
+from dialer.commands.common import script_args
+from survey_scripts.errors import AudioError, UsageError
+
+log = logging.getLogger("healthdial")
+
+
+def register(sub: Any) -> None:
+    call = sub.add_parser("call", help="one simulated call, printed turn by turn")
+    script_args(call)
+    call.add_argument("--seed", type=int, default=1)
+    call.set_defaults(func=cmd_call)
+    rec = sub.add_parser("recognize", help="recognize WAV files against one question's grammar")
+    script_args(rec)
+    rec.add_argument("--question", required=True, help="question id, e.g. fever")
+    rec.add_argument("audio", nargs="+", help="WAV files (any rate, mono or stereo)")
+    rec.set_defaults(func=cmd_recognize)
+    acc = sub.add_parser("accuracy", help="N simulated calls scored against the hidden truth")
+    script_args(acc)
+    acc.add_argument("--calls", type=int, default=50)
+    acc.add_argument("--seed", type=int, default=1)
+    acc.add_argument("--json", action="store_true")
+    acc.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                     help="worker processes (default: one per core)")
+    acc.set_defaults(func=cmd_accuracy)
+
+
+def _survey_and_engine(args: argparse.Namespace) -> Any:
+    from dialer.stack import DEFAULT_SCRIPT
+    from dialer.wire import EngineSpec
+    from speech.engines import choose
+    from survey_scripts.loader import load_survey
+
+    survey = load_survey(args.script or DEFAULT_SCRIPT)
+    return survey, EngineSpec(*choose(args.engine, args.vosk_model, survey.language.code))
+
+
+def _stack(args: argparse.Namespace) -> Any:
+    from dialer.stack import build_stack
+
+    survey, engine = _survey_and_engine(args)
+    stack = build_stack(survey, engine)
+    log.info("survey %s (%s), recognition engine: %s", survey.name, survey.language.code,
+             stack.engine)
+    return stack
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    from dialer.call import run_call
+    from dialer.callee import Callee
+    from dialer.persona import make_persona
+
+    stack = _stack(args)
+    persona = make_persona(args.seed, stack.survey)
+    print(f"callee: voice {persona.voice}, habits {persona.habits}")
+    record = asyncio.run(run_call(stack.robot, Callee(persona, stack.survey, stack.ear)))
+    for i, t in enumerate(record.turns, 1):
+        h = t.heard
+        heard = ("(keypad " + h.digits + ")" if h.digits else "(silence)" if h.silent
+                 else "(hung up)" if h.hangup else repr(h.transcript) or "(rejected)")
+        print(f"{i:2d}. robot [{t.prompt.kind}:{t.prompt.question_id}] {t.prompt.text}")
+        print(f"    callee did: {t.callee.kind} {t.callee.text!r}")
+        print(f"    robot heard: {heard} confidence {h.confidence:.2f}")
+    r = record.result
+    print(f"outcome: {r.outcome.value}; risk: {r.risk}")
+    for qid, rec in r.answers.items():
+        print(f"  {qid:12s} recorded {rec.value!s:10s} ({rec.how})  truth {persona.truth.get(qid)}")
+    return 0
+
+
+def cmd_recognize(args: argparse.Namespace) -> int:
+    """One JSON line per file; an unreadable file gets an error line and the rest go on
+    (exit 1 then)."""
+    from speech.audio import read_wav
+    from speech.channel import from_line, to_line
+    from speech.recognizer import Grammar
+    from survey_scripts.phrases import answer_phrases, interpret
+
+    stack = _stack(args)
+    try:
+        q = stack.survey.question(args.question)
+    except KeyError:
+        ids = ", ".join(q.id for q in stack.survey.questions)
+        raise UsageError(f"no question {args.question!r} in {stack.survey.path}; "
+                         f"use one of: {ids}") from None
+    lang = stack.survey.language
+    table = answer_phrases(q, lang)
+    grammar = Grammar(q.id, tuple(table), lang.fillers)
+    recognizer = stack.robot.listener.recognizer
+    status = 0
+    for path in args.audio:
+        try:
+            audio = from_line(to_line(read_wav(path)))  # heard as on a phone line
+        except AudioError as e:
+            print(json.dumps({"file": path, "error": str(e)}, ensure_ascii=False))
+            status = 1
+            continue
+        rec = recognizer.recognize(audio, grammar)
+        meaning = interpret(rec.transcript, table, lang.fillers)
+        answer = meaning.value if meaning.intent == "answer" else (
+            None if meaning.intent == "nomatch" else meaning.intent.value)
+        print(json.dumps({"file": path, "transcript": rec.transcript, "answer": answer,
+                          "confidence": round(rec.confidence, 3)}, ensure_ascii=False))
+    return status
+
+
+def cmd_accuracy(args: argparse.Namespace) -> int:
+    from dialer.accuracy import run_accuracy
+    from speech.engines import make_recognizer
+
+    if args.calls < 1 or args.processes < 1:
+        raise UsageError("--calls and --processes must be at least 1")
+    survey, engine = _survey_and_engine(args)
+    make_recognizer(engine)  # a missing model is an error before any worker starts
+    log.info("survey %s, recognition engine: %s, %d processes", survey.name, engine.engine,
+             args.processes)
+    report = run_accuracy(args.script, engine, args.calls, args.seed, args.processes)
+    data = report.as_dict()
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False))
+        return 0
+    t = report.total
+    print(f"{report.calls} calls, outcomes {dict(report.outcomes)}")
+    print(f"{'':24s} {'asked':>6s} {'correct':>8s} {'wrong':>6s} {'unanswered':>10s}")
+    rows = [("TOTAL", t), *sorted(report.by_question.items()), *sorted(report.by_voice.items())]
+    for name, x in rows:
+        print(f"{name:24s} {x.asked:6d} {x.correct:8d} {x.wrong:6d} {x.unanswered:10d}")
+    return 0

@@ -1,0 +1,88 @@
+"""Wire messages between the dispatcher and the workers, in one leaf module.
+
+It imports nothing of healthdial: the dispatcher, the store and the workers
+all speak these types, and none of them has to import another to do so. The
+embedded pool pickles them; RQ pickles a Batch as a job argument and results
+travel through Redis as JSON (`CallOutcome.to_json`).
+
+Nothing secret travels here: no Redis URL or password (a worker uses its own
+connection), and over RQ no survey text (a worker fetches it by its hash).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """The recognizer a campaign chose once, at load: an engine and a model by name.
+    `hint` is where the model was on the store's machine; a worker on another machine
+    finds the model by name instead."""
+
+    engine: str = "pocketsphinx"
+    model: str | None = None
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class CallJob:
+    id: str  # attempt id: campaign, contact, attempt (and drops): applying it is idempotent
+    contact_id: int
+    attempt: int
+    number: str  # E.164, for the line to dial
+    ext: str  # dialled as keypad tones after the line answers
+    started: float  # epoch seconds: simulated on the fast clock, the wall clock's otherwise
+    # the line back-end's own data for this call, passed along unread by the dispatcher
+    line: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Calls run side by side on one event loop in one worker process."""
+
+    campaign: str
+    survey_hash: str
+    survey_text: str | None  # None over RQ: the worker fetches the text by its hash
+    engine: EngineSpec
+    realtime: bool
+    calls: tuple[CallJob, ...]
+
+    def without_text(self) -> Batch:
+        return replace(self, survey_text=None)
+
+    def only(self, ids: set[str]) -> Batch:
+        return replace(self, calls=tuple(c for c in self.calls if c.id in ids))
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """One finished attempt, as a worker reports it; `id` makes applying it idempotent."""
+
+    id: str
+    contact_id: int
+    attempt: int
+    started: float
+    duration: float
+    outcome: str
+    risk: str | None = None
+    answers: tuple[tuple[str, str | None, str], ...] = ()  # question, value, how
+    cpu: float = 0.0
+    latency_s: tuple[float, ...] = ()  # realtime: end of each answer to the next prompt
+    reason: str | None = None  # why a call was dropped, or which rule failed
+
+    def to_json(self) -> str:
+        d = asdict(self)
+        d["answers"] = [list(a) for a in self.answers]
+        d["latency_s"] = list(self.latency_s)
+        return json.dumps(d)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> CallOutcome:
+        d = json.loads(text)
+        known = set(cls.__dataclass_fields__)
+        return cls(**{**{k: v for k, v in d.items() if k in known},
+                      "answers": tuple(tuple(a) for a in d.get("answers", ())),
+                      "latency_s": tuple(d.get("latency_s", ()))})
