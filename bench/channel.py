@@ -19,8 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dialer.persona import EN_VOICES  # noqa: E402
-from dialer.stack import DEFAULT_SCRIPT  # noqa: E402
+from dialer.lines.simulated.persona import EN_VOICES  # noqa: E402
 from speech.audio import Audio, to_int16  # noqa: E402
 from speech.channel import RATE as LINE_RATE  # noqa: E402
 from speech.channel import from_line, to_line  # noqa: E402
@@ -28,6 +27,7 @@ from speech.recognizer import Grammar  # noqa: E402
 from speech.sphinx import RATE as WIDE_RATE  # noqa: E402
 from speech.sphinx import SphinxRecognizer  # noqa: E402
 from speech.tts import Synthesizer, Voice  # noqa: E402
+from survey_scripts import DEFAULT_SURVEY  # noqa: E402
 from survey_scripts.loader import load_survey  # noqa: E402
 from survey_scripts.phrases import answer_phrases, interpret  # noqa: E402
 
@@ -55,7 +55,7 @@ def _utterance(synth: Synthesizer, text: str, voice: Voice, rate: int,
 
 
 def measure(rate: int) -> Counter[str]:
-    survey = load_survey(DEFAULT_SCRIPT)
+    survey = load_survey(DEFAULT_SURVEY)
     lang, questions = survey.language, {q.id: q for q in survey.questions}
     synth, rec, rng = Synthesizer(), SphinxRecognizer(), np.random.default_rng(0)
     cases = ANSWERS + [(q, t, None) for t in OFF_SCRIPT for q in ("cough", "fever_days")]

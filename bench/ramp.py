@@ -19,10 +19,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from dialer.call import Clock
+from dialer.executor import install
+from dialer.lines.pacing import Pacing
 from dialer.meter import Meter, percentiles
+from dialer.robot.turn import TurnLog
 from dialer.schema import survey_hash
-from dialer.speechthread import install
 from dialer.wire import Batch, CallJob, EngineSpec
 from workers.jobs import run_job, stack_for
 
@@ -85,7 +86,7 @@ async def _hold(index: int, lines: int, start: float, window_s: float,
     install()
     stack = stack_for(_batch(script))
     meter = Meter()
-    clock = Clock(realtime=True, meter=meter)
+    pacing = Pacing(realtime=True, meter=meter)
     opens, closes = start + WARM_S, start + WARM_S + window_s
     outcomes: Counter[str] = Counter()
 
@@ -94,8 +95,8 @@ async def _hold(index: int, lines: int, start: float, window_s: float,
         for k in range(10**6):
             cid = (index * 10_000 + i) * 1_000 + k
             job = CallJob(f"bench:{cid}", cid, 1, "", "", time.time(),
-                          {"kind": "simulated", "seed": SEED, "hour": 11})
-            out = await run_job(job, stack, clock)
+                          {"kind": "simulated", "seed": SEED, "hour": 11, "contact": cid})
+            out = await run_job(job, stack, pacing, lambda t: _turn(meter, t))
             if opens <= time.time() < closes:
                 outcomes[out.outcome] += 1
 
@@ -110,6 +111,11 @@ async def _hold(index: int, lines: int, start: float, window_s: float,
     return {"latency": Meter.window(meter.latency, opens, closes),
             "lag": Meter.window(meter.lag, opens, closes), "cpu_s": cpu,
             "rss_mb": _rss_mb(), "outcomes": dict(outcomes)}
+
+
+def _turn(meter: Meter, log: TurnLog) -> None:
+    if log.latency_s is not None:
+        meter.turn(log.latency_s)
 
 
 def _cpu() -> float:

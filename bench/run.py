@@ -17,6 +17,7 @@ same command at an earlier commit) when it is there. Measured in one run:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -31,25 +32,33 @@ ROOT = Path(__file__).resolve().parent.parent
 NAIVE_CALLS = 10
 sys.path.insert(0, str(ROOT))
 
-import dialer.call  # noqa: E402
-import dialer.callee  # noqa: E402
+import dialer.lines.simulated.callee  # noqa: E402
+import dialer.lines.simulated.line  # noqa: E402
+import dialer.robot.pickup  # noqa: E402
+import dialer.robot.turn  # noqa: E402
 import speech.dtmf  # noqa: E402
-import speech.listener  # noqa: E402
+import speech.endpoint  # noqa: E402
 from bench.ramp import ramp  # noqa: E402
 from bench.report import table  # noqa: E402
 from bench.split import Split  # noqa: E402
-from dialer.call import Robot, exchange  # noqa: E402
-from dialer.callee import Callee  # noqa: E402
 from dialer.demo import demo  # noqa: E402
 from dialer.dispatcher import RunParams  # noqa: E402
-from dialer.population import persona  # noqa: E402
-from dialer.stack import DEFAULT_SCRIPT, build_stack  # noqa: E402
+from dialer.lines.simulated import build_simulation  # noqa: E402
+from dialer.lines.simulated.callee import Callee  # noqa: E402
+from dialer.lines.simulated.line import SimulatedLine, Simulation  # noqa: E402
+from dialer.lines.simulated.population import persona  # noqa: E402
+from dialer.robot.call import run_survey  # noqa: E402
+from dialer.robot.robot import Robot, build_robot  # noqa: E402
 from dialer.store import Store  # noqa: E402
+from dialer.wire import EngineSpec  # noqa: E402
 from speech.audio import Audio  # noqa: E402
+from speech.endpoint import FrameFeeder  # noqa: E402
+from speech.listener import Hearing  # noqa: E402
 from speech.recognizer import Grammar  # noqa: E402
 from speech.sphinx import SphinxRecognizer  # noqa: E402
 from speech.tts import Synthesizer  # noqa: E402
-from survey_scripts.dialog import Dialog, Heard  # noqa: E402
+from survey_scripts import DEFAULT_SURVEY  # noqa: E402
+from survey_scripts.loader import load_survey  # noqa: E402
 
 
 def fast_campaign(contacts: int) -> dict[str, Any]:
@@ -71,8 +80,9 @@ def fast_campaign(contacts: int) -> dict[str, Any]:
 
 def per_call(calls: int) -> dict[str, Any]:
     """Calls in this process: the robot's time apart from the callee's, and by part."""
-    stack = build_stack(None)
-    robot = stack.robot
+    survey = load_survey(DEFAULT_SURVEY)
+    robot = build_robot(survey, EngineSpec())
+    sim = build_simulation(survey, "pocketsphinx", robot)
     answers: list[tuple[Audio, Grammar]] = []  # what the recognizer got, after endpointing
     ends: list[int] = []  # where each call's answers end in `answers`
     recognize = robot.listener.recognizer.recognize
@@ -84,22 +94,21 @@ def per_call(calls: int) -> dict[str, Any]:
     # the callees hear each prompt once per process; a long campaign pays it once, so it
     # is timed apart from the calls (the realtime workers do it before their first call)
     t = time.thread_time()
-    stack.hear_every_prompt()
+    sim.ear.warm(list(robot.prompts().values()))
     ear_warmup = time.thread_time() - t
     robot.listener.recognizer.recognize = kept  # type: ignore[method-assign]
     split = _split()
     _, kids = _rusage()
-    start = time.thread_time()
+    start = time.process_time()  # every thread: decoding runs on its own
     completed = 0
     try:
         for cid in range(1, calls + 1):
-            completed += _one_call(robot, Callee(persona(7, cid, stack.survey), stack.survey,
-                                                 stack.ear))
+            completed += _one_call(robot, sim, cid)
             ends.append(len(answers))
     finally:
         split.undo()
         robot.listener.recognizer.recognize = recognize  # type: ignore[method-assign]
-    total = time.thread_time() - start
+    total = time.process_time() - start
     parts = {f"{who} / {part}": s / calls for (who, part), s in split.seconds.items()}
     parts["simulated callee / synthesis commands"] = (_rusage()[1] - kids) / calls
     parts["dialog engine and the rest"] = (total - sum(split.seconds.values())) / calls
@@ -114,30 +123,29 @@ def per_call(calls: int) -> dict[str, Any]:
             **_naive(answers, ends)}
 
 
-def _one_call(robot: Robot, callee: Callee) -> bool:
-    flow = Dialog(robot.survey).run()
-    prompt = next(flow)
-    while True:
-        heard = Heard(hangup=True) if prompt.listen is None else exchange(
-            robot, callee, prompt)[0]
-        try:
-            prompt = flow.send(heard)
-        except StopIteration as stop:
-            return bool(stop.value.outcome == "completed")
+def _one_call(robot: Robot, sim: Simulation, cid: int) -> bool:
+    """One call through the robot's own call loop, on a simulated line."""
+    line = SimulatedLine.with_person(sim, persona(7, cid, robot.survey))
+    record = asyncio.run(run_survey(robot, line))
+    return bool(record.result.outcome == "completed")
 
 
 def _split() -> Split:
     split = Split()
-    split.wrap(Robot, "hear", "robot")
+    split.wrap(Hearing, "finish", "robot")
+    split.wrap(FrameFeeder, "feed", "robot")
     split.wrap(Callee, "reply", "simulated callee")
     split.wrap(Callee, "render", "simulated callee")
+    split.wrap(SimulatedLine, "_mix", "simulated callee")
     split.wrap(SphinxRecognizer, "_decode", "decoding")
     split.wrap(SphinxRecognizer, "_pcm", "resampling and band fill")
     split.wrap(Synthesizer, "speak", "synthesis")
-    split.wrap(speech.listener, "levels", "endpointing")
+    split.wrap(speech.endpoint, "levels", "endpointing")
     split.wrap(speech.dtmf, "detect", "keypad tones")
-    for module, name in ((dialer.call, "ulaw_encode"), (dialer.call, "ulaw_decode"),
-                         (dialer.callee, "from_line")):
+    for module, name in ((dialer.robot.turn, "ulaw_decode"), (dialer.robot.pickup, "ulaw_decode"),
+                         (dialer.lines.simulated.line, "ulaw_encode"),
+                         (dialer.lines.simulated.line, "ulaw_decode"),
+                         (dialer.lines.simulated.callee, "from_line")):
         split.wrap(module, name, "channel")
     return split
 
@@ -196,7 +204,7 @@ def main() -> None:
         "date": date.today().isoformat(), "machine": _machine(), "command": command,
         "campaign": fast_campaign(args.contacts), "per_call": per_call(args.calls),
         "ramp": ramp([int(n) for n in args.lines.split(",")], args.window,
-                     os.cpu_count() or 1, str(DEFAULT_SCRIPT))}
+                     os.cpu_count() or 1, str(DEFAULT_SURVEY))}
     results["bench_wall_s"] = time.monotonic() - t0
     (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=1))
     _write(results)

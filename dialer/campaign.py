@@ -58,6 +58,7 @@ class LoadRequest:
     settings: CampaignSettings | None = None
     engine: str | None = None
     vosk_model: str | None = None
+    callees: str | None = None  # the simulated line's callees: duplex (default) or classic
 
 
 def check_name(name: str) -> str:
@@ -124,7 +125,8 @@ def _new_campaign(req: LoadRequest, region: str) -> Campaign:
     start = req.start_at if req.start_at is not None else time.time()
     return Campaign(req.campaign, str(Path(req.script).resolve()), region, settings, start,
                     text, survey_hash(text), spec,
-                    {"kind": "simulated", "seed": 1 if req.seed is None else req.seed})
+                    {"kind": "simulated", "seed": 1 if req.seed is None else req.seed,
+                     "callees": req.callees or "duplex"})
 
 
 def _refuse_changes(c: Campaign, req: LoadRequest, region: str) -> None:
@@ -142,6 +144,8 @@ def _refuse_changes(c: Campaign, req: LoadRequest, region: str) -> None:
                        f"`healthdial set {c.name} ...`)")
     if req.seed is not None and req.seed != c.seed:
         changed.append(f"--seed (the campaign's is {c.seed})")
+    if req.callees is not None and req.callees != c.line.get("callees", "duplex"):
+        changed.append(f"--callees (the campaign's are {c.line.get('callees', 'duplex')})")
     if (req.engine or req.vosk_model) and EngineSpec(*engines.choose(
             req.engine, req.vosk_model, _language(c))) != c.engine:
         changed.append(f"--engine/--vosk-model (the campaign's is {c.engine.engine}"

@@ -19,10 +19,11 @@ from zoneinfo import ZoneInfo
 from dialer import reports
 from dialer.campaign import LoadRequest, load
 from dialer.dispatcher import RunParams
-from dialer.population import persona
+from dialer.lines.simulated.population import persona
 from dialer.runner import run
-from dialer.stack import DEFAULT_SCRIPT
+from dialer.scoring import Tally, verdict
 from dialer.store import Store
+from survey_scripts import DEFAULT_SURVEY
 from survey_scripts.loader import load_survey
 
 DISTRICTS = ("Jiang'an", "Wuchang", "Hongshan", "Qiaokou", "Hanyang", "Qingshan")
@@ -44,13 +45,13 @@ def write_province(path: Path, contacts: int, seed: int) -> None:
 
 
 def demo(contacts: int, params: RunParams, seed: int, db: Path | None = None,
-         progress: bool = True) -> dict[str, Any]:
+         progress: bool = True, callees: str = "duplex") -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="healthdial-demo-"))
     store = Store(db or work / "demo.db")
     listing = work / "province.csv"
     write_province(listing, contacts, seed)
-    loaded = load(store, LoadRequest(listing, "demo", str(DEFAULT_SCRIPT), "CN", seed=seed,
-                                     start_at=START))
+    loaded = load(store, LoadRequest(listing, "demo", str(DEFAULT_SURVEY), "CN", seed=seed,
+                                     start_at=START, callees=callees))
     before = _cpu()
     stats = run(store, "demo", params, progress)
     cpu = _cpu() - before
@@ -78,10 +79,10 @@ def _cpu() -> float:
 
 def _truth(store: Store, seed: int) -> dict[str, Any]:
     """The simulation's side: true prevalence among respondents, and answer accuracy."""
-    survey = load_survey(DEFAULT_SCRIPT)
+    survey = load_survey(DEFAULT_SURVEY)
     yes: dict[str, int] = {}
     n: dict[str, int] = {}
-    acc = {"asked": 0, "correct": 0, "wrong": 0, "unanswered": 0}
+    acc = Tally()
     for r in store.iter_respondents("demo"):
         if r["outcome"] != "completed":
             continue
@@ -89,21 +90,8 @@ def _truth(store: Store, seed: int) -> dict[str, Any]:
         for qid, value in r["answers"].items():
             if qid == "consent":
                 continue
-            acc["asked"] += 1
-            truth = t.get(qid)
-            if value is None:
-                acc["unanswered"] += 1
-            elif value == _text(truth):
-                acc["correct"] += 1
-            else:
-                acc["wrong"] += 1
-            if value is not None and value in ("yes", "no"):  # among those who answered it
+            acc.add(verdict(value, t.get(qid)))
+            if value in ("yes", "no"):  # among those who answered it
                 n[qid] = n.get(qid, 0) + 1
-                yes[qid] = yes.get(qid, 0) + (truth == "yes")
-    return {"prevalence": {q: yes[q] / n[q] for q in n}, "accuracy": acc}
-
-
-def _text(v: object) -> str:
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
+                yes[qid] = yes.get(qid, 0) + (t.get(qid) == "yes")
+    return {"prevalence": {q: yes[q] / n[q] for q in n}, "accuracy": acc.as_dict()}

@@ -18,10 +18,11 @@ from dialer.campaign import frozen_survey
 from dialer.contacts import mask
 from dialer.store import Store
 from survey_scripts.model import AnswerType
+from survey_scripts.vocabulary import Outcome
 
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^\+\d{6,15}$")  # a bare E.164 number: no formula can hide in it
-REACHED = ("completed", "refused", "opted_out", "partial")
+REACHED = (Outcome.COMPLETED, Outcome.REFUSED, Outcome.OPTED_OUT, Outcome.PARTIAL)
 
 
 def wilson(yes: int, n: int, z: float = 1.96) -> tuple[float, float, float]:

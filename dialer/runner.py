@@ -14,9 +14,10 @@ import logging
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dialer import population, spool
+from dialer import spool
 from dialer.campaign import check_engine, frozen_survey
 from dialer.dispatcher import Dispatcher, RunParams, RunStats
+from dialer.lines.simulated import population
 from dialer.lock import CampaignLock
 from dialer.store import Campaign, Store
 from workers.embedded import EmbeddedPool

@@ -6,8 +6,10 @@ import json
 from dataclasses import asdict, dataclass, fields
 
 from survey_scripts.errors import UsageError
+from survey_scripts.vocabulary import Outcome
 
-RETRYABLE = ("no_answer", "busy", "voicemail", "partial")
+RETRYABLE = tuple(o.value for o in (Outcome.NO_ANSWER, Outcome.BUSY, Outcome.VOICEMAIL,
+                                    Outcome.PARTIAL))
 MIN_RETRY_MINUTES = 5.0  # no number is dialled again sooner: a retry is not harassment
 MAX_ATTEMPTS = 10
 

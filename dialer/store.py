@@ -27,6 +27,7 @@ from dialer.schema import migrate, survey_hash
 from dialer.settings import CampaignSettings
 from dialer.wire import CallOutcome, EngineSpec
 from survey_scripts.errors import StoreError, UsageError
+from survey_scripts.vocabulary import Outcome
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -184,8 +185,12 @@ class Store:
 
     @_mapped
     def update_campaign(self, name: str, settings: CampaignSettings | None = None,
-                        survey_text: str | None = None, script: str | None = None) -> None:
+                        survey_text: str | None = None, script: str | None = None,
+                        engine: EngineSpec | None = None) -> None:
         with self.tx():
+            if engine is not None:
+                self.db.execute("UPDATE campaigns SET engine=?, model=?, model_hint=? WHERE "
+                                "name=?", (engine.engine, engine.model, engine.hint, name))
             if settings is not None:
                 self.db.execute("UPDATE campaigns SET settings=? WHERE name=?",
                                 (settings.to_json(), name))
@@ -287,7 +292,7 @@ class Store:
             if cur.rowcount == 0:
                 return False
             contact = self.contact(r.contact_id)
-            if r.outcome == "dropped":
+            if r.outcome == Outcome.DROPPED:
                 self._dropped(contact, r, settings)
                 return True
             self._update_contact(contact, r, settings)
@@ -295,11 +300,11 @@ class Store:
                 "INSERT INTO answers(attempt_id, contact_id, campaign, question, value, how)"
                 " VALUES (?,?,?,?,?,?)",
                 [(r.id, r.contact_id, campaign, q, v, how) for q, v, how in r.answers])
-            if r.outcome == "opted_out":
+            if r.outcome == Outcome.OPTED_OUT:
                 self.db.execute("INSERT OR IGNORE INTO optouts(e164, ext, campaign, at) "
                                 "VALUES (?,?,?,?)", (contact["e164"], contact["ext"], campaign,
                                                      r.started))
-            if r.outcome == "completed":
+            if r.outcome == Outcome.COMPLETED:
                 self.aggregator.add(campaign, contact["district"], r)
         return True
 
@@ -325,8 +330,29 @@ class Store:
 
     # reading ----------------------------------------------------------------
     @_mapped
-    def rows(self, sql: str, *args: Any) -> list[sqlite3.Row]:
-        return self.db.execute(sql, args).fetchall()
+    def contacts_of(self, campaign: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM contacts WHERE campaign=? ORDER BY id",
+                               (campaign,)).fetchall()
+
+    @_mapped
+    def attempts_of(self, campaign: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM attempts WHERE campaign=? ORDER BY contact_id,"
+                               " attempt, id", (campaign,)).fetchall()
+
+    @_mapped
+    def answers_of(self, campaign: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM answers WHERE campaign=? ORDER BY attempt_id,"
+                               " question", (campaign,)).fetchall()
+
+    @_mapped
+    def opt_out(self, e164: str, ext: str, campaign: str, at: float) -> None:
+        with self.tx():
+            self.db.execute("INSERT OR IGNORE INTO optouts(e164, ext, campaign, at) "
+                            "VALUES (?,?,?,?)", (e164, ext, campaign, at))
+
+    @_mapped
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     @_mapped
     def counts(self, campaign: str) -> dict[str, Any]:
@@ -361,11 +387,13 @@ class Store:
     @_mapped
     def dump(self, campaign: str) -> str:
         """A canonical text of all results, for comparing runs."""
-        rows = self.rows("SELECT c.e164, c.ext, c.status, c.outcome, c.attempts, c.risk FROM "
-                         "contacts c WHERE campaign=? ORDER BY e164, ext", campaign)
-        ans = self.rows("SELECT c.e164, a.question, a.value, a.how, t.attempt FROM answers a"
-                        " JOIN contacts c ON c.id=a.contact_id JOIN attempts t ON t.id="
-                        "a.attempt_id WHERE a.campaign=? ORDER BY 1,5,2", campaign)
+        rows = self.db.execute("SELECT c.e164, c.ext, c.status, c.outcome, c.attempts, c.risk "
+                               "FROM contacts c WHERE campaign=? ORDER BY e164, ext",
+                               (campaign,)).fetchall()
+        ans = self.db.execute("SELECT c.e164, a.question, a.value, a.how, t.attempt FROM answers"
+                              " a JOIN contacts c ON c.id=a.contact_id JOIN attempts t ON t.id="
+                              "a.attempt_id WHERE a.campaign=? ORDER BY 1,5,2",
+                              (campaign,)).fetchall()
         return json.dumps([[list(r) for r in x]
                            for x in (rows, ans, self.aggregator.rows(campaign))])
 

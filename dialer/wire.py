@@ -72,11 +72,13 @@ class CallOutcome:
     cpu: float = 0.0
     latency_s: tuple[float, ...] = ()  # realtime: end of each answer to the next prompt
     reason: str | None = None  # why a call was dropped, or which rule failed
+    turns: tuple[tuple[str, str], ...] = ()  # (question, decision) per turn heard
 
     def to_json(self) -> str:
         d = asdict(self)
         d["answers"] = [list(a) for a in self.answers]
         d["latency_s"] = list(self.latency_s)
+        d["turns"] = [list(t) for t in self.turns]
         return json.dumps(d)
 
     @classmethod
@@ -85,4 +87,5 @@ class CallOutcome:
         known = set(cls.__dataclass_fields__)
         return cls(**{**{k: v for k, v in d.items() if k in known},
                       "answers": tuple(tuple(a) for a in d.get("answers", ())),
-                      "latency_s": tuple(d.get("latency_s", ()))})
+                      "latency_s": tuple(d.get("latency_s", ())),
+                      "turns": tuple(tuple(t) for t in d.get("turns", ()))})

@@ -10,26 +10,35 @@ from __future__ import annotations
 import numpy as np
 
 from speech.channel import RATE
-from speech.endpoint import FRAME, Endpointer, EndpointParams, State, levels
+from speech.endpoint import FRAME, Endpointer, EndpointParams, FrameFeeder, State
 
 OPENING = EndpointParams(no_input_s=4.0, end_silence_s=0.8, max_speech_s=2.0)
 _BEEP_FRAME = 256  # 32 ms
 
 
-def classify_opening(samples: np.ndarray) -> tuple[str, int]:
-    """("human" | "machine" | "silence", samples listened): a greeting over 2 s is a machine."""
-    ep = Endpointer(OPENING)
-    for level in levels(samples).tolist():
-        if ep.push_level(level) not in (State.WAITING, State.SPEAKING):
-            break
-    used = ep.frames * FRAME
+def opening() -> FrameFeeder:
+    """The robot's ear for the first seconds after pick-up, fed as the audio arrives."""
+    return FrameFeeder(Endpointer(OPENING))
+
+
+def kind_of(ep: Endpointer) -> str:
+    """"human" | "machine" | "silence": a greeting over 2 s is a machine."""
     if ep.state in (State.NO_INPUT, State.WAITING):
-        return "silence", used
-    return ("machine" if ep.state == State.TOO_LONG else "human"), used
+        return "silence"
+    return "machine" if ep.state == State.TOO_LONG else "human"
 
 
-def find_beep(samples: np.ndarray, min_s: float = 0.2) -> int | None:
-    """Where a beep ends: a run of frames whose energy sits in one tone (400-2500 Hz)."""
+def classify_opening(samples: np.ndarray) -> tuple[str, int]:
+    """(kind, samples listened) for a whole opening at once."""
+    feeder = opening()
+    feeder.feed(samples)
+    return kind_of(feeder.ep), feeder.ep.frames * FRAME
+
+
+def find_beep(samples: np.ndarray, min_s: float = 0.2, complete: bool = True) -> int | None:
+    """Where a beep ends: a run of frames whose energy sits in one tone (400-2500 Hz).
+    With `complete` False more audio is still to come, so a run reaching the end of
+    `samples` has not ended yet."""
     n = len(samples) // _BEEP_FRAME
     if n == 0:
         return None
@@ -46,7 +55,7 @@ def find_beep(samples: np.ndarray, min_s: float = 0.2) -> int | None:
     run = 0
     for i, t in enumerate(tonal):
         run = run + 1 if t else 0
-        if run >= need and (i + 1 == n or not tonal[i + 1]):
+        if run >= need and ((complete and i + 1 == n) or (i + 1 < n and not tonal[i + 1])):
             return (i + 1) * _BEEP_FRAME
     return None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -49,10 +50,15 @@ class Endpointer:
         self._end_silence = _frames(self.p.end_silence_s)
         self._max_speech = _frames(self.p.max_speech_s)
 
+    @property
+    def over(self) -> bool:
+        """The turn is decided: speech ended, never came, or ran too long."""
+        return self.state not in (State.WAITING, State.SPEAKING)
+
     def frames_left(self) -> int:
         """The fewest frames before the turn could be over, whatever they hold: a line can
         sleep that long without deciding later (one wake-up per 0.7 s, not per packet)."""
-        if self.state not in (State.WAITING, State.SPEAKING):
+        if self.over:
             return 0
         if self.state == State.SPEAKING:
             too_long = self._max_speech - (self.frames - self.start)
@@ -63,12 +69,14 @@ class Endpointer:
     def push(self, frame: np.ndarray) -> State:
         return self.push_level(float(levels(frame)[0]))
 
-    def push_level(self, level: float) -> State:
-        """One frame, by its level in dBFS (see `levels`, which does many frames at once)."""
-        if self.state not in (State.WAITING, State.SPEAKING):
+    def push_level(self, level: float, gate: float | None = None) -> State:
+        """One frame, by its level in dBFS (see `levels`, which does many frames at once).
+        `gate`: while the robot plays, the level its own echo could reach; only sound
+        above it is the callee's, and the noise floor is not learnt from the echo."""
+        if self.over:
             return self.state
-        voiced = level > self._floor + self.p.margin_db
-        if not voiced:  # track the noise floor on quiet frames only
+        voiced = level > self._floor + self.p.margin_db and (gate is None or level > gate)
+        if not voiced and gate is None:  # track the noise floor on quiet frames only
             self._floor = max(self.p.floor_dbfs, 0.95 * self._floor + 0.05 * level)
         self.frames += 1
         if self.state == State.WAITING:
@@ -104,6 +112,61 @@ def levels(samples: np.ndarray) -> np.ndarray:
     x = samples[:n * FRAME].astype(np.float64).reshape(n, FRAME) / 32768
     rms = np.sqrt(np.mean(x * x, axis=1))
     return 20 * np.log10(np.maximum(rms, 1e-6))
+
+
+class FrameFeeder:
+    """Audio as it arrives, whatever the size of each piece, in whole 20 ms frames into an
+    endpointer. A reference (what the robot played at the same moments, same length)
+    gates the robot's own echo: a frame is the callee's only if it stands within
+    ERL_DB of the loudest reference frame of the last ECHO_TAIL frames (G.168 assumes
+    a line returns at least 6 dB less than it is sent)."""
+
+    ECHO_TAIL = 4  # frames: echo comes back up to 80 ms after the sound that made it
+    ERL_DB = 10.0
+
+    def __init__(self, ep: Endpointer) -> None:
+        self.ep = ep
+        self._rest = np.zeros(0, dtype=np.int16)
+        self._ref_rest = np.zeros(0, dtype=np.int16)  # the reference under `_rest`
+        self._ref_levels: deque[float] = deque([-120.0] * self.ECHO_TAIL, maxlen=self.ECHO_TAIL)
+
+    def feed(self, samples: np.ndarray, reference: np.ndarray | None = None) -> bool:
+        """Take the next samples off the line; True once the turn is over."""
+        if self.ep.over:
+            return True
+        buf = np.concatenate([self._rest, samples]) if len(self._rest) else samples
+        whole = len(buf) // FRAME * FRAME
+        gates = self._gates(reference, len(samples), whole)
+        self._rest = buf[whole:]
+        for i, level in enumerate(levels(buf[:whole]).tolist()):
+            if self.ep.push_level(level, None if gates is None else gates[i]) not in (
+                    State.WAITING, State.SPEAKING):
+                return True
+        return False
+
+    def _gates(self, reference: np.ndarray | None, n: int, whole: int) -> list[float] | None:
+        """The echo gate of each whole frame; None when no echo can be in them."""
+        echoing = reference is not None or self._ref_rest.any() or max(self._ref_levels) > -100
+        if not echoing:
+            self._ref_rest = np.zeros(len(self._rest) + n - whole, dtype=np.int16)
+            return None
+        ref = reference if reference is not None else np.zeros(n, dtype=np.int16)
+        rbuf = np.concatenate([self._ref_rest, ref])
+        self._ref_rest = rbuf[whole:]
+        out = []
+        for level in levels(rbuf[:whole]).tolist():
+            self._ref_levels.append(level)
+            out.append(max(self._ref_levels) - self.ERL_DB)
+        return out
+
+    def samples_left(self) -> int:
+        """The fewest samples still to arrive before the turn could be over."""
+        return max(1, self.ep.frames_left() * FRAME - len(self._rest))
+
+    @property
+    def listened_s(self) -> float:
+        """Line time from the first sample fed to the frame that ended the turn."""
+        return self.ep.frames * FRAME / 8000
 
 
 def frames(samples: np.ndarray) -> list[np.ndarray]:

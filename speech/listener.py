@@ -9,7 +9,7 @@ import numpy as np
 from speech import dtmf
 from speech.audio import Audio
 from speech.channel import RATE
-from speech.endpoint import FRAME, Endpointer, EndpointParams, State, levels
+from speech.endpoint import FRAME, Endpointer, EndpointParams, FrameFeeder, State
 from speech.recognizer import Grammar, Recognition, Recognizer
 from survey_scripts.dialog import Heard
 
@@ -49,39 +49,41 @@ class Hearing:
         self._listener = listener
         self._grammar = grammar
         self._ep = Endpointer(listener.params)
+        self._feeder = FrameFeeder(self._ep)
         self._chunks: list[np.ndarray] = []
-        self._rest = np.zeros(0, dtype=np.int16)
 
-    def feed(self, samples: np.ndarray) -> bool:
-        """Take the next samples off the line; True once the turn is over."""
+    def feed(self, samples: np.ndarray, reference: np.ndarray | None = None) -> bool:
+        """Take the next samples off the line (with what the robot played meanwhile, if it
+        played); True once the turn is over."""
         if self.over:
             return True
         self._chunks.append(samples)
-        buf = np.concatenate([self._rest, samples]) if len(self._rest) else samples
-        whole = len(buf) // FRAME * FRAME
-        self._rest = buf[whole:]
-        for level in levels(buf[:whole]).tolist():
-            if self._ep.push_level(level) not in (State.WAITING, State.SPEAKING):
-                return True
-        return False
+        return self._feeder.feed(samples, reference)
 
     @property
     def over(self) -> bool:
-        return self._ep.state not in (State.WAITING, State.SPEAKING)
+        return self._ep.over
 
     def samples_left(self) -> int:
         """The fewest samples still to arrive before the turn could be over."""
-        return max(1, self._ep.frames_left() * FRAME - len(self._rest))
+        return self._feeder.samples_left()
 
     @property
     def listened_s(self) -> float:
         """Line time from the start of the turn to the frame that ended it."""
-        return self._ep.frames * FRAME / RATE
+        return self._feeder.listened_s
+
+    @property
+    def speech_span_s(self) -> tuple[float, float] | None:
+        """Where the callee's speech started and ended, in seconds from the turn's start."""
+        if self._ep.state in (State.WAITING, State.NO_INPUT):
+            return None
+        return self._ep.start * FRAME / RATE, self._ep.end * FRAME / RATE
 
     def finish(self) -> Turn:
         """What the callee did: silence, keypad tones or speech, and what the speech said."""
         ep, consumed = self._ep, self.listened_s
-        incoming = np.concatenate(self._chunks) if self._chunks else self._rest
+        incoming = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
         if ep.state in (State.WAITING, State.NO_INPUT):
             return Turn(Heard(silent=True), None, consumed)
         lo = max(0, (ep.start - _MARGIN) * FRAME)

@@ -1,1 +1,5 @@
 """What is asked: survey files and the dialog engine. Pure logic, no audio, no I/O."""
+
+from pathlib import Path
+
+DEFAULT_SURVEY = Path(__file__).resolve().parent / "covid19_symptoms.yaml"

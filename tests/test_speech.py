@@ -178,7 +178,7 @@ def test_out_of_grammar_real_speech_is_rejected(sphinx, survey: Survey) -> None:
 
 
 def test_answering_machine_found_from_audio() -> None:
-    from dialer.population import machine_greeting
+    from dialer.lines.simulated.population import machine_greeting
     from speech.amd import classify_opening, find_beep
 
     synth = Synthesizer()

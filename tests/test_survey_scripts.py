@@ -310,3 +310,22 @@ def test_yaml_alias_bomb_in_a_rule_is_refused_quickly(tmp_path: Path) -> None:
     assert time.monotonic() - t0 < 2
     assert "'when' must be a single value, not a list" in str(e.value)
     assert "'type' must be a single value, not a list" in str(e.value)
+
+
+def test_every_turn_gets_one_decision(survey: Survey) -> None:
+    from survey_scripts.vocabulary import Decision as D
+
+    silent = Heard(silent=True)
+    result, _ = drive(survey, [said("yes"), said("repeat that"), said("yes", 0.4), said("no"),
+                               silent, silent, Heard(digits="1", confidence=1),
+                               said("three", 0.95), said("yes"), said("i don't know"),
+                               silent, silent, silent, silent, *ALL_NO[4:]])
+    got = [(d.question_id, d.decision) for d in result.decisions]
+    assert got[:13] == [("consent", D.ACCEPTED), ("fever", D.REPEATED), ("fever", D.CONFIRMING),
+                        ("fever", D.DENIED), ("fever", D.REPROMPTED), ("fever", D.KEYPAD),
+                        ("fever", D.KEYED), ("fever_days", D.CONFIRMING),
+                        ("fever_days", D.CONFIRMED), ("cough", D.DONT_KNOW),
+                        ("breathing", D.REPROMPTED), ("breathing", D.REPROMPTED),
+                        ("breathing", D.KEYPAD)]
+    assert got[13] == ("breathing", D.UNANSWERED)
+    assert len(result.decisions) == result.turns  # one decision per turn heard

@@ -11,8 +11,8 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from dialer.call import Clock
-from dialer.speechthread import install
+from dialer.executor import install
+from dialer.lines.pacing import Pacing
 from dialer.wire import Batch, CallOutcome
 from workers.jobs import run_calls
 
@@ -35,10 +35,10 @@ def _worker(tasks: Any, results: Any, parent: int, realtime: bool) -> None:
     # so they neither print a traceback nor die half-way through writing a result
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(_serve(tasks, results, parent, Clock(realtime)))
+    asyncio.run(_serve(tasks, results, parent, Pacing(realtime)))
 
 
-async def _serve(tasks: Any, results: Any, parent: int, clock: Clock) -> None:
+async def _serve(tasks: Any, results: Any, parent: int, pacing: Pacing) -> None:
     """Batches run side by side on this loop, so a realtime line waits without a process."""
     install()
     loop = asyncio.get_running_loop()
@@ -46,14 +46,14 @@ async def _serve(tasks: Any, results: Any, parent: int, clock: Clock) -> None:
     running: set[asyncio.Task[int]] = set()
     # fast clock: one batch at a time, so batches spread over the processes (it is all
     # CPU); realtime: many, since a line mostly waits for the wall clock
-    limit = 10_000 if clock.realtime else 1
+    limit = 10_000 if pacing.realtime else 1
     while True:
         if len(running) >= limit:
             await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
         batch = await loop.run_in_executor(taker, _take, tasks, parent)
         if batch is None or batch == _STOP:
             break
-        task = asyncio.create_task(run_calls(batch, results.put, clock), name="batch")
+        task = asyncio.create_task(run_calls(batch, results.put, pacing), name="batch")
         running.add(task)
         task.add_done_callback(running.discard)
     if batch is None:  # an orderly stop: finish what was taken

@@ -34,6 +34,8 @@ def register(sub: Any) -> None:
     load.add_argument("--dnc-lenient", action="store_true",
                       help="block the readable do-not-call lines even if some are unreadable")
     load.add_argument("--seed", type=int, help="seed of the simulated population (default 1)")
+    load.add_argument("--callees", choices=["duplex", "classic"],
+                      help="simulated callees: duplex (default: early answers, echo) or classic")
     settings_args(load)
     engine_args(load)
     load.add_argument("--json", action="store_true")
@@ -85,6 +87,8 @@ def register(sub: Any) -> None:
     demo.add_argument("--contacts", type=int, default=300)
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--json", action="store_true")
+    demo.add_argument("--callees", choices=["duplex", "classic"], default="duplex",
+                      help="simulated callees: duplex (early answers, echo) or classic")
     run_args(demo, 200)
     demo.set_defaults(func=cmd_demo)
 
@@ -98,7 +102,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     req = LoadRequest(Path(args.list), args.campaign, args.script, args.region,
                       Path(args.dnc) if args.dnc else None, args.dnc_lenient, args.seed,
                       settings=CampaignSettings(**given) if given else None,
-                      engine=args.engine, vosk_model=args.vosk_model)
+                      engine=args.engine, vosk_model=args.vosk_model, callees=args.callees)
     if not Path(args.list).is_file():
         raise UsageError(f"{args.list}: no such call list file")
     rep = load(Store(args.db), req)
@@ -201,7 +205,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if not 1 <= args.contacts <= 10_000_000:
         raise UsageError(f"--contacts {args.contacts}: use 1 to 10000000")
-    out = demo(args.contacts, run_params(args), args.seed, progress=not args.no_progress)
+    out = demo(args.contacts, run_params(args), args.seed, progress=not args.no_progress,
+               callees=args.callees)
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
         return 0

@@ -15,10 +15,17 @@ from survey_scripts.errors import AudioError, UsageError
 log = logging.getLogger("healthdial")
 
 
+def _callees(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--callees", choices=["duplex", "classic"], default="duplex",
+                   help="simulated callees: duplex (some answer before the question ends, "
+                        "the line echoes the robot) or classic (neither, as before)")
+
+
 def register(sub: Any) -> None:
     call = sub.add_parser("call", help="one simulated call, printed turn by turn")
     script_args(call)
     call.add_argument("--seed", type=int, default=1)
+    _callees(call)
     call.set_defaults(func=cmd_call)
     rec = sub.add_parser("recognize", help="recognize WAV files against one question's grammar")
     script_args(rec)
@@ -32,45 +39,53 @@ def register(sub: Any) -> None:
     acc.add_argument("--json", action="store_true")
     acc.add_argument("--processes", type=int, default=os.cpu_count() or 1,
                      help="worker processes (default: one per core)")
+    _callees(acc)
     acc.set_defaults(func=cmd_accuracy)
 
 
 def _survey_and_engine(args: argparse.Namespace) -> Any:
-    from dialer.stack import DEFAULT_SCRIPT
     from dialer.wire import EngineSpec
     from speech.engines import choose
+    from survey_scripts import DEFAULT_SURVEY
     from survey_scripts.loader import load_survey
 
-    survey = load_survey(args.script or DEFAULT_SCRIPT)
+    survey = load_survey(args.script or DEFAULT_SURVEY)
     return survey, EngineSpec(*choose(args.engine, args.vosk_model, survey.language.code))
 
 
-def _stack(args: argparse.Namespace) -> Any:
-    from dialer.stack import build_stack
+def _robot(args: argparse.Namespace) -> Any:
+    from dialer.robot.robot import build_robot
 
     survey, engine = _survey_and_engine(args)
-    stack = build_stack(survey, engine)
+    robot = build_robot(survey, engine)
     log.info("survey %s (%s), recognition engine: %s", survey.name, survey.language.code,
-             stack.engine)
-    return stack
+             robot.listener.recognizer.name)
+    return robot, engine
 
 
 def cmd_call(args: argparse.Namespace) -> int:
-    from dialer.call import run_call
-    from dialer.callee import Callee
-    from dialer.persona import make_persona
+    """One simulated call, the robot's side beside the simulated callee's."""
+    from dialer.lines.simulated import build_simulation
+    from dialer.lines.simulated.line import SimulatedLine
+    from dialer.lines.simulated.persona import make_persona
+    from dialer.robot.call import run_survey
 
-    stack = _stack(args)
-    persona = make_persona(args.seed, stack.survey)
+    robot, engine = _robot(args)
+    sim = build_simulation(robot.survey, engine.engine, robot, args.callees == "duplex")
+    persona = make_persona(args.seed, robot.survey)
     print(f"callee: voice {persona.voice}, habits {persona.habits}")
-    record = asyncio.run(run_call(stack.robot, Callee(persona, stack.survey, stack.ear)))
+    line = SimulatedLine.with_person(sim, persona)
+    record = asyncio.run(run_survey(robot, line))
+    replies = iter(line.replies)
     for i, t in enumerate(record.turns, 1):
         h = t.heard
         heard = ("(keypad " + h.digits + ")" if h.digits else "(silence)" if h.silent
                  else "(hung up)" if h.hangup else repr(h.transcript) or "(rejected)")
+        said = next(replies, None)
         print(f"{i:2d}. robot [{t.prompt.kind}:{t.prompt.question_id}] {t.prompt.text}")
-        print(f"    callee did: {t.callee.kind} {t.callee.text!r}")
-        print(f"    robot heard: {heard} confidence {h.confidence:.2f}")
+        print(f"    callee did: {said.kind + ' ' + repr(said.text) if said else '-'}"
+              f"{' (cut the prompt short)' if t.barged_in else ''}")
+        print(f"    robot heard: {heard} confidence {h.confidence:.2f} -> {t.decision}")
     r = record.result
     print(f"outcome: {r.outcome.value}; risk: {r.risk}")
     for qid, rec in r.answers.items():
@@ -86,17 +101,17 @@ def cmd_recognize(args: argparse.Namespace) -> int:
     from speech.recognizer import Grammar
     from survey_scripts.phrases import answer_phrases, interpret
 
-    stack = _stack(args)
+    robot, _ = _robot(args)
     try:
-        q = stack.survey.question(args.question)
+        q = robot.survey.question(args.question)
     except KeyError:
-        ids = ", ".join(q.id for q in stack.survey.questions)
-        raise UsageError(f"no question {args.question!r} in {stack.survey.path}; "
+        ids = ", ".join(q.id for q in robot.survey.questions)
+        raise UsageError(f"no question {args.question!r} in {robot.survey.path}; "
                          f"use one of: {ids}") from None
-    lang = stack.survey.language
+    lang = robot.survey.language
     table = answer_phrases(q, lang)
     grammar = Grammar(q.id, tuple(table), lang.fillers)
-    recognizer = stack.robot.listener.recognizer
+    recognizer = robot.listener.recognizer
     status = 0
     for path in args.audio:
         try:
@@ -124,7 +139,8 @@ def cmd_accuracy(args: argparse.Namespace) -> int:
     make_recognizer(engine)  # a missing model is an error before any worker starts
     log.info("survey %s, recognition engine: %s, %d processes", survey.name, engine.engine,
              args.processes)
-    report = run_accuracy(args.script, engine, args.calls, args.seed, args.processes)
+    report = run_accuracy(survey, engine, args.calls, args.seed, args.processes,
+                          args.callees == "duplex")
     data = report.as_dict()
     if args.json:
         print(json.dumps(data, ensure_ascii=False))

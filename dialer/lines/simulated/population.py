@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from dialer.hours import local, next_open
-from dialer.persona import Persona, make_persona
+from dialer.lines.simulated.persona import Persona, make_persona
 from dialer.store import Campaign
 from speech.amd import beep
 from speech.channel import RATE
@@ -80,5 +80,5 @@ def plan(campaign: Campaign, contact: sqlite3.Row, attempt: int) -> dict[str, An
     hour the attempt was planned for (answer rates depend on it, not on line luck)."""
     s, tz = campaign.settings, contact["timezone"]
     planned = campaign.start_at + sum(s.retry_after_s(k) for k in range(1, attempt))
-    return {"kind": "simulated", "seed": campaign.seed,
-            "hour": local(next_open(planned, tz, s), tz).hour}
+    return {**campaign.line, "hour": local(next_open(planned, tz, s), tz).hour,
+            "contact": contact["id"], "attempt": attempt, "ext": contact["ext"]}

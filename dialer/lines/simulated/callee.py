@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dialer.persona import Persona
+from dialer.lines.simulated.persona import Persona
 from speech import dtmf
 from speech.audio import to_int16
 from speech.channel import RATE, from_line
@@ -174,10 +174,12 @@ class Callee:
         self.lang = survey.language
         self.rng = random.Random(persona.seed * 7919 + attempt)
         self.current: Question | None = None
+        self.heard_kind: str | None = None  # what the last prompt was, as this callee took it
         self._asked_repeat: set[str] = set()
 
     def reply(self, prompt_line: bytes) -> Reply:
         heard = self.ear.hear(prompt_line)
+        self.heard_kind = heard.kind if heard else None
         h = self.p.habits
         if heard is None:
             return Reply("speech", self.rng.choice(REPEAT[self.lang.code]))

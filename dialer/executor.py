@@ -1,4 +1,4 @@
-"""The one thread a worker process decodes and synthesizes on, the robot's work first.
+"""The speech executor: one thread per worker process decodes and synthesizes, robot first.
 
 Engines are not thread-safe and pocketsphinx holds the GIL, so a process gets
 one speech thread. On the realtime clock the simulated callees share it with

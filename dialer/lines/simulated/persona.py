@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from speech.tts import Voice
 from survey_scripts.model import AnswerType, Survey
@@ -34,6 +34,7 @@ class Habits:
     refuses: bool = False  # says no to consent
     hangup_at: str | None = None  # hangs up when this question is asked
     snr_db: float | None = None  # background noise, None for a quiet room
+    early: float = 0.0  # answers a question before it has been asked to the end
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,10 @@ def make_persona(seed: int, survey: Survey) -> Persona:
         else None,
         snr_db=rng.choice([None, None, 30.0, 20.0]),
     )
+    # drawn from a stream of its own, so every earlier draw (and so every call made
+    # before full-duplex lines) stays as it was for the same seed
+    early = random.Random(f"{seed}:early").choice((0.0, 0.0, 0.2, 0.5))
+    habits = replace(habits, early=early)
     if habits.refuses:
         truth["consent"] = "no"
     return Persona(seed, voice, truth, habits)

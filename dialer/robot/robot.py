@@ -1,0 +1,56 @@
+"""The survey robot's voice and ears: prompts synthesized once, a listener per process."""
+
+from __future__ import annotations
+
+from speech.channel import to_line
+from speech.engines import ModelRef, make_recognizer
+from speech.listener import Listener
+from speech.recognizer import Grammar
+from speech.tts import Synthesizer, Voice
+from survey_scripts.dialog import Prompt, PromptKind, every_prompt
+from survey_scripts.model import Survey
+
+
+class Robot:
+    """Models load once and serve many calls."""
+
+    def __init__(self, survey: Survey, synth: Synthesizer, listener: Listener) -> None:
+        self.survey = survey
+        self.synth = synth
+        self.listener = listener
+        lang = survey.language
+        self.voice = Voice("espeak", lang.voice, lang.rate)
+        self._lines: dict[str, bytes] = {}
+        # espeak-ng carries state from one utterance to the next (its pitch flutter), so a
+        # prompt's waveform would depend on what was said before it. Saying every prompt
+        # once, in a fixed order, at start makes every process sound the same.
+        for said in every_prompt(survey):
+            self.say(said.text)
+        self.say(lang.voicemail)
+
+    def say(self, text: str) -> bytes:
+        """The prompt as it goes down the line (8 kHz mu-law), made once per text."""
+        if text not in self._lines:
+            self._lines[text] = to_line(self.synth.speak(text, self.voice))
+        return self._lines[text]
+
+    def prompts(self) -> dict[str, bytes]:
+        """Every prompt's line audio, by text."""
+        return {said.text: self.say(said.text) for said in every_prompt(self.survey)}
+
+    def grammar(self, prompt: Prompt) -> Grammar:
+        assert prompt.listen is not None
+        return Grammar(prompt.listen.key, prompt.listen.phrases, self.survey.language.fillers)
+
+    def barge_in(self, prompt: Prompt) -> bool:
+        """Whether speech may cut this prompt short: the question's setting (yes/no by
+        default); a read-back or the keypad offer, always."""
+        if prompt.kind in (PromptKind.CONFIRM, PromptKind.KEYPAD):
+            return True
+        if prompt.question_id is None:
+            return False
+        return self.survey.question(prompt.question_id).barge_in
+
+
+def build_robot(survey: Survey, engine: ModelRef, synth: Synthesizer | None = None) -> Robot:
+    return Robot(survey, synth or Synthesizer(), Listener(make_recognizer(engine)))

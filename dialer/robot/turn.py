@@ -1,0 +1,117 @@
+"""One turn on a full-duplex line: the prompt plays while the callee's audio keeps arriving.
+
+While the prompt plays the robot looks for the callee's speech, its own echo
+gated out (speech.endpoint.FrameFeeder). Where the prompt allows barge-in, speech
+stops the prompt at once and is heard from its start; where it does not, the
+prompt plays out and an answer begun during it is still heard from its start.
+With no speech during the prompt, listening starts when the prompt ends. The turn
+is over when the callee has finished (0.7 s of silence), said nothing for 5 s,
+or hung up; recognition runs on the robot's speech executor.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+
+from dialer.executor import Priority, on_speech_thread
+from dialer.lines import Line
+from dialer.robot.robot import Robot
+from speech.channel import RATE, ulaw_decode
+from speech.endpoint import FRAME, Endpointer, EndpointParams, FrameFeeder, State
+from speech.listener import Hearing
+from speech.recognizer import Recognition
+from survey_scripts.dialog import Heard, Prompt
+from survey_scripts.vocabulary import Decision
+
+T = TypeVar("T")
+CHUNK = 2000  # samples (250 ms): how often speech is looked for while a prompt plays
+MARGIN = 5  # frames kept before speech that began during a prompt
+_DURING = EndpointParams(no_input_s=1e9)  # speech may start at any moment of a prompt
+
+
+@dataclass
+class TurnLog:
+    """One turn as the robot lived it, all in line time (seconds since dialling)."""
+
+    prompt: Prompt
+    heard: Heard
+    started_s: float  # the prompt started playing
+    listened_from_s: float  # the robot's hearing of the answer starts here
+    speech_s: tuple[float, float] | None  # the callee's speech, as endpointed
+    ended_s: float  # the turn was over (the frame that ended it arrived)
+    barged_in: bool = False  # the callee's speech cut the prompt short
+    answered_early: bool = False  # the callee's speech began while the prompt played
+    recognition: Recognition | None = None
+    latency_s: float | None = None  # paced lines: end of the answer to the next prompt
+    decision: Decision | None = None  # filled in from the dialog's decisions
+
+
+def timed(fn: Callable[..., T], *args: object) -> tuple[T, float]:
+    start = time.thread_time()
+    return fn(*args), time.thread_time() - start
+
+
+async def take_turn(robot: Robot, line: Line, prompt: Prompt) -> tuple[TurnLog, float]:
+    """Play the prompt, hear the answer; the turn's log and the robot's CPU seconds."""
+    out = robot.say(prompt.text)
+    started = line.now()
+    line.play(out)
+    barge = robot.barge_in(prompt)
+    reference = ulaw_decode(out)  # what the line carries of the robot: its echo's source
+    onset = FrameFeeder(Endpointer(_DURING))
+    during: list[np.ndarray] = []
+    played, barged = 0, False
+    while (left := line.playing_left()) > 0:
+        want = min(left, CHUNK) if barge else left
+        x = ulaw_decode(await line.receive(want))
+        during.append(x)
+        onset.feed(x, reference[played:played + len(x)])
+        played += len(x)
+        if len(x) < want:  # the far end hung up while the prompt played
+            return _hung_up(prompt, started, line), 0.0
+        if barge and onset.ep.state != State.WAITING:
+            line.stop()
+            barged = True
+            break
+    hearing = robot.listener.hearing(robot.grammar(prompt))
+    heard_from = line.now()
+    if onset.ep.state != State.WAITING:  # the answer began while the prompt played
+        audio = np.concatenate(during)
+        first = max(0, (onset.ep.start - MARGIN) * FRAME)
+        hearing.feed(audio[first:], reference[first:len(audio)])
+        heard_from = started + first / RATE
+    log, cpu = await _listen(robot, line, prompt, hearing, started, heard_from, barged)
+    log.answered_early = onset.ep.state != State.WAITING
+    return log, cpu
+
+
+async def _listen(robot: Robot, line: Line, prompt: Prompt, hearing: Hearing, started: float,
+                  heard_from: float, barged: bool) -> tuple[TurnLog, float]:
+    while not hearing.over:
+        want = hearing.samples_left()
+        x = ulaw_decode(await line.receive(want))
+        if len(x) < want:
+            hearing.feed(x)
+            return _hung_up(prompt, started, line), 0.0
+        hearing.feed(x)
+    arrived = time.monotonic()  # the frame that ended the turn is here
+    ended = line.now()
+    turn, cpu = await on_speech_thread(Priority.ROBOT, timed, hearing.finish)
+    span = hearing.speech_span_s
+    log = TurnLog(prompt, turn.heard, started, heard_from,
+                  None if span is None else (heard_from + span[0], heard_from + span[1]),
+                  ended, barged, turn.recognition)
+    if line.paced:  # the next prompt starts now
+        log.latency_s = time.monotonic() - arrived
+    return log, cpu
+
+
+def _hung_up(prompt: Prompt, started: float, line: Line) -> TurnLog:
+    now = line.now()
+    return TurnLog(prompt, Heard(hangup=True), started, now, None, now)
+
