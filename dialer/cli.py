@@ -14,7 +14,13 @@ import re
 import sys
 from collections.abc import Sequence
 
-from dialer.commands import campaign_cmds, dnc_cmds, speech_cmds
+from dialer.commands import (
+    campaign_cmds,
+    console_cmds,
+    control_cmds,
+    dnc_cmds,
+    speech_cmds,
+)
 from survey_scripts.errors import HealthdialError
 
 log = logging.getLogger("healthdial")
@@ -28,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-v", "--verbose", action="store_true")
     sub = ap.add_subparsers(dest="command", required=True)
-    for module in (speech_cmds, campaign_cmds, dnc_cmds):
+    for module in (speech_cmds, campaign_cmds, control_cmds, console_cmds, dnc_cmds):
         module.register(sub)
     return ap
 

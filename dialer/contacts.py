@@ -157,7 +157,11 @@ def read_rows(path: Path, what: str = "call list") -> tuple[list[tuple[int, dict
                                                             list[Rejected]]:
     """Rows as dicts keyed by lower-case column names, with their row numbers; the
     delimiter is detected. Rows csv cannot read come back as rejected."""
-    records = _records(_read_text(path, what))
+    return rows_of(_read_text(path, what), str(path))
+
+
+def rows_of(text: str, path: str) -> tuple[list[tuple[int, dict[str, str]]], list[Rejected]]:
+    records = _records(text)
     first = next(records, None)
     header = [h.strip().lower() for h in first[1]] if first and isinstance(first[1], list) else []
     if "phone" not in header:
@@ -206,11 +210,14 @@ def parse_list(path: Path, region: str, blocked: set[tuple[str, str]],
 def read_dnc(path: Path, region: str) -> DncList:
     """A do-not-call file: a CSV with a phone column, or a number per line (anything after
     a comma, semicolon or tab on the line is a note). Every unreadable line is reported."""
-    text = _read_text(path, "do-not-call list")
+    return parse_dnc(_read_text(path, "do-not-call list"), region, str(path))
+
+
+def parse_dnc(text: str, region: str, source: str = "the do-not-call list") -> DncList:
     first = text.splitlines()[0].lower() if text.strip() else ""
     out = DncList()
     if "phone" in first:
-        rows, out.rejected = read_rows(path, "do-not-call list")
+        rows, out.rejected = rows_of(text, source)
         cells = [(i, r.get("phone", "")) for i, r in rows]
     else:
         cells = [(i, re.split(r"[,;\t]", line, maxsplit=1)[0])

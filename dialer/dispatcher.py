@@ -29,9 +29,10 @@ import numpy as np
 
 from dialer import spool
 from dialer.hours import next_open
-from dialer.store import Campaign, Store
+from dialer.store import Campaign, Control, Store
 from dialer.wire import Batch, CallJob, CallOutcome
 from survey_scripts.errors import StoreError
+from survey_scripts.vocabulary import Outcome
 
 log = logging.getLogger(__name__)
 DRAIN_S = 600.0  # after a store failure, how long to wait for the calls in flight
@@ -41,6 +42,12 @@ class Pool(Protocol):
     def submit(self, batch: Batch) -> None: ...
     def result(self, timeout: float) -> CallOutcome | None: ...
     def alive(self) -> int: ...
+    def set_paused(self, paused: bool) -> None: ...
+
+
+TICK_S = 0.5  # the operator's controls are read this often (they act within 2 s)
+BREAKER_WINDOW = 20  # the circuit breaker looks at this many latest calls...
+BREAKER_SHARE = 0.5  # ...and pauses the campaign when more than this share failed
 
 
 # the line back-end's own data for one call (simulated: its seed and nominal hour); the
@@ -72,6 +79,10 @@ class RunStats:
     busy: int = 0
     # realtime: the latest turns' end-of-answer to next-prompt latencies, for the live view
     latency_s: deque[float] = field(default_factory=lambda: deque(maxlen=5000))
+    started_at: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))  # wall
+    completed_at: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
+    results_at: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
+    stopped: bool = False  # the operator stopped the campaign
 
     @property
     def calls_per_s(self) -> float:
@@ -96,23 +107,35 @@ class Dispatcher:
         start = time.time() if params.realtime else campaign.start_at
         self.due = [(max(r["next_at"] or start, start), cid) for cid, r in self.contacts.items()]
         heapq.heapify(self.due)
+        self.cap, self.cps = params.lines, params.cps
         self.free = [start] * params.lines
+        self._owed = 0  # lines to take out of service as they come free (cap lowered)
         self.inflight: dict[str, float] = {}
         self.last_start = start - 1.0
+        self.control = campaign.control
+        self._ticked = 0.0
+        self._recent: deque[bool] = deque(maxlen=BREAKER_WINDOW)  # latest calls: failed?
         self.stats.sim_start = self.stats.sim_end = start
         self._unapplied: list[CallOutcome] = []  # a result the store failed to take
         assert campaign.survey_hash and campaign.survey_text is not None
 
     async def run(self) -> RunStats:
         t0 = time.monotonic()
+        self.pool.set_paused(self.control.state == "paused")
         try:
             while self.due or self.inflight:
-                await self._dispatch()
+                if self.control.state == "stopped" and not self.inflight:
+                    self.stats.stopped = True
+                    break
+                if self.control.state == "active":
+                    await self._dispatch()
                 if not self.inflight:
-                    if not self.free:
+                    if not self.free and self.control.state == "active":
                         raise RuntimeError("no line free and none in flight: lines leaked")
-                    if self.p.realtime:  # the next contact is due later: wait, do not spin
-                        await asyncio.sleep(self._idle_s())
+                    if self.p.realtime or self.control.state != "active":
+                        await asyncio.sleep(TICK_S if self.control.state != "active"
+                                            else self._idle_s())
+                    await asyncio.to_thread(self._tick, True)
                     continue
                 # waiting for a result and writing it to SQLite both block: off the loop
                 if not await asyncio.to_thread(self._receive):
@@ -152,9 +175,10 @@ class Dispatcher:
                 if self._blocked(cid):
                     continue
                 free_at = heapq.heappop(self.free)
-                wanted = max(free_at, eligible, self.last_start + 1 / self.p.cps)
+                wanted = max(free_at, eligible, self.last_start + 1 / self.cps)
                 start = next_open(wanted, self.contacts[cid]["timezone"], self.c.settings)
             self.last_start = start
+            self.stats.started_at.append(time.time())
             job = self._job(cid, start)
             self.inflight[job.id] = start
             batch.append(job)
@@ -188,7 +212,7 @@ class Dispatcher:
             if start > time.time():
                 heapq.heappush(self.due, (start, cid))
                 continue
-            gate = self.last_start + 1 / self.p.cps
+            gate = self.last_start + 1 / self.cps
             if gate > time.time():
                 await asyncio.sleep(gate - time.time())
             heapq.heappop(self.free)
@@ -202,17 +226,85 @@ class Dispatcher:
         return max(0.0, min(1.0, self.due[0][0] - time.time()))
 
     def _receive(self) -> bool:
-        r = self.pool.result(1.0)
+        self._tick()
+        r = self.pool.result(TICK_S)
         if r is None:
             return False
         self._apply(r)
         return True
 
+    def _tick(self, force: bool = False) -> None:
+        """Every TICK_S: the operator's controls in, the live figures out (in a thread)."""
+        now = time.monotonic()
+        if not force and now - self._ticked < TICK_S:
+            return
+        self._ticked = now
+        self._take(self.store.control(self.c.name))
+        self.store.write_live(self.c.name, self.live())
+
+    def _take(self, control: Control) -> None:
+        """A change of the stored control since it was last read (the run starts from its
+        params, which the runner took from the same control)."""
+        if control.state != self.control.state:
+            log.info("campaign %s: %s%s", self.c.name, control.state,
+                     f" ({control.reason})" if control.reason else "")
+        if control.state != self.control.state or control.state != "active":
+            self.pool.set_paused(control.state != "active")  # again while paused: a worker
+            # that missed it (Redis away) learns it now
+        if control.line_cap != self.control.line_cap:
+            self._recap(control.line_cap)
+        if control.cps != self.control.cps:
+            self.cps = control.cps
+        self.control = control
+
+    def _recap(self, cap: int) -> None:
+        """More lines are free at once; fewer are taken out of service as they come free."""
+        now = max(self.last_start, self.free[0] if self.free else self.last_start)
+        for _ in range(cap - self.cap):
+            heapq.heappush(self.free, now if not self.p.realtime else time.time())
+        for _ in range(self.cap - cap):
+            if self.free:
+                heapq.heappop(self.free)
+            else:
+                self._owed += 1
+        self.cap = cap
+
+    def live(self) -> dict[str, Any]:
+        """The figures the console shows, as of now."""
+        wall = time.time()
+        s = self.stats
+        return {"state": self.control.state, "reason": self.control.reason,
+                "clock": "realtime" if self.p.realtime else "fast",
+                "now": wall if self.p.realtime else self.last_start,
+                "lines_busy": len(self.inflight), "line_cap": self.cap, "cps": self.cps,
+                "attempts": s.attempts, "outcomes": dict(s.outcomes), "duplicates": s.duplicates,
+                "started_last_min": sum(1 for t in s.started_at if t > wall - 60),
+                "completed_last_min": sum(1 for t in s.completed_at if t > wall - 60),
+                "results_last_min": sum(1 for t in s.results_at if t > wall - 60),
+                "completed_per_s": s.calls_per_s, "wall_s": s.wall_s,
+                "lost_batches": getattr(self.pool, "lost_batches", 0),
+                "pid": os.getpid()}
+
+    def _breaker(self, r: CallOutcome) -> None:
+        """More than half of the latest calls failed (inside healthdial, or the line):
+        pause the campaign, with the reason, rather than burn through the list."""
+        self._recent.append(r.outcome == Outcome.DROPPED)
+        failed = sum(self._recent)
+        if len(self._recent) == BREAKER_WINDOW and failed > BREAKER_SHARE * BREAKER_WINDOW \
+                and self.control.state == "active":
+            reason = (f"circuit breaker: {failed} of the last {BREAKER_WINDOW} calls failed "
+                      f"(last: {r.reason or 'no reason given'})")
+            log.warning("campaign %s paused: %s", self.c.name, reason)
+            self._take(self.store.set_control(self.c.name, "paused", reason))
+
     def _apply(self, r: CallOutcome) -> None:
         start = self.inflight.pop(r.id, None)
         end = r.started + r.duration
         if start is not None:  # the line is free again, whatever the store makes of it
-            heapq.heappush(self.free, end)
+            if self._owed:
+                self._owed -= 1
+            else:
+                heapq.heappush(self.free, end)
         self.stats.busy = len(self.inflight)
         try:
             fresh = self.store.apply(self.c.name, r, self.c.settings)
@@ -224,6 +316,10 @@ class Dispatcher:
             return
         self.stats.attempts += 1
         self.stats.outcomes[r.outcome] += 1
+        self.stats.results_at.append(time.time())
+        if r.outcome == Outcome.COMPLETED:
+            self.stats.completed_at.append(time.time())
+        self._breaker(r)
         self.stats.cpu_s += r.cpu
         self.stats.latency_s.extend(r.latency_s)
         self.stats.sim_end = max(self.stats.sim_end, end)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -20,6 +21,7 @@ from dialer.dispatcher import Dispatcher, RunParams, RunStats
 from dialer.lines.simulated import population
 from dialer.lock import CampaignLock
 from dialer.store import Campaign, Store
+from survey_scripts.errors import UsageError
 from workers.embedded import EmbeddedPool
 from workers.rqjobs import calls_queue
 from workers.rqpool import RQPool
@@ -53,10 +55,22 @@ def apply_kept(store: Store, c: Campaign) -> int:
 
 
 def run(store: Store, campaign: str, params: RunParams, progress: bool = True,
-        redis_url: str | None = None) -> RunStats:
-    """Call every pending contact to the end; resumable at any moment."""
+        redis_url: str | None = None, given: tuple[int | None, float | None] = (None, None)
+        ) -> RunStats:
+    """Call every pending contact to the end; resumable at any moment. The line cap and
+    calls per second come from the campaign's control; `given` (from `run --lines/--cps`)
+    wins and is stored."""
     c = store.campaign(campaign)
+    if c.control.state == "stopped":
+        why = c.control.reason or "by an operator"
+        raise UsageError(f"campaign {campaign!r} was stopped ({why}); a stopped campaign is "
+                         "not run again")
     with CampaignLock(store.path, campaign):
+        lines, cps = given
+        if lines is not None or cps is not None:
+            store.set_control(campaign, line_cap=lines, cps=cps)
+        c = store.campaign(campaign)
+        params = replace(params, lines=c.control.line_cap, cps=c.control.cps)
         queue = QueueSettings.from_url(redis_url) if redis_url else None
         preflight(store, c, local_model=queue is None)
         apply_kept(store, c)

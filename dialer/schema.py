@@ -107,7 +107,33 @@ def _language(text: str) -> str:
     return code if isinstance(code, str) else "en"
 
 
-MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(2, _v2)]
+def _v3(db: sqlite3.Connection) -> None:
+    """Issue 11: campaign control (kept across restarts), live figures, throughput and
+    recognition health by minute, turn latency histograms; console tokens, sessions and
+    the audit log."""
+    _statements(db, """
+    ALTER TABLE campaigns ADD COLUMN control TEXT NOT NULL DEFAULT 'active';
+    ALTER TABLE campaigns ADD COLUMN control_reason TEXT;
+    ALTER TABLE campaigns ADD COLUMN line_cap INTEGER;
+    ALTER TABLE campaigns ADD COLUMN cps REAL;
+    CREATE TABLE live(campaign TEXT PRIMARY KEY, at REAL NOT NULL, data TEXT NOT NULL);
+    CREATE TABLE throughput(campaign TEXT NOT NULL, minute INTEGER NOT NULL,
+      outcome TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY(campaign, minute, outcome));
+    CREATE TABLE turn_stats(campaign TEXT NOT NULL, question TEXT NOT NULL,
+      decision TEXT NOT NULL, minute INTEGER NOT NULL, n INTEGER NOT NULL,
+      PRIMARY KEY(campaign, question, decision, minute));
+    CREATE TABLE latency(campaign TEXT NOT NULL, question TEXT NOT NULL,
+      bucket REAL NOT NULL, n INTEGER NOT NULL, PRIMARY KEY(campaign, question, bucket));
+    CREATE TABLE tokens(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL,
+      hash TEXT NOT NULL UNIQUE, created REAL NOT NULL, expires REAL, revoked REAL);
+    CREATE TABLE sessions(hash TEXT PRIMARY KEY, token_id INTEGER NOT NULL, csrf TEXT NOT NULL,
+      created REAL NOT NULL, expires REAL NOT NULL);
+    CREATE TABLE audit(id INTEGER PRIMARY KEY, at REAL NOT NULL, who TEXT NOT NULL,
+      action TEXT NOT NULL, target TEXT, detail TEXT);
+    """)
+
+
+MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(2, _v2), (3, _v3)]
 VERSION = MIGRATIONS[-1][0]
 
 

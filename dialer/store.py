@@ -16,7 +16,7 @@ import sqlite3
 import stat
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -62,6 +62,20 @@ def _mapped(fn: Callable[P, R]) -> Callable[P, R]:
     return inner
 
 
+DEFAULT_LINES, DEFAULT_CPS = 100, 20.0
+
+
+@dataclass(frozen=True)
+class Control:
+    """How the operator wants a campaign run; kept in the store, so it survives restarts
+    and reaches every dispatcher and worker the same way, embedded or over RQ."""
+
+    state: str = "active"  # active | paused | stopped (stopped is for good)
+    reason: str | None = None  # why it was paused or stopped (the circuit breaker says)
+    line_cap: int = DEFAULT_LINES
+    cps: float = DEFAULT_CPS
+
+
 @dataclass(frozen=True)
 class Campaign:
     name: str
@@ -73,6 +87,7 @@ class Campaign:
     survey_hash: str | None
     engine: EngineSpec
     line: dict[str, Any]  # the line back-end and its own settings (simulated: its seed)
+    control: Control = field(default_factory=lambda: Control())
 
     @property
     def seed(self) -> int:
@@ -177,7 +192,34 @@ class Store:
                         CampaignSettings.from_json(row["settings"]), row["start_at"],
                         row["survey_text"], row["survey_hash"],
                         EngineSpec(row["engine"], row["model"], row["model_hint"]),
-                        json.loads(row["line"]))
+                        json.loads(row["line"]), self._control(row))
+
+    @staticmethod
+    def _control(row: sqlite3.Row) -> Control:
+        return Control(row["control"], row["control_reason"], row["line_cap"] or DEFAULT_LINES,
+                       row["cps"] or DEFAULT_CPS)
+
+    @_mapped
+    def control(self, name: str) -> Control:
+        """Read once a second by a running dispatcher: one indexed row."""
+        row = self.db.execute("SELECT control, control_reason, line_cap, cps FROM campaigns "
+                              "WHERE name=?", (name,)).fetchone()
+        if row is None:
+            raise UsageError(f"no campaign {name!r} in {self.path}")
+        return self._control(row)
+
+    @_mapped
+    def set_control(self, name: str, state: str | None = None, reason: str | None = None,
+                    line_cap: int | None = None, cps: float | None = None) -> Control:
+        with self.tx():
+            if state is not None:
+                self.db.execute("UPDATE campaigns SET control=?, control_reason=? WHERE name=?",
+                                (state, reason, name))
+            if line_cap is not None:
+                self.db.execute("UPDATE campaigns SET line_cap=? WHERE name=?", (line_cap, name))
+            if cps is not None:
+                self.db.execute("UPDATE campaigns SET cps=? WHERE name=?", (cps, name))
+        return self.control(name)
 
     @_mapped
     def campaign_names(self) -> list[str]:
@@ -291,6 +333,7 @@ class Store:
                  r.risk, r.cpu, r.reason))
             if cur.rowcount == 0:
                 return False
+            self.aggregator.add_call(campaign, r)
             contact = self.contact(r.contact_id)
             if r.outcome == Outcome.DROPPED:
                 self._dropped(contact, r, settings)
@@ -349,6 +392,115 @@ class Store:
         with self.tx():
             self.db.execute("INSERT OR IGNORE INTO optouts(e164, ext, campaign, at) "
                             "VALUES (?,?,?,?)", (e164, ext, campaign, at))
+
+    # live figures and the console ----------------------------------------------
+    @_mapped
+    def write_live(self, campaign: str, data: dict[str, Any]) -> None:
+        """The dispatcher's live figures, about once a second: one row per campaign."""
+        with self.tx():
+            self.db.execute("INSERT OR REPLACE INTO live(campaign, at, data) VALUES (?,?,?)",
+                            (campaign, time.time(), json.dumps(data)))
+
+    @_mapped
+    def read_live(self, campaign: str) -> tuple[float, dict[str, Any]] | None:
+        row = self.db.execute("SELECT at, data FROM live WHERE campaign=?",
+                              (campaign,)).fetchone()
+        return None if row is None else (row[0], json.loads(row[1]))
+
+    @_mapped
+    def pipeline(self, campaign: str, now: float) -> list[sqlite3.Row]:
+        """Contacts by attempts made, status, time zone and whether they are due `now`."""
+        return self.db.execute(
+            "SELECT attempts, status, timezone, next_at <= ? AS due, COUNT(*) AS n, "
+            "MIN(next_at) AS next_at FROM contacts WHERE campaign=? GROUP BY 1, 2, 3, 4",
+            (now, campaign)).fetchall()
+
+    @_mapped
+    def throughput(self, campaign: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT minute, outcome, n FROM throughput WHERE campaign=? "
+                               "ORDER BY minute", (campaign,)).fetchall()
+
+    @_mapped
+    def turn_stats(self, campaign: str, since_minute: int | None = None) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT question, decision, SUM(n) AS n FROM turn_stats WHERE campaign=? AND "
+            "minute >= ? GROUP BY 1, 2", (campaign, since_minute or 0)).fetchall()
+
+    @_mapped
+    def latency(self, campaign: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT question, bucket, n FROM latency WHERE campaign=? "
+                               "ORDER BY bucket", (campaign,)).fetchall()
+
+    @_mapped
+    def district_reach(self, campaign: str) -> list[sqlite3.Row]:
+        """Per district: contacts, and those reached (a person answered, survey or not)."""
+        return self.db.execute(
+            "SELECT district, COUNT(*) AS contacts, SUM(outcome IN ('completed', 'partial', "
+            "'refused', 'opted_out')) AS reached FROM contacts WHERE campaign=? GROUP BY 1",
+            (campaign,)).fetchall()
+
+    # tokens, sessions, audit --------------------------------------------------------
+    @_mapped
+    def add_token(self, name: str, role: str, digest: str, expires: float | None) -> None:
+        with self.tx():
+            if self.db.execute("SELECT 1 FROM tokens WHERE name=?", (name,)).fetchone():
+                raise UsageError(f"a token named {name!r} exists; revoke it first, or choose "
+                                 "another name")
+            self.db.execute("INSERT INTO tokens(name, role, hash, created, expires) VALUES "
+                            "(?,?,?,?,?)", (name, role, digest, time.time(), expires))
+
+    @_mapped
+    def token_by_hash(self, digest: str) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.db.execute(
+            "SELECT * FROM tokens WHERE hash=? AND revoked IS NULL AND (expires IS NULL OR "
+            "expires > ?)", (digest, time.time())).fetchone()
+        return row
+
+    @_mapped
+    def tokens(self) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT id, name, role, created, expires, revoked FROM tokens "
+                               "ORDER BY name").fetchall()
+
+    @_mapped
+    def revoke_token(self, name: str) -> bool:
+        with self.tx():
+            cur = self.db.execute("UPDATE tokens SET revoked=? WHERE name=? AND revoked IS NULL",
+                                  (time.time(), name))
+            self.db.execute("DELETE FROM sessions WHERE token_id IN (SELECT id FROM tokens "
+                            "WHERE name=?)", (name,))
+        return cur.rowcount > 0
+
+    @_mapped
+    def add_session(self, digest: str, token_id: int, csrf: str, expires: float) -> None:
+        with self.tx():
+            self.db.execute("DELETE FROM sessions WHERE expires < ?", (time.time(),))
+            self.db.execute("INSERT INTO sessions(hash, token_id, csrf, created, expires) "
+                            "VALUES (?,?,?,?,?)", (digest, token_id, csrf, time.time(), expires))
+
+    @_mapped
+    def session(self, digest: str) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.db.execute(
+            "SELECT s.csrf, t.* FROM sessions s JOIN tokens t ON t.id=s.token_id WHERE "
+            "s.hash=? AND s.expires > ? AND t.revoked IS NULL AND (t.expires IS NULL OR "
+            "t.expires > ?)", (digest, time.time(), time.time())).fetchone()
+        return row
+
+    @_mapped
+    def end_session(self, digest: str) -> None:
+        with self.tx():
+            self.db.execute("DELETE FROM sessions WHERE hash=?", (digest,))
+
+    @_mapped
+    def audit(self, who: str, action: str, target: str | None = None,
+              detail: str | None = None) -> None:
+        with self.tx():
+            self.db.execute("INSERT INTO audit(at, who, action, target, detail) VALUES "
+                            "(?,?,?,?,?)", (time.time(), who, action, target, detail))
+
+    @_mapped
+    def audit_log(self, limit: int = 200) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT at, who, action, target, detail FROM audit ORDER BY id "
+                               "DESC LIMIT ?", (limit,)).fetchall()
 
     @_mapped
     def schema_version(self) -> int:

@@ -72,7 +72,8 @@ class CallOutcome:
     cpu: float = 0.0
     latency_s: tuple[float, ...] = ()  # realtime: end of each answer to the next prompt
     reason: str | None = None  # why a call was dropped, or which rule failed
-    turns: tuple[tuple[str, str], ...] = ()  # (question, decision) per turn heard
+    # per turn heard: question, decision, rejected by the recognizer, latency (paced lines)
+    turns: tuple[tuple[str, str, bool, float | None], ...] = ()
 
     def to_json(self) -> str:
         d = asdict(self)
@@ -88,4 +89,6 @@ class CallOutcome:
         return cls(**{**{k: v for k, v in d.items() if k in known},
                       "answers": tuple(tuple(a) for a in d.get("answers", ())),
                       "latency_s": tuple(d.get("latency_s", ())),
-                      "turns": tuple(tuple(t) for t in d.get("turns", ()))})
+                      "turns": tuple((t[0], t[1], bool(t[2]) if len(t) > 2 else False,
+                                      t[3] if len(t) > 3 else None)
+                                     for t in d.get("turns", ()))})

@@ -54,6 +54,9 @@ class FakePool:
     def alive(self) -> int:
         return 1
 
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+
 
 def campaign_store(tmp_path: Path, zones: list[str], name: str = "c") -> Store:
     listing = tmp_path / "l.csv"

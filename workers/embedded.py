@@ -14,7 +14,7 @@ from typing import Any
 from dialer.executor import install
 from dialer.lines.pacing import Pacing
 from dialer.wire import Batch, CallOutcome
-from workers.jobs import run_calls
+from workers.jobs import Gate, run_calls
 
 log = logging.getLogger(__name__)
 _STOP = "stop"
@@ -30,15 +30,15 @@ def _take(tasks: Any, parent: int) -> Any:
     return _STOP
 
 
-def _worker(tasks: Any, results: Any, parent: int, realtime: bool) -> None:
+def _worker(tasks: Any, results: Any, parent: int, realtime: bool, active: Any) -> None:
     # Ctrl-C reaches the whole process group: the dispatcher stops its workers itself,
     # so they neither print a traceback nor die half-way through writing a result
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(_serve(tasks, results, parent, Pacing(realtime)))
+    asyncio.run(_serve(tasks, results, parent, Pacing(realtime), Gate(active.is_set)))
 
 
-async def _serve(tasks: Any, results: Any, parent: int, pacing: Pacing) -> None:
+async def _serve(tasks: Any, results: Any, parent: int, pacing: Pacing, gate: Gate) -> None:
     """Batches run side by side on this loop, so a realtime line waits without a process."""
     install()
     loop = asyncio.get_running_loop()
@@ -53,7 +53,8 @@ async def _serve(tasks: Any, results: Any, parent: int, pacing: Pacing) -> None:
         batch = await loop.run_in_executor(taker, _take, tasks, parent)
         if batch is None or batch == _STOP:
             break
-        task = asyncio.create_task(run_calls(batch, results.put, pacing), name="batch")
+        task = asyncio.create_task(run_calls(batch, results.put, pacing, gate=gate),
+                                   name="batch")
         running.add(task)
         task.add_done_callback(running.discard)
     if batch is None:  # an orderly stop: finish what was taken
@@ -68,8 +69,11 @@ class EmbeddedPool:
         ctx = mp.get_context("spawn")  # no inherited espeak or decoder state
         self.tasks: Any = ctx.Queue()
         self.results: Any = ctx.Queue()
+        self.active: Any = ctx.Event()  # set: workers may start calls; clear: paused
+        self.active.set()
         self.procs = [ctx.Process(target=_worker, name=f"healthdial-worker-{i}", daemon=True,
-                                  args=(self.tasks, self.results, os.getpid(), realtime))
+                                  args=(self.tasks, self.results, os.getpid(), realtime,
+                                        self.active))
                       for i in range(processes)]
         for p in self.procs:
             p.start()
@@ -86,6 +90,12 @@ class EmbeddedPool:
 
     def alive(self) -> int:
         return sum(p.is_alive() for p in self.procs)
+
+    def set_paused(self, paused: bool) -> None:
+        if paused:
+            self.active.clear()
+        else:
+            self.active.set()
 
     def close(self, wait_s: float = 10.0) -> None:
         """Orderly: workers finish the batches they took. With `wait_s` 0 (Ctrl-C), they

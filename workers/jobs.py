@@ -31,6 +31,24 @@ from survey_scripts.vocabulary import Outcome
 
 log = logging.getLogger(__name__)
 Sink = Callable[[CallOutcome], None]
+PAUSE_POLL_S = 0.25  # a paused worker looks this often whether it may call again
+
+
+class Gate:
+    """Whether a worker may start its next call: a paused campaign starts none (calls in
+    progress finish; batches already taken wait here). `is_open` is the pool's flag: an
+    event shared with the embedded pool, or a Redis key over RQ."""
+
+    def __init__(self, is_open: Callable[[], bool] = lambda: True) -> None:
+        self.is_open = is_open
+
+    async def wait(self) -> None:
+        # the flag lives in another process (or in Redis): nothing here can be awaited on
+        while not self.is_open():  # noqa: ASYNC110
+            await asyncio.sleep(PAUSE_POLL_S)
+
+
+OPEN = Gate()
 
 
 @dataclass
@@ -79,12 +97,12 @@ def open_line(job: CallJob, stack: Stack, pacing: Pacing) -> Line:
     raise ValueError(f"no line back-end {kind!r} in this worker")
 
 
-def run_batch(batch: Batch, sink: Sink) -> int:
+def run_batch(batch: Batch, sink: Sink, gate: Gate = OPEN) -> int:
     """Run a batch of calls on one event loop; returns how many finished."""
 
     async def main() -> int:
         install()  # the process's one speech thread: engines are not thread-safe
-        return await run_calls(batch, sink, Pacing(batch.realtime))
+        return await run_calls(batch, sink, Pacing(batch.realtime), gate=gate)
 
     return asyncio.run(main())
 
@@ -95,7 +113,7 @@ def dropped(job: CallJob, reason: str) -> CallOutcome:
 
 
 async def run_calls(batch: Batch, sink: Sink, pacing: Pacing,
-                    on_turn: Callable[[TurnLog], None] | None = None) -> int:
+                    on_turn: Callable[[TurnLog], None] | None = None, gate: Gate = OPEN) -> int:
     """The calls of one batch, concurrently; each result goes to `sink` as soon as it ends."""
     try:
         # loading models and hearing prompts block for seconds: on the speech thread,
@@ -108,6 +126,7 @@ async def run_calls(batch: Batch, sink: Sink, pacing: Pacing,
         return 0
 
     async def one(job: CallJob) -> None:
+        await gate.wait()  # checked before each call: a pause holds it here
         try:
             outcome = await run_job(job, stack, pacing, on_turn)
         except Exception as e:  # a bug must not silence the batch, nor use up an attempt
@@ -141,7 +160,9 @@ def outcome_of(job: CallJob, record: CallRecord) -> CallOutcome:
                        record.outcome.value, r.risk if surveyed else None,
                        answers if surveyed else (), record.cpu_s,
                        tuple(round(x, 4) for x in record.latency_s), reason,
-                       tuple((t.prompt.question_id or "", t.decision.value)
+                       tuple((t.prompt.question_id or "", t.decision.value,
+                              bool(t.recognition and t.recognition.rejected),
+                              None if t.latency_s is None else round(t.latency_s, 4))
                              for t in record.turns if t.decision is not None))
 
 

@@ -24,7 +24,7 @@ from redis.retry import Retry
 from rq import get_current_job
 
 from dialer.wire import Batch, CallOutcome
-from workers.jobs import has_stack, run_batch
+from workers.jobs import Gate, has_stack, run_batch
 from workers.settings import QueueSettings
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,23 @@ def results_key(campaign: str) -> str:
 
 def survey_key(survey_hash: str) -> str:
     return f"hd:survey:{survey_hash}"
+
+
+def paused_key(campaign: str) -> str:
+    return f"hd:{campaign}:paused"
+
+
+def redis_gate(redis: Redis, campaign: str) -> Gate:
+    """Open unless the dispatcher has set the campaign's paused key; Redis unreachable
+    counts as open (the dispatcher cannot take results then anyway)."""
+
+    def is_open() -> bool:
+        try:
+            return not redis.exists(paused_key(campaign))
+        except RedisError:
+            return True
+
+    return Gate(is_open)
 
 
 class Delivery:
@@ -106,7 +123,8 @@ def call_batch(batch: Batch) -> int:
                         else str(text))
     delivery = _deliverer(redis)
     key = results_key(batch.campaign)
-    done = run_batch(batch, lambda outcome: delivery.put(key, outcome))
+    done = run_batch(batch, lambda outcome: delivery.put(key, outcome),
+                     redis_gate(redis, batch.campaign))
     settings = QueueSettings.from_env()
     started = time.monotonic()
     if not delivery.wait(settings.delivery_deadline_s):

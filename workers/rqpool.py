@@ -20,7 +20,7 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
 from dialer.wire import Batch, CallOutcome
-from workers.rqjobs import call_batch, calls_queue, results_key, survey_key
+from workers.rqjobs import call_batch, calls_queue, paused_key, results_key, survey_key
 from workers.settings import QueueSettings
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,16 @@ class RQPool:
 
     def _unreported(self, job_id: str) -> list[str]:
         return [c.id for c in self.open[job_id].calls]
+
+    def set_paused(self, paused: bool) -> None:
+        """Workers look before each call; the key outlives no dispatcher by more than a day."""
+        try:
+            if paused:
+                self.redis.set(paused_key(self.campaign), "1", ex=24 * 3600)
+            else:
+                self.redis.delete(paused_key(self.campaign))
+        except _OUTAGE:
+            log.warning("Redis unreachable: the pause reaches the workers when it is back")
 
     def alive(self) -> int:
         try:

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from dialer.commands.common import (
+    check_cps,
+    check_lines,
     db_arg,
     engine_args,
     redis_arg,
@@ -41,10 +43,13 @@ def register(sub: Any) -> None:
     load.add_argument("--json", action="store_true")
     load.set_defaults(func=cmd_load)
 
-    change = sub.add_parser("set", help="change a campaign's calling hours, retries or "
-                                        "(before its first call) its survey")
+    change = sub.add_parser("set", help="change a campaign's lines, calls per second, calling "
+                                        "hours, retries or (before its first call) its survey")
     db_arg(change)
     change.add_argument("campaign")
+    change.add_argument("--lines", type=int, help="the line cap (a running campaign takes it "
+                                                  "within 2 s)")
+    change.add_argument("--cps", type=float, help="calls started per second, at most")
     settings_args(change)
     change.add_argument("--script", help="freeze this survey (only before the first call, or "
                                          "where none is frozen)")
@@ -53,7 +58,7 @@ def register(sub: Any) -> None:
     run = sub.add_parser("run", help="call a campaign to the end (resumes after a crash)")
     db_arg(run)
     run.add_argument("campaign")
-    run_args(run, 100)
+    run_args(run, None)
     redis_arg(run, "Redis URL: send calls to RQ workers (default: $HEALTHDIAL_REDIS_URL; "
                    "none: embedded worker processes)")
     run.set_defaults(func=cmd_run)
@@ -117,16 +122,27 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def cmd_set(args: argparse.Namespace) -> int:
+    import getpass
+
     from dialer.campaign import change
     from dialer.store import Store
 
     given = settings_given(args)
-    if not given and not args.script:
-        raise UsageError("nothing to change: give --hours, --retry-minutes, --max-attempts or "
-                         "--script")
-    c = change(Store(args.db, create=False), args.campaign, given, args.script)
+    if not given and not args.script and args.lines is None and args.cps is None:
+        raise UsageError("nothing to change: give --lines, --cps, --hours, --retry-minutes, "
+                         "--max-attempts or --script")
+    check_lines(args.lines)
+    check_cps(args.cps)
+    store = Store(args.db, create=False)
+    c = change(store, args.campaign, given, args.script)
+    if args.lines is not None or args.cps is not None:
+        store.set_control(args.campaign, line_cap=args.lines, cps=args.cps)
+        store.audit(f"cli:{getpass.getuser()}", "set", args.campaign,
+                    f"lines={args.lines} cps={args.cps}")
+        c = store.campaign(args.campaign)
     s = c.settings
-    print(f"campaign {c.name}: hours {s.hours_start}-{s.hours_end}, retries after "
+    print(f"campaign {c.name}: {c.control.line_cap} lines, {c.control.cps:g} calls/s; hours "
+          f"{s.hours_start}-{s.hours_end}, retries after "
           f"{','.join(f'{m:g}' for m in s.retry_minutes)} min, at most {s.max_attempts} "
           f"attempts; survey {(c.survey_hash or 'none')[:12]}")
     return 0
@@ -137,9 +153,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from dialer.store import Store
 
     stats = run(Store(args.db, create=False), args.campaign, run_params(args),
-                not args.no_progress, args.redis)
+                not args.no_progress, args.redis, (args.lines, args.cps))
     print(f"{stats.attempts} attempts, outcomes {dict(stats.outcomes)}, "
-          f"{stats.calls_per_s:.2f} completed calls/s")
+          f"{stats.calls_per_s:.2f} completed calls/s"
+          f"{'; stopped by an operator' if stats.stopped else ''}")
     return 0
 
 

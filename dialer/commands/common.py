@@ -32,9 +32,12 @@ def script_args(p: argparse.ArgumentParser) -> None:
     engine_args(p)
 
 
-def run_args(p: argparse.ArgumentParser, lines: int) -> None:
-    p.add_argument("--lines", type=int, default=lines, help="concurrent lines")
-    p.add_argument("--cps", type=float, default=20.0, help="calls started per second, at most")
+def run_args(p: argparse.ArgumentParser, lines: int | None) -> None:
+    kept = " (default: the campaign's, 100 at first; given, it is kept)" if lines is None \
+        else f" (default {lines})"
+    p.add_argument("--lines", type=int, default=lines, help="concurrent lines" + kept)
+    p.add_argument("--cps", type=float, default=None if lines is None else 20.0,
+                   help="calls started per second, at most" + kept.replace("100", "20"))
     p.add_argument("--processes", type=int, default=os.cpu_count() or 1,
                    help="worker processes (default: one per core)")
     p.add_argument("--clock", choices=["fast", "realtime"], default="fast",
@@ -45,15 +48,23 @@ def run_args(p: argparse.ArgumentParser, lines: int) -> None:
 def run_params(args: argparse.Namespace) -> Any:
     from dialer.dispatcher import RunParams
 
-    if not 1 <= args.lines <= 100_000:
-        raise UsageError(f"--lines {args.lines}: use 1 to 100000")
-    if not math.isfinite(args.cps) or not 0 < args.cps <= 10_000:
-        raise UsageError(f"--cps {args.cps}: use a number of calls per second above 0, at "
-                         "most 10000")
+    check_lines(args.lines)
+    check_cps(args.cps)
     if not 1 <= args.processes <= 256:
         raise UsageError(f"--processes {args.processes}: use 1 to 256")
-    return RunParams(lines=args.lines, cps=args.cps, processes=args.processes,
+    return RunParams(lines=args.lines or 100, cps=args.cps or 20.0, processes=args.processes,
                      realtime=args.clock == "realtime")
+
+
+def check_lines(lines: int | None) -> None:
+    if lines is not None and not 1 <= lines <= 100_000:
+        raise UsageError(f"--lines {lines}: use 1 to 100000")
+
+
+def check_cps(cps: float | None) -> None:
+    if cps is not None and (not math.isfinite(cps) or not 0 < cps <= 10_000):
+        raise UsageError(f"--cps {cps}: use a number of calls per second above 0, at most "
+                         "10000")
 
 
 def settings_args(p: argparse.ArgumentParser) -> None:
