@@ -296,6 +296,7 @@ class Dispatcher:
                       f"(last: {r.reason or 'no reason given'})")
             log.warning("campaign %s paused: %s", self.c.name, reason)
             self._take(self.store.set_control(self.c.name, "paused", reason))
+            self.store.audit("circuit breaker", "pause", self.c.name, reason)
 
     def _apply(self, r: CallOutcome) -> None:
         start = self.inflight.pop(r.id, None)

@@ -222,3 +222,21 @@ async def test_pages_render_for_their_roles(client: TestClient) -> None:
         assert "default-src 'self'" in r.headers["Content-Security-Policy"]
     js = await client.get("/static/console.js")
     assert js.status == 200 and "EventSource" in await js.text()
+
+
+def test_recognition_health_counts_decisions_rejections_and_latency(tmp_path: Path) -> None:
+    from dialer.console.snapshot import recognition
+    from dialer.wire import CallOutcome
+
+    store = Store(tmp_path / "s.db")
+    write_csv(tmp_path / "l.csv", [["phone"], ["13800000001"], ["13800000002"]])
+    load_list(store, tmp_path / "l.csv", "r", start_at=START)
+    turns = (("fever", "reprompted", True, 0.12), ("fever", "accepted", False, 0.08),
+             ("cough", "keypad", False, None), ("cough", "keyed", False, 0.4))
+    store.apply("r", CallOutcome("r:1:1", 1, 1, START, 60, "completed", "green", (), 0.0,
+                                 (), None, turns), store.campaign("r").settings)
+    rows = {r["question"]: r for r in recognition(store, "r", START + 60)}
+    assert rows["fever"]["turns"] == 2 and rows["fever"]["reprompted"] == 0.5
+    assert rows["fever"]["rejected"] == 0.5 and rows["fever"]["p50_ms"] == 100.0
+    assert rows["fever"]["p99_ms"] == 150.0
+    assert rows["cough"]["keypad"] == 0.5 and rows["cough"]["p99_ms"] == 500.0

@@ -97,3 +97,15 @@ def test_an_unanswered_or_failing_line_is_no_survey(robot: Robot) -> None:
                              (Dialled.FAILED, Outcome.DROPPED)):
         record = _call(robot, FakeLine(dialled=dialled))
         assert record.outcome == outcome and record.turns == []
+
+
+def test_a_turn_keeps_what_the_recognizer_said(survey: Survey) -> None:
+    from speech.recognizer import Recognition
+
+    rejected = Recognition("", 0.0, rejected=True, raw="the garbage loop")
+    robot = Robot(survey, Synthesizer(), Listener(FakeRecognizer([rejected])))
+    line = FakeLine([(0.2, _burst(0.5))], respond={0: _burst(0.6)}, hangup_s=20.0)
+    record = _call(robot, line)
+    t = record.turns[0]
+    assert t.recognition == rejected and t.decision == Decision.REPROMPTED
+    assert not t.answered_early and not t.barged_in

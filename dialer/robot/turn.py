@@ -105,7 +105,7 @@ async def _listen(robot: Robot, line: Line, prompt: Prompt, hearing: Hearing, st
     span = hearing.speech_span_s
     log = TurnLog(prompt, turn.heard, started, heard_from,
                   None if span is None else (heard_from + span[0], heard_from + span[1]),
-                  ended, barged, turn.recognition)
+                  ended, barged_in=barged, recognition=turn.recognition)
     if line.paced:  # the next prompt starts now
         log.latency_s = time.monotonic() - arrived
     return log, cpu
