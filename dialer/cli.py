@@ -19,6 +19,7 @@ from dialer.commands import (
     console_cmds,
     control_cmds,
     dnc_cmds,
+    recording_cmds,
     speech_cmds,
 )
 from survey_scripts.errors import HealthdialError
@@ -34,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-v", "--verbose", action="store_true")
     sub = ap.add_subparsers(dest="command", required=True)
-    for module in (speech_cmds, campaign_cmds, control_cmds, console_cmds, dnc_cmds):
+    for module in (speech_cmds, campaign_cmds, control_cmds, console_cmds, dnc_cmds,
+                   recording_cmds):
         module.register(sub)
     return ap
 

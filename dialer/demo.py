@@ -22,8 +22,10 @@ from dialer.dispatcher import RunParams
 from dialer.lines.simulated.population import persona
 from dialer.runner import run
 from dialer.scoring import Tally, verdict
+from dialer.settings import CampaignSettings
 from dialer.store import Store
 from survey_scripts import DEFAULT_SURVEY
+from survey_scripts.errors import UsageError
 from survey_scripts.loader import load_survey
 
 DISTRICTS = ("Jiang'an", "Wuchang", "Hongshan", "Qiaokou", "Hanyang", "Qingshan")
@@ -45,19 +47,24 @@ def write_province(path: Path, contacts: int, seed: int) -> None:
 
 
 def demo(contacts: int, params: RunParams, seed: int, db: Path | None = None,
-         progress: bool = True, callees: str = "duplex") -> dict[str, Any]:
+         progress: bool = True, callees: str = "duplex", record: str = "none",
+         name: str = "demo") -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="healthdial-demo-"))
     store = Store(db or work / "demo.db")
+    if store.has_campaign(name):
+        raise UsageError(f"{store.path} has a campaign {name!r} already: give the demo "
+                         "another --campaign name, or another --db")
     listing = work / "province.csv"
     write_province(listing, contacts, seed)
-    loaded = load(store, LoadRequest(listing, "demo", str(DEFAULT_SURVEY), "CN", seed=seed,
-                                     start_at=START, callees=callees))
+    settings = CampaignSettings(record=record).checked()
+    loaded = load(store, LoadRequest(listing, name, str(DEFAULT_SURVEY), "CN", seed=seed,
+                                     start_at=START, callees=callees, settings=settings))
     before = _cpu()
-    stats = run(store, "demo", params, progress)
+    stats = run(store, name, params, progress)
     cpu = _cpu() - before
-    st = reports.status(store, "demo")
-    prev = reports.prevalence(store, "demo")
-    truth = _truth(store, seed)
+    st = reports.status(store, name)
+    prev = reports.prevalence(store, name)
+    truth = _truth(store, seed, name)
     for qid, p in prev.items():
         p["truth"] = truth["prevalence"].get(qid)
     completed = stats.outcomes["completed"]
@@ -68,7 +75,8 @@ def demo(contacts: int, params: RunParams, seed: int, db: Path | None = None,
             "simulated_hours": (stats.sim_end - stats.sim_start) / 3600,
             "prevalence": {k: {x: v[x] for x in ("estimate", "ci_low", "ci_high", "n", "truth")}
                            for k, v in prev.items()},
-            "accuracy": truth["accuracy"], "risk": st["risk"], "db": store.path}
+            "accuracy": truth["accuracy"], "risk": st["risk"], "db": store.path,
+            "campaign": name}
 
 
 def _cpu() -> float:
@@ -77,13 +85,13 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _truth(store: Store, seed: int) -> dict[str, Any]:
+def _truth(store: Store, seed: int, name: str) -> dict[str, Any]:
     """The simulation's side: true prevalence among respondents, and answer accuracy."""
     survey = load_survey(DEFAULT_SURVEY)
     yes: dict[str, int] = {}
     n: dict[str, int] = {}
     acc = Tally()
-    for r in store.iter_respondents("demo"):
+    for r in store.iter_respondents(name):
         if r["outcome"] != "completed":
             continue
         t = persona(seed, r["id"], survey).truth

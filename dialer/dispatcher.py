@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from dialer import spool
+from dialer import recordings, spool
 from dialer.hours import next_open
 from dialer.store import Campaign, Control, Store
 from dialer.wire import Batch, CallJob, CallOutcome
@@ -160,7 +160,7 @@ class Dispatcher:
     def _batch(self, calls: list[CallJob]) -> Batch:
         assert self.c.survey_hash is not None
         return Batch(self.c.name, self.c.survey_hash, self.c.survey_text, self.c.engine,
-                     self.p.realtime, tuple(calls))
+                     self.p.realtime, tuple(calls), self.c.settings.record)
 
     async def _dispatch(self) -> None:
         batch: list[CallJob] = []
@@ -326,8 +326,19 @@ class Dispatcher:
         self.stats.sim_end = max(self.stats.sim_end, end)
         row = self.store.contact(r.contact_id)
         self.contacts[r.contact_id] = row
+        self._keep_recording(r, row)
         if row["status"] == "pending":
             heapq.heappush(self.due, (row["next_at"], r.contact_id))
+
+    def _keep_recording(self, r: CallOutcome, contact: sqlite3.Row) -> None:
+        """The call's recording beside the store; an opt-out purges the number's recordings
+        (this one too). A recording that cannot be written costs no result."""
+        try:
+            recordings.save(self.store, self.c.name, r, self.c.settings)
+            if r.outcome == Outcome.OPTED_OUT:
+                recordings.purge_number(self.store, contact["e164"], contact["ext"])
+        except OSError as e:
+            log.error("call %s: its recording could not be written (%s)", r.id, e)
 
     def _keep_in_flight(self, error: StoreError) -> None:
         """The store failed: no new call; the results of the calls in flight are collected

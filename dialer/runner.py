@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dialer import spool
+from dialer import recordings, spool
 from dialer.campaign import check_engine, frozen_survey
 from dialer.dispatcher import Dispatcher, RunParams, RunStats
 from dialer.lines.simulated import population
@@ -74,6 +74,7 @@ def run(store: Store, campaign: str, params: RunParams, progress: bool = True,
         queue = QueueSettings.from_url(redis_url) if redis_url else None
         preflight(store, c, local_model=queue is None)
         apply_kept(store, c)
+        recordings.purge_expired(store)
         pool: EmbeddedPool | RQPool
         if queue is not None:
             pool = RQPool(queue, campaign)

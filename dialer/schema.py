@@ -133,7 +133,27 @@ def _v3(db: sqlite3.Connection) -> None:
     """)
 
 
-MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(2, _v2), (3, _v3)]
+def _v4(db: sqlite3.Connection) -> None:
+    """Issue 12: recorded calls (files beside the store), their turns for finding the worst
+    ones, and the corpus copies made of them (purged with them on an opt-out)."""
+    _statements(db, """
+    CREATE TABLE recordings(id INTEGER PRIMARY KEY, attempt_id TEXT NOT NULL UNIQUE,
+      campaign TEXT NOT NULL, contact_id INTEGER NOT NULL, started REAL, duration REAL,
+      outcome TEXT, audio TEXT NOT NULL, log TEXT NOT NULL, bytes INTEGER NOT NULL,
+      keep_until REAL NOT NULL);
+    CREATE INDEX recordings_campaign ON recordings(campaign, started);
+    CREATE INDEX recordings_contact ON recordings(contact_id);
+    CREATE TABLE recorded_turns(recording_id INTEGER NOT NULL, turn INTEGER NOT NULL,
+      question TEXT, decision TEXT, confidence REAL, rejected INTEGER, at_s REAL,
+      PRIMARY KEY(recording_id, turn));
+    CREATE INDEX recorded_turns_question ON recorded_turns(question, decision);
+    CREATE TABLE corpus_copies(path TEXT PRIMARY KEY, recording_id INTEGER NOT NULL,
+      made REAL NOT NULL);
+    """)
+
+
+MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
+    (2, _v2), (3, _v3), (4, _v4)]
 VERSION = MIGRATIONS[-1][0]
 
 

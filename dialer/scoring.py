@@ -59,3 +59,14 @@ class Tally:
     def as_dict(self) -> dict[str, int]:
         return {"asked": self.asked, "correct": self.correct, "wrong": self.wrong,
                 "unanswered": self.unanswered}
+
+
+INTENTS = ("repeat", "dont_know", "stop")
+
+
+def corpus_verdict(heard: object, expected: str) -> Verdict:
+    """A corpus item: `heard` is what would be recorded (or the intent), None if nothing.
+    `reject` is right when nothing was heard; anything else must be heard as it is."""
+    if expected == "reject":
+        return Verdict.RIGHT if heard is None else Verdict.WRONG
+    return verdict(heard, expected)

@@ -14,6 +14,22 @@ MIN_RETRY_MINUTES = 5.0  # no number is dialled again sooner: a retry is not har
 MAX_ATTEMPTS = 10
 
 
+def record_share(policy: str) -> float | None:
+    """The share of calls a policy records at least (failed: 0, decided per call); None if
+    the policy is not one."""
+    if policy in ("none", "failed"):
+        return 0.0
+    if policy == "all":
+        return 1.0
+    if policy.startswith("sample:"):
+        try:
+            pct = float(policy[7:])
+        except ValueError:
+            return None
+        return pct / 100 if 0 < pct <= 100 else None
+    return None
+
+
 @dataclass(frozen=True)
 class CampaignSettings:
     """How a campaign calls: calling hours in the callee's local time, retries per outcome."""
@@ -27,6 +43,10 @@ class CampaignSettings:
     # using up an attempt, and set aside after this many drops in a row
     drop_retry_minutes: float = 5.0
     max_drops: int = 3
+    # which calls are recorded: none, all, failed (a reprompt, a denied read-back, the keypad,
+    # an unanswered question or a drop) or sample:PCT; kept this many days
+    record: str = "none"
+    keep_days: float = 30.0
 
     def checked(self) -> CampaignSettings:
         """These settings, or a UsageError saying which makes no sense (a number dialled
@@ -40,6 +60,11 @@ class CampaignSettings:
                 not MIN_RETRY_MINUTES <= m <= 60 * 24 * 30 for m in self.retry_minutes):
             raise UsageError(f"--retry-minutes {','.join(f'{m:g}' for m in self.retry_minutes)}"
                              f": each wait must be {MIN_RETRY_MINUTES:g} minutes to 30 days")
+        if record_share(self.record) is None:
+            raise UsageError(f"--record {self.record[:30]!r}: use none, all, failed or "
+                             "sample:PCT (e.g. sample:5)")
+        if not 0 < self.keep_days <= 3650:
+            raise UsageError(f"--keep-days {self.keep_days:g}: use 1 day to 10 years")
         return self
 
     def retry_after_s(self, attempt: int) -> float:

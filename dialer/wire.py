@@ -11,6 +11,7 @@ connection), and over RQ no survey text (a worker fetches it by its hash).
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -49,6 +50,7 @@ class Batch:
     engine: EngineSpec
     realtime: bool
     calls: tuple[CallJob, ...]
+    record: str = "none"  # the campaign's recording policy: none, all, failed, sample:PCT
 
     def without_text(self) -> Batch:
         return replace(self, survey_text=None)
@@ -74,12 +76,18 @@ class CallOutcome:
     reason: str | None = None  # why a call was dropped, or which rule failed
     # per turn heard: question, decision, rejected by the recognizer, latency (paced lines)
     turns: tuple[tuple[str, str, bool, float | None], ...] = ()
+    # a recorded call travels with its result (one delivery, applied once, on every
+    # machine alike): stereo FLAC, and the JSON log of its turns
+    recording: bytes | None = None
+    log: str | None = None
 
     def to_json(self) -> str:
         d = asdict(self)
         d["answers"] = [list(a) for a in self.answers]
         d["latency_s"] = list(self.latency_s)
         d["turns"] = [list(t) for t in self.turns]
+        if self.recording is not None:
+            d["recording"] = base64.b64encode(self.recording).decode("ascii")
         return json.dumps(d)
 
     @classmethod
@@ -91,4 +99,6 @@ class CallOutcome:
                       "latency_s": tuple(d.get("latency_s", ())),
                       "turns": tuple((t[0], t[1], bool(t[2]) if len(t) > 2 else False,
                                       t[3] if len(t) > 3 else None)
-                                     for t in d.get("turns", ()))})
+                                     for t in d.get("turns", ())),
+                      "recording": base64.b64decode(d["recording"]) if d.get("recording")
+                      else None})

@@ -90,6 +90,7 @@ class TurnDecision:
     question_id: str | None
     kind: PromptKind
     decision: Decision
+    interpreted: str | None = None  # what the turn was taken to mean: "answer: yes", ...
 
 
 @dataclass
@@ -115,11 +116,12 @@ class Said:
     value: str | None = None  # the value read back, in a confirmation
 
 
-def every_prompt(survey: Survey) -> list[Said]:
-    """Every text a dialog on `survey` can say, in a fixed order."""
+def every_prompt(survey: Survey, notice: bool = False) -> list[Said]:
+    """Every text a dialog on `survey` can say, in a fixed order; with `notice`, the
+    opening of a recorded call too."""
     lang = survey.language
     first = survey.questions[0]
-    out = [Said(PromptKind.QUESTION, f"{survey.greeting} {first.prompt}", first.id)]
+    out = [Said(PromptKind.QUESTION, opening(survey), first.id)]
     for q in survey.questions:
         out += [Said(PromptKind.QUESTION, q.prompt, q.id),
                 Said(PromptKind.REPROMPT, f"{lang.reprompt} {q.prompt}", q.id)]
@@ -128,7 +130,18 @@ def every_prompt(survey: Survey) -> list[Said]:
         out.append(Said(PromptKind.KEYPAD, _keypad_text(q, survey), q.id))
     out += [Said(PromptKind.GOODBYE, t) for t in (lang.closing, lang.goodbye_refused,
                                                   lang.goodbye_opt_out)]
+    if notice:  # last: adding it changes no earlier prompt's sound (the robot says them
+        # all once, in this order, at start; see dialer/robot/robot.py)
+        out.append(Said(PromptKind.QUESTION, opening(survey, notice=True), first.id))
     return out
+
+
+def opening(survey: Survey, notice: bool = False) -> str:
+    """The first thing the robot says: the recording notice where the call is recorded,
+    the greeting, the first question."""
+    first = survey.questions[0]
+    text = f"{survey.greeting} {first.prompt}"
+    return f"{survey.language.recording_notice} {text}" if notice else text
 
 
 def every_phrase(survey: Survey) -> list[str]:
@@ -170,11 +183,15 @@ class _OptOut(Exception):
 class Dialog:
     """One survey conversation. No audio, no I/O: testable with plain Heard objects."""
 
-    def __init__(self, survey: Survey) -> None:
+    def __init__(self, survey: Survey, notice: bool = False) -> None:
+        """`notice`: the call is recorded, and the robot says so first."""
         self.survey = survey
+        self.notice = notice
         self.lang = survey.language
         self.result = Result()
         self._prompt = Prompt(PromptKind.QUESTION, "", None, None)
+        self._heard = Heard()
+        self._meaning = Meaning(Intent.NOMATCH)
 
     def run(self) -> Generator[Prompt, Heard, Result]:
         r = self.result
@@ -192,7 +209,7 @@ class Dialog:
     def _survey(self) -> Generator[Prompt, Heard, None]:
         r = self.result
         first, *rest = self.survey.questions
-        consent = yield from self._ask(first, f"{self.survey.greeting} {first.prompt}")
+        consent = yield from self._ask(first, opening(self.survey, self.notice))
         r.answers[first.id] = consent
         if consent.value != "yes":
             # only a "no" is a refusal; no answer at all (a silent line, a machine taken
@@ -216,15 +233,18 @@ class Dialog:
     def _hear(self, prompt: Prompt) -> Generator[Prompt, Heard, Heard]:
         heard = yield prompt
         self.result.turns += 1
-        self._prompt = prompt
+        self._prompt, self._heard = prompt, heard
+        self._meaning = Meaning(Intent.NOMATCH)
         if heard.hangup:
             self._decide(Decision.HUNG_UP)
             raise _Hangup
         return heard
 
-    def _decide(self, decision: Decision) -> None:
+    def _decide(self, decision: Decision, meaning: Meaning | str | None = None) -> None:
         p = self._prompt
-        self.result.decisions.append(TurnDecision(p.question_id, p.kind, decision))
+        said = meaning if isinstance(meaning, str) or meaning is None else (
+            f"answer: {meaning.value}" if meaning.intent == Intent.ANSWER else meaning.intent.value)
+        self.result.decisions.append(TurnDecision(p.question_id, p.kind, decision, said))
 
     def _ask(self, q: Question, text: str) -> Generator[Prompt, Heard, Recorded]:
         """Ask until answered: reprompts, repeats, confirmation, then the keypad."""
@@ -237,25 +257,26 @@ class Dialog:
             if heard.digits:
                 value = keypad_value(q, heard.digits)
                 if value is not None:
-                    self._decide(Decision.KEYED)
+                    self._decide(Decision.KEYED, f"keypad: {value}")
                     return Recorded(value, "keypad", 1.0)
             meaning = interpret(heard.transcript, table, self.lang.fillers)
+            self._meaning = meaning
             if meaning.intent == Intent.STOP:
-                self._decide(Decision.OPTED_OUT)
+                self._decide(Decision.OPTED_OUT, meaning)
                 raise _OptOut
             if meaning.intent == Intent.DONT_KNOW:
-                self._decide(Decision.DONT_KNOW)
+                self._decide(Decision.DONT_KNOW, meaning)
                 return Recorded(None, "dont_know", heard.confidence)
             if meaning.intent == Intent.REPEAT and repeats < MAX_REPEATS:
-                self._decide(Decision.REPEATED)
+                self._decide(Decision.REPEATED, meaning)
                 repeats += 1
                 prompt = Prompt(PromptKind.QUESTION, q.prompt, q.id, listen)
                 continue
             if meaning.intent == Intent.ANSWER:
                 if heard.confidence >= CONFIDENT and q.confirm != "always":
-                    self._decide(Decision.ACCEPTED)
+                    self._decide(Decision.ACCEPTED, meaning)
                     return Recorded(meaning.value, "speech", heard.confidence)
-                self._decide(Decision.CONFIRMING)
+                self._decide(Decision.CONFIRMING, meaning)
                 confirmed = yield from self._confirm(q, meaning)
                 if confirmed:
                     return Recorded(meaning.value, "confirmed", heard.confidence)
@@ -270,7 +291,8 @@ class Dialog:
     def _decide_unless_denied(self, decision: Decision) -> None:
         """A turn gets one decision: a denied read-back already has its own."""
         if self._prompt.kind != PromptKind.CONFIRM:
-            self._decide(decision)
+            self._decide(decision, "digits" if self._heard.digits else
+                         "silence" if self._heard.silent else self._meaning)
 
     def _confirm(self, q: Question, meaning: Meaning) -> Generator[Prompt, Heard, bool]:
         assert meaning.value is not None
@@ -280,14 +302,15 @@ class Dialog:
             Prompt(PromptKind.CONFIRM, text, q.id, Listen("confirm", tuple(table))))
         if heard.digits:
             yes = heard.digits.startswith("1")
+            said: Meaning | str = f"keypad: {heard.digits}"
         else:
             said = interpret(heard.transcript, table, self.lang.fillers)
             if said.intent == Intent.STOP:
-                self._decide(Decision.OPTED_OUT)
+                self._decide(Decision.OPTED_OUT, said)
                 raise _OptOut
             sure = heard.confidence >= CONFIDENT
             yes = said.intent == Intent.ANSWER and said.value == "yes" and sure
-        self._decide(Decision.CONFIRMED if yes else Decision.DENIED)
+        self._decide(Decision.CONFIRMED if yes else Decision.DENIED, said)
         return yes
 
     def _keypad(self, q: Question, listen: Listen) -> Generator[Prompt, Heard, Recorded]:
@@ -295,16 +318,17 @@ class Dialog:
         heard = yield from self._hear(Prompt(PromptKind.KEYPAD, text, q.id, listen))
         value = keypad_value(q, heard.digits) if heard.digits else None
         if value is not None:
-            self._decide(Decision.KEYED)
+            self._decide(Decision.KEYED, f"keypad: {value}")
             return Recorded(value, "keypad", 1.0)
         meaning = interpret(heard.transcript, answer_phrases(q, self.lang), self.lang.fillers)
         if meaning.intent == Intent.STOP:
-            self._decide(Decision.OPTED_OUT)
+            self._decide(Decision.OPTED_OUT, meaning)
             raise _OptOut
         if meaning.intent == Intent.ANSWER and heard.confidence >= CONFIDENT:
-            self._decide(Decision.ACCEPTED)
+            self._decide(Decision.ACCEPTED, meaning)
             return Recorded(meaning.value, "speech", heard.confidence)
-        self._decide(Decision.UNANSWERED)
+        self._decide(Decision.UNANSWERED, "digits" if heard.digits else
+                     "silence" if heard.silent else meaning)
         return Recorded(None, "unanswered")
 
     def _holds(self, expr: str, where: str) -> bool | None:

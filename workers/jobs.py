@@ -13,9 +13,10 @@ contact's attempts.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dialer.executor import Priority, install, on_speech_thread
 from dialer.lines import Line
@@ -23,11 +24,13 @@ from dialer.lines.pacing import Pacing
 from dialer.lines.simulated import build_simulation
 from dialer.lines.simulated.line import SimulatedLine, Simulation
 from dialer.robot.call import CallRecord, place_call
+from dialer.robot.recorder import RecordingLine, call_log, dumps
 from dialer.robot.robot import Robot, build_robot
 from dialer.robot.turn import TurnLog
+from dialer.settings import record_share
 from dialer.wire import Batch, CallJob, CallOutcome, EngineSpec
 from survey_scripts.loader import load_survey_text
-from survey_scripts.vocabulary import Outcome
+from survey_scripts.vocabulary import Decision, Outcome
 
 log = logging.getLogger(__name__)
 Sink = Callable[[CallOutcome], None]
@@ -128,7 +131,7 @@ async def run_calls(batch: Batch, sink: Sink, pacing: Pacing,
     async def one(job: CallJob) -> None:
         await gate.wait()  # checked before each call: a pause holds it here
         try:
-            outcome = await run_job(job, stack, pacing, on_turn)
+            outcome = await run_job(job, stack, pacing, on_turn, batch.record)
         except Exception as e:  # a bug must not silence the batch, nor use up an attempt
             log.exception("call %s failed inside healthdial; reported as dropped", job.id)
             outcome = dropped(job, f"{type(e).__name__}: {e}")
@@ -141,10 +144,41 @@ async def run_calls(batch: Batch, sink: Sink, pacing: Pacing,
 
 
 async def run_job(job: CallJob, stack: Stack, pacing: Pacing,
-                  on_turn: Callable[[TurnLog], None] | None = None) -> CallOutcome:
+                  on_turn: Callable[[TurnLog], None] | None = None,
+                  record: str = "none") -> CallOutcome:
+    """One call; where the campaign records, through a recording line, with the notice."""
     line = open_line(job, stack, pacing)
-    record = await place_call(stack.robot, line, job.number, job.ext, on_turn)
-    return outcome_of(job, record)
+    if record == "none":
+        return outcome_of(job, await place_call(stack.robot, line, job.number, job.ext,
+                                                on_turn))
+    tap = RecordingLine(line)
+    try:
+        done = await place_call(stack.robot, tap, job.number, job.ext, on_turn, notice=True)
+    except Exception as e:  # keep what the line carried: a drop is worth hearing
+        log.exception("call %s failed inside healthdial; reported as dropped", job.id)
+        done = CallRecord(Outcome.DROPPED, reason=f"{type(e).__name__}: {e}"[:300])
+    outcome = outcome_of(job, done)
+    if tap.plays and keeps(record, job.id, done):
+        meta = {"attempt_id": job.id, "contact_id": job.contact_id, "attempt": job.attempt,
+                "survey": stack.robot.survey.name, "notice": True}
+        outcome = replace(outcome, recording=tap.flac(), log=dumps(
+            call_log(tap, done, stack.robot.listener.recognizer.name, meta)))
+    return outcome
+
+
+def keeps(policy: str, attempt_id: str, record: CallRecord) -> bool:
+    """Whether a recording policy keeps this call: all of them; the failed ones (a
+    reprompt, a denied read-back, the keypad, an unanswered question, a drop); or a
+    sample, the same calls on every run (by attempt id)."""
+    if policy == "all":
+        return True
+    if policy == "failed":
+        failing = {Decision.REPROMPTED, Decision.DENIED, Decision.KEYPAD, Decision.UNANSWERED}
+        return record.outcome == Outcome.DROPPED or any(
+            t.decision in failing for t in record.turns)
+    share = record_share(policy) or 0.0
+    digest = hashlib.blake2b(attempt_id.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") / 2**32 < share
 
 
 def outcome_of(job: CallJob, record: CallRecord) -> CallOutcome:

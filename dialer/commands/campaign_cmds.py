@@ -94,6 +94,11 @@ def register(sub: Any) -> None:
     demo.add_argument("--json", action="store_true")
     demo.add_argument("--callees", choices=["duplex", "classic"], default="duplex",
                       help="simulated callees: duplex (early answers, echo) or classic")
+    demo.add_argument("--record", default="none", help="record calls: none, all, failed, "
+                                                       "sample:PCT")
+    demo.add_argument("--db", help="the store to call into (default: a new one in a temporary "
+                                   "folder)")
+    demo.add_argument("--campaign", default="demo", help="the demo campaign's name")
     run_args(demo, 200)
     demo.set_defaults(func=cmd_demo)
 
@@ -222,8 +227,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if not 1 <= args.contacts <= 10_000_000:
         raise UsageError(f"--contacts {args.contacts}: use 1 to 10000000")
-    out = demo(args.contacts, run_params(args), args.seed, progress=not args.no_progress,
-               callees=args.callees)
+    out = demo(args.contacts, run_params(args), args.seed,
+               Path(args.db) if args.db else None, not args.no_progress, args.callees,
+               args.record, args.campaign)
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
         return 0
@@ -239,6 +245,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "ci_high"] else "OUTSIDE"
         print(f"  {q:28s} {p['estimate']:7.1%}  {p['ci_low']:6.1%}-{p['ci_high']:6.1%}  "
               f"{(p['truth'] or 0):6.1%} {inside}")
-    print(f"answer accuracy against the truth: {out['accuracy']}")
-    print(f"store: {out['db']}")
+    print(f"answer accuracy against the truth (synthetic voices): {out['accuracy']}")
+    print(f"store: {out['db']} (campaign {out['campaign']})")
     return 0

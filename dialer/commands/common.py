@@ -74,6 +74,9 @@ def settings_args(p: argparse.ArgumentParser) -> None:
                                            "15,45,1440; each at least 5)")
     p.add_argument("--max-attempts", type=int, help="attempts per contact (default 3, at most "
                                                     "10)")
+    p.add_argument("--record", help="record calls: none (default), all, failed, sample:PCT; "
+                                    "the robot tells callees so")
+    p.add_argument("--keep-days", type=float, help="keep recordings this long (default 30)")
 
 
 def settings_given(args: argparse.Namespace) -> dict[str, Any]:
@@ -91,4 +94,8 @@ def settings_given(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError("--retry-minutes: use numbers of minutes, e.g. 15,45,1440")
     if args.max_attempts is not None:
         out["max_attempts"] = args.max_attempts
+    if args.record is not None:
+        out["record"] = args.record
+    if args.keep_days is not None:
+        out["keep_days"] = args.keep_days
     return out

@@ -32,9 +32,11 @@ def register(sub: Any) -> None:
     rec.add_argument("--question", required=True, help="question id, e.g. fever")
     rec.add_argument("audio", nargs="+", help="WAV files (any rate, mono or stereo)")
     rec.set_defaults(func=cmd_recognize)
-    acc = sub.add_parser("accuracy", help="N simulated calls scored against the hidden truth")
+    acc = sub.add_parser("accuracy", help="simulated calls scored against the hidden truth, "
+                                          "or a corpus of labelled recordings")
     script_args(acc)
     acc.add_argument("--calls", type=int, default=50)
+    acc.add_argument("--corpus", help="a corpus folder (manifest.csv: file,question,expected)")
     acc.add_argument("--seed", type=int, default=1)
     acc.add_argument("--json", action="store_true")
     acc.add_argument("--processes", type=int, default=os.cpu_count() or 1,
@@ -133,6 +135,8 @@ def cmd_accuracy(args: argparse.Namespace) -> int:
     from dialer.accuracy import run_accuracy
     from speech.engines import make_recognizer
 
+    if args.corpus:
+        return _corpus(args)
     if args.calls < 1 or args.processes < 1:
         raise UsageError("--calls and --processes must be at least 1")
     survey, engine = _survey_and_engine(args)
@@ -151,4 +155,23 @@ def cmd_accuracy(args: argparse.Namespace) -> int:
     rows = [("TOTAL", t), *sorted(report.by_question.items()), *sorted(report.by_voice.items())]
     for name, x in rows:
         print(f"{name:24s} {x.asked:6d} {x.correct:8d} {x.wrong:6d} {x.unanswered:10d}")
+    return 0
+
+
+def _corpus(args: argparse.Namespace) -> int:
+    """Right / wrong / rejected, in all, by question and by source (real apart from
+    synthetic, always)."""
+    from pathlib import Path
+
+    from dialer.corpus import score_corpus
+
+    report = score_corpus(Path(args.corpus), args.script, args.engine)
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+        return 0
+    print(f"{'':24s} {'items':>6s} {'right':>6s} {'wrong':>6s} {'rejected':>9s}")
+    rows = [("TOTAL", report.total), *sorted(report.by_question.items()),
+            *[(f"source: {k}", v) for k, v in sorted(report.by_source.items())]]
+    for name, t in rows:
+        print(f"{name:24s} {t.items:6d} {t.right:6d} {t.wrong:6d} {t.rejected:9d}")
     return 0

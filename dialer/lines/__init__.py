@@ -38,7 +38,11 @@ class Dialled(StrEnum):
 
 class Line(Protocol):
     paced: bool  # audio arrives by the wall clock (turn latencies mean something)
-    cpu_s: float  # CPU the back-end spent on this call in this process (0 on a real line)
+
+    @property
+    def cpu_s(self) -> float:
+        """CPU the back-end spent on this call in this process (0 on a real line)."""
+        ...
 
     async def dial(self, number: str) -> Dialled: ...
 

@@ -36,7 +36,8 @@ class CallRecord:
 
 
 async def place_call(robot: Robot, line: Line, number: str, ext: str = "",
-                     on_turn: Callable[[TurnLog], None] | None = None) -> CallRecord:
+                     on_turn: Callable[[TurnLog], None] | None = None,
+                     notice: bool = False) -> CallRecord:
     """Dial, and whoever answers gets what fits: the survey, or a message on a machine."""
     record = CallRecord()
     dialled = await line.dial(number)
@@ -53,7 +54,7 @@ async def place_call(robot: Robot, line: Line, number: str, ext: str = "",
         elif kind == "hangup":
             record.outcome = Outcome.NO_ANSWER
         else:  # a person, or silence: the survey (a silent line hears it and says nothing)
-            await run_survey(robot, line, record, on_turn)
+            await run_survey(robot, line, record, on_turn, notice)
     await line.hangup()
     record.audio_s = line.now()
     record.cpu_s += line.cpu_s
@@ -61,10 +62,12 @@ async def place_call(robot: Robot, line: Line, number: str, ext: str = "",
 
 
 async def run_survey(robot: Robot, line: Line, record: CallRecord | None = None,
-                     on_turn: Callable[[TurnLog], None] | None = None) -> CallRecord:
-    """Drive the dialog engine over the line until it ends; blocking work stays off the loop."""
+                     on_turn: Callable[[TurnLog], None] | None = None,
+                     notice: bool = False) -> CallRecord:
+    """Drive the dialog engine over the line until it ends; blocking work stays off the loop.
+    `notice`: the call is recorded, and the robot says so first."""
     record = record or CallRecord()
-    flow = Dialog(robot.survey).run()
+    flow = Dialog(robot.survey, notice).run()
     prompt = next(flow)
     while True:
         if prompt.listen is None:  # a goodbye: say it, nothing to hear
@@ -84,7 +87,7 @@ async def run_survey(robot: Robot, line: Line, record: CallRecord | None = None,
             record.result = stop.value
             break
     for log, decided in zip(record.turns, record.result.decisions, strict=False):
-        log.decision = decided.decision
+        log.decision, log.interpreted = decided.decision, decided.interpreted
     record.outcome = record.result.outcome
     record.audio_s = line.now()
     return record

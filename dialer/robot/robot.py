@@ -7,7 +7,7 @@ from speech.engines import ModelRef, make_recognizer
 from speech.listener import Listener
 from speech.recognizer import Grammar
 from speech.tts import Synthesizer, Voice
-from survey_scripts.dialog import Prompt, PromptKind, every_prompt
+from survey_scripts.dialog import Prompt, PromptKind, every_prompt, opening
 from survey_scripts.model import Survey
 
 
@@ -27,6 +27,7 @@ class Robot:
         for said in every_prompt(survey):
             self.say(said.text)
         self.say(lang.voicemail)
+        self.say(opening(survey, notice=True))  # after the rest: their sound stays as it was
 
     def say(self, text: str) -> bytes:
         """The prompt as it goes down the line (8 kHz mu-law), made once per text."""
@@ -35,8 +36,9 @@ class Robot:
         return self._lines[text]
 
     def prompts(self) -> dict[str, bytes]:
-        """Every prompt's line audio, by text."""
-        return {said.text: self.say(said.text) for said in every_prompt(self.survey)}
+        """Every prompt's line audio, by text (the recording notice's opening included)."""
+        return {said.text: self.say(said.text)
+                for said in every_prompt(self.survey, notice=True)}
 
     def grammar(self, prompt: Prompt) -> Grammar:
         assert prompt.listen is not None

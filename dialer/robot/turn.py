@@ -49,6 +49,7 @@ class TurnLog:
     recognition: Recognition | None = None
     latency_s: float | None = None  # paced lines: end of the answer to the next prompt
     decision: Decision | None = None  # filled in from the dialog's decisions
+    interpreted: str | None = None  # what the dialog took the turn to mean
 
 
 def timed(fn: Callable[..., T], *args: object) -> tuple[T, float]:

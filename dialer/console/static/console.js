@@ -155,8 +155,11 @@ function renderDashboard(root, s) {
   lineChart(document.getElementById("throughput"), s.throughput.map((t) => ({x: t.minute, ...t})),
     [{key: "attempts", label: "attempts", cls: "a"}, {key: "completed", label: "completed surveys", cls: "b"}],
     s.clock === "fast" ? "simulated time (UTC)" : "time (UTC)");
+  const official = root.dataset.official === "1";
+  const qcell = (q) => official ? el("a", {href: `/campaigns/${encodeURIComponent(s.name)}/calls?question=${encodeURIComponent(q)}`,
+    title: "the worst recorded turns of this question"}, q) : q;
   table(document.getElementById("recognition"), ["question", "turns", "reprompted", "read back", "keypad", "unanswered", "rejected", "p50 / p99 latency", ""],
-    s.recognition.map((r) => [r.question, num(r.turns), pct(r.reprompted), pct(r.confirming), pct(r.keypad), pct(r.unanswered), pct(r.rejected),
+    s.recognition.map((r) => [qcell(r.question), num(r.turns), pct(r.reprompted), pct(r.confirming), pct(r.keypad), pct(r.unanswered), pct(r.rejected),
       r.p50_ms === null ? "–" : `${r.p50_ms} / ${r.p99_ms ?? ">5000"} ms`,
       r.flag ? el("span", {class: "flag", title: r.flag}, "⚑ " + r.flag) : ""]));
   table(document.getElementById("pipeline"), ["attempts made", "trying", "waiting", "done", "set aside"],
@@ -277,7 +280,40 @@ function startNew() {
   });
 }
 
+// --- recorded calls --------------------------------------------------------------------
+async function startCalls(root) {
+  const name = encodeURIComponent(root.dataset.campaign), q = root.dataset.question;
+  const link = (id, text, at) => el("a", {href: `/recordings/${id}${at !== undefined ? `#t=${at}` : ""}`}, text);
+  if (q) {
+    const worst = await api("GET", `/api/campaigns/${name}/worst?question=${encodeURIComponent(q)}`);
+    table(document.getElementById("worst"), ["call", "turn", "decision", "confidence", "rejected"],
+      worst.map((w) => [link(w.recording, w.attempt, w.at_s), w.turn, w.decision, w.confidence, w.rejected ? "yes" : ""]));
+  }
+  const rows = await api("GET", `/api/campaigns/${name}/recordings${q ? `?question=${encodeURIComponent(q)}` : ""}`);
+  table(document.getElementById("call-list"), ["call", "phone", "started", "duration", "outcome"],
+    rows.map((r) => [link(r.id, r.attempt), r.phone, when(r.started, "realtime"), `${(r.duration_s || 0).toFixed(1)} s`, r.outcome]));
+}
+
+async function startRecording(root) {
+  const rec = await api("GET", `/api/recordings/${root.dataset.id}`);
+  const player = document.getElementById("player");
+  const seek = (t) => { player.currentTime = Math.max(0, t); player.play(); };
+  table(document.getElementById("turns"), ["", "at", "prompt", "heard", "confidence", "decision"],
+    rec.log.turns.map((t) => {
+      const b = el("button", {class: "link"}, "▶");
+      b.addEventListener("click", () => seek(t.started_s));
+      const heard = t.digits ? `keypad ${t.digits}` : t.silent ? "(silence)" : t.hangup ? "(hung up)"
+        : `${JSON.stringify(t.transcript)}${t.rejected ? ` (rejected: ${t.raw})` : ""}`;
+      return [b, `${t.started_s.toFixed(1)} s`, `${t.prompt.kind}: ${t.prompt.question || ""}`, heard,
+        t.confidence.toFixed(2), `${t.decision}${t.barged_in ? " · cut the prompt" : ""}`];
+    }));
+  const at = Number((location.hash.match(/t=([\d.]+)/) || [])[1]);
+  if (at) player.currentTime = at;
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  const c = document.getElementById("calls"); if (c) startCalls(c);
+  const rec = document.getElementById("recording"); if (rec) startRecording(rec);
   const d = document.getElementById("dashboard"); if (d) startDashboard(d);
   const r = document.getElementById("results"); if (r) startResults(r);
   if (document.getElementById("dnc")) startDnc();

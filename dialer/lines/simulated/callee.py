@@ -63,9 +63,11 @@ class Ear:
         kinds = {PromptKind.QUESTION: "question", PromptKind.REPROMPT: "question",
                  PromptKind.CONFIRM: "confirm", PromptKind.KEYPAD: "keypad",
                  PromptKind.GOODBYE: "goodbye"}
-        for said in every_prompt(survey):
+        plain = {s.text for s in every_prompt(survey)}
+        for said in every_prompt(survey, notice=True):
             parts = [_normalize(x, recognizer) for x in re.split(r"(?<=[.?!])\s+", said.text)]
-            sentences.update(p for p in parts if p)
+            if said.text in plain:  # the notice's opening is found by its nearest sentences
+                sentences.update(p for p in parts if p)
             qid = said.question_id if said.kind in (PromptKind.QUESTION,
                                                     PromptKind.REPROMPT) else None
             meanings.setdefault(" ".join(p for p in parts if p),
@@ -124,7 +126,7 @@ class SoundEar:
                  PromptKind.CONFIRM: "confirm", PromptKind.KEYPAD: "keypad",
                  PromptKind.GOODBYE: "goodbye"}
         self._known: list[tuple[np.ndarray, PromptMeaning]] = []
-        for said in every_prompt(survey):
+        for said in every_prompt(survey, notice=True):
             qid = said.question_id if said.kind in (PromptKind.QUESTION,
                                                     PromptKind.REPROMPT) else None
             meaning = PromptMeaning(kinds[said.kind], qid, said.value)

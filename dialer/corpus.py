@@ -1,0 +1,164 @@
+"""Labelled recordings from anywhere, heard as the robot hears a phone line, and scored.
+
+A corpus is a folder with `manifest.csv`: columns `file,question,expected` and
+optionally `source` (real or synthetic) and `speaker`. `file` is relative to the
+folder: WAV or FLAC at any rate, mono, or stereo in healthdial's own recording
+layout (robot left, callee right: only the callee is heard). `expected` is what
+would be recorded: yes/no, a number, a choice id, or an intent (repeat,
+dont_know, stop), or `reject` for speech that answers nothing. Each file goes
+through the 8 kHz mu-law line, the endpointer and the question's grammar, as in a
+call. Real and synthetic speech are always reported apart.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile
+
+from dialer.scoring import Verdict, corpus_verdict
+from dialer.wire import EngineSpec
+from speech.audio import Audio
+from speech.channel import RATE, from_line, to_line
+from speech.engines import choose, make_recognizer
+from speech.listener import Listener
+from speech.recognizer import Grammar
+from survey_scripts import DEFAULT_SURVEY
+from survey_scripts.errors import AudioError, UsageError
+from survey_scripts.loader import load_survey
+from survey_scripts.model import Survey
+from survey_scripts.phrases import Intent, answer_phrases, interpret, keypad_value
+
+COLUMNS = ("file", "question", "expected", "source", "speaker")
+PAD_S = 0.5  # silence put either side of an item, as a line has around an answer
+
+
+@dataclass
+class Tally:
+    items: int = 0
+    right: int = 0
+    wrong: int = 0
+    rejected: int = 0
+
+    def add(self, v: Verdict) -> None:
+        self.items += 1
+        if v == Verdict.RIGHT:
+            self.right += 1
+        elif v == Verdict.WRONG:
+            self.wrong += 1
+        else:
+            self.rejected += 1
+
+    def as_dict(self) -> dict[str, int]:
+        return {"items": self.items, "right": self.right, "wrong": self.wrong,
+                "rejected": self.rejected}
+
+
+@dataclass
+class Report:
+    total: Tally = field(default_factory=Tally)
+    by_question: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    by_source: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.total.as_dict(),
+                "by_question": {k: v.as_dict() for k, v in sorted(self.by_question.items())},
+                "by_source": {k: v.as_dict() for k, v in sorted(self.by_source.items())},
+                "rows": self.rows}
+
+
+def read_callee(path: Path) -> Audio:
+    """An item's audio: mono, or the callee's channel of a healthdial recording."""
+    try:
+        data, rate = soundfile.read(str(path), dtype="int16", always_2d=True)
+    except FileNotFoundError as e:
+        raise AudioError(f"{path}: no such file") from e
+    except (RuntimeError, soundfile.LibsndfileError) as e:
+        raise AudioError(f"{path}: not a readable WAV or FLAC file ({e})") from e
+    if data.shape[1] > 2:
+        raise AudioError(f"{path}: {data.shape[1]} channels; use mono, or healthdial's stereo")
+    return Audio(np.ascontiguousarray(data[:, -1]), int(rate))
+
+
+def manifest(folder: Path) -> list[dict[str, str]]:
+    path = folder / "manifest.csv"
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read the corpus manifest ({e.strerror}); a corpus "
+                         "is a folder with manifest.csv (file,question,expected)") from e
+    if not rows or not {"file", "question", "expected"} <= set(rows[0]):
+        raise UsageError(f"{path}: line 1 must name the columns file,question,expected "
+                         "(and may add source, speaker)")
+    return rows
+
+
+def hear(listener: Listener, survey: Survey, qid: str, audio: Audio) -> tuple[Any, str, float]:
+    """(what would be recorded or the intent heard, None if nothing; transcript; confidence)"""
+    q = survey.question(qid)
+    table = answer_phrases(q, survey.language)
+    pad = np.zeros(int(PAD_S * RATE), dtype=np.int16)
+    line = from_line(to_line(audio))  # as a phone line carries it
+    turn = listener.listen(np.concatenate([pad, line.samples, pad, pad, pad]),
+                           Grammar(q.id, tuple(table), survey.language.fillers))
+    heard = turn.heard
+    if heard.digits:
+        return keypad_value(q, heard.digits), f"keypad {heard.digits}", 1.0
+    meaning = interpret(heard.transcript, table, survey.language.fillers)
+    if meaning.intent == Intent.ANSWER:
+        return meaning.value, heard.transcript, heard.confidence
+    if meaning.intent == Intent.NOMATCH:
+        return None, heard.transcript, heard.confidence
+    return meaning.intent.value, heard.transcript, heard.confidence
+
+
+def score_corpus(folder: Path, script: str | Path | None = None, engine: str | None = None,
+                 spec: EngineSpec | None = None) -> Report:
+    survey = load_survey(script or DEFAULT_SURVEY)
+    spec = spec or EngineSpec(*choose(engine, None, survey.language.code))
+    listener = Listener(make_recognizer(spec))
+    ids = {q.id for q in survey.questions}
+    report = Report()
+    for i, row in enumerate(manifest(folder), start=2):
+        qid, expected = row["question"].strip(), row["expected"].strip()
+        if qid not in ids:
+            raise UsageError(f"{folder / 'manifest.csv'}: line {i}: no question {qid!r} in "
+                             f"{survey.path}")
+        heard, transcript, conf = hear(listener, survey, qid,
+                                       read_callee(folder / row["file"]).resampled(RATE))
+        v = corpus_verdict(heard, expected)
+        source = (row.get("source") or "unknown").strip()
+        for t in (report.total, report.by_question[qid], report.by_source[source]):
+            t.add(v)
+        report.rows.append({"file": row["file"], "question": qid, "expected": expected,
+                            "heard": heard, "transcript": transcript,
+                            "confidence": round(conf, 3), "verdict": v.value, "source": source,
+                            "speaker": row.get("speaker", "")})
+    return report
+
+
+def add_item(folder: Path, audio: Audio, name: str, question: str, expected: str,
+             source: str, speaker: str = "") -> Path:
+    """A WAV and its manifest row; the manifest is made if missing."""
+    from speech.audio import write_wav
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.wav"
+    write_wav(path, audio)
+    os.chmod(path, 0o600)
+    listed = folder / "manifest.csv"
+    new = not listed.exists()
+    with listed.open("a", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        if new:
+            w.writerow(COLUMNS)
+        w.writerow([path.name, question, expected, source, speaker])
+    return path
