@@ -9,6 +9,7 @@ Samples are kept from a window that opens once every line is busy.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import multiprocessing as mp
 import os
@@ -21,7 +22,9 @@ from typing import Any
 
 from dialer.executor import install
 from dialer.lines.pacing import Pacing
+from dialer.lines.recorded import RecordedLine
 from dialer.meter import Meter, percentiles
+from dialer.robot.call import place_call
 from dialer.robot.turn import TurnLog
 from dialer.schema import survey_hash
 from dialer.wire import Batch, CallJob, EngineSpec
@@ -32,16 +35,20 @@ WARM_S = 25.0  # from the first start to the window: every line busy, calls at e
 SEED = 17
 
 
-def ramp(counts: list[int], window_s: float, processes: int, script: str) -> list[dict[str, Any]]:
-    return [hold(n, window_s, processes, script) for n in counts]
+def ramp(counts: list[int], window_s: float, processes: int, script: str,
+         recordings: list[str] | None = None) -> list[dict[str, Any]]:
+    """With `recordings`, the callees replay recorded calls: the robot's work alone."""
+    return [hold(n, window_s, processes, script, recordings) for n in counts]
 
 
-def hold(lines: int, window_s: float, processes: int, script: str) -> dict[str, Any]:
+def hold(lines: int, window_s: float, processes: int, script: str,
+         recordings: list[str] | None = None) -> dict[str, Any]:
     """Hold `lines` lines over `processes` worker processes; what one window measured."""
     ctx = mp.get_context("spawn")
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Queue()
     shares = [lines // processes + (i < lines % processes) for i in range(processes)]
-    procs = [ctx.Process(target=_worker, args=(i, share, window_s, script, ready, go, results),
+    procs = [ctx.Process(target=_worker, args=(i, share, window_s, script, ready, go, results,
+                                               recordings),
                          daemon=True) for i, share in enumerate(shares)]
     for p in procs:
         p.start()
@@ -67,12 +74,14 @@ def _get(q: Any, procs: list[Any]) -> Any:
 
 
 def _worker(index: int, lines: int, window_s: float, script: str, ready: Any, go: Any,
-            results: Any) -> None:
+            results: Any, recordings: list[str] | None) -> None:
     logging.basicConfig(level=logging.ERROR)
     stack_for(_batch(script))
+    played = [(Path(p), json.loads(Path(p).with_suffix(".json").read_text()))
+              for p in recordings or []]
     ready.put(index)
     start = go.get()
-    results.put(asyncio.run(_hold(index, lines, start, window_s, script)))
+    results.put(asyncio.run(_hold(index, lines, start, window_s, script, played)))
 
 
 def _batch(script: str) -> Batch:
@@ -81,8 +90,8 @@ def _batch(script: str) -> Batch:
     return Batch("bench", survey_hash(text), text, EngineSpec(), True, ())
 
 
-async def _hold(index: int, lines: int, start: float, window_s: float,
-                script: str) -> dict[str, Any]:
+async def _hold(index: int, lines: int, start: float, window_s: float, script: str,
+                played: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
     install()
     stack = stack_for(_batch(script))
     meter = Meter()
@@ -94,11 +103,18 @@ async def _hold(index: int, lines: int, start: float, window_s: float,
         await asyncio.sleep(max(0.0, start - time.time()) + STAGGER_S * i / max(1, lines))
         for k in range(10**6):
             cid = (index * 10_000 + i) * 1_000 + k
-            job = CallJob(f"bench:{cid}", cid, 1, "", "", time.time(),
-                          {"kind": "simulated", "seed": SEED, "hour": 11, "contact": cid})
-            out = await run_job(job, stack, pacing, lambda t: _turn(meter, t))
+            if played:  # a recorded callee: nothing synthesized, nothing heard for them
+                audio, log = played[(i + k) % len(played)]
+                call = await place_call(stack.robot, RecordedLine.from_log(audio, log, pacing),
+                                        "", "", lambda t: _turn(meter, t),
+                                        notice=bool(log.get("notice")))
+                outcome = call.outcome.value
+            else:
+                job = CallJob(f"bench:{cid}", cid, 1, "", "", time.time(),
+                              {"kind": "simulated", "seed": SEED, "hour": 11, "contact": cid})
+                outcome = (await run_job(job, stack, pacing, lambda t: _turn(meter, t))).outcome
             if opens <= time.time() < closes:
-                outcomes[out.outcome] += 1
+                outcomes[outcome] += 1
 
     tasks = [asyncio.create_task(line(i), name=f"line {i}") for i in range(lines)]
     await asyncio.sleep(opens - time.time())

@@ -9,7 +9,8 @@ HUBEI = 4.2  # completed surveys per second on 900 lines, early 2020
 
 def table(r: dict[str, Any], before: dict[str, Any] | None) -> str:
     return "\n".join([_head(r, before), _headline(r, before), _throughput(r), _parts(r),
-                      _ramp(r), _method()]) + "\n"
+                      _ramp(r), _ramp(r, "ramp_recorded"), _recording(r), _console(r),
+                      _method()]) + "\n"
 
 
 def _head(r: dict[str, Any], before: dict[str, Any] | None) -> str:
@@ -110,17 +111,49 @@ def _parts(r: dict[str, Any]) -> str:
             "|---|---|---|\n" + "\n".join(rows) + "\n")
 
 
-def _ramp(r: dict[str, Any]) -> str:
+def _ramp(r: dict[str, Any], key: str = "ramp") -> str:
+    if key not in r:
+        return ""
     rows = []
-    for s in r["ramp"]:
+    for s in r[key]:
         t = s["turn_latency"]
         rows.append(f"| {s['lines']} | {t['n']} | {t['p50_ms']} | {t['p95_ms']} | "
                     f"{t['p99_ms']} | {s['lag_p99_ms']} | {s['lag_max_ms']} | "
                     f"{s['cpu_use']:.0%} | {s['rss_mb']:.0f} | "
                     f"{'yes' if s['within_300ms'] else 'no'} |")
-    return ("## Realtime clock: lines held\n\n| lines | turns | p50 ms | p95 ms | p99 ms | "
+    title = ("Realtime clock: lines held, simulated callees on the same cores" if key == "ramp"
+             else "Realtime clock: lines held by the robot alone (callees replay recorded calls)")
+    return (f"## {title}\n\n| lines | turns | p50 ms | p95 ms | p99 ms | "
             "lag p99 ms | lag max ms | CPU | RSS MB | p99 <= 300 ms |\n"
             "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
+
+
+def _recording(r: dict[str, Any]) -> str:
+    c = r.get("recording")
+    if not c:
+        return ""
+    return ("## Recording a call\n\n| measure | value |\n|---|---|\n"
+            f"| calls recorded and not, back to back | {c['calls']} |\n"
+            f"| CPU s per call, not recorded | {c['cpu_s_per_call']:.3f} |\n"
+            f"| the recording line's tap, CPU s per call | {c['tap_cpu_s_per_call']:.4f} |\n"
+            f"| FLAC and turn log, CPU s per call | {c['encode_cpu_s_per_call']:.4f} |\n"
+            f"| recording's share of a call's CPU | {c['recording_share_of_call_cpu']:.1%} |\n"
+            f"| disk per call-minute, KB (stereo FLAC + JSON) | {c['kb_per_call_minute']:.0f} |\n")
+
+
+def _console(r: dict[str, Any]) -> str:
+    c = r.get("console")
+    if not c:
+        return ""
+    a = c["api"]
+    return ("## The console\n\n| measure | value |\n|---|---|\n"
+            f"| realtime campaign | {c['lines']} lines ({c['lines_busy_at_end']} busy at the end) |"
+            f"\n| live dashboards (event streams) | {c['clients']}, "
+            f"{min(c['events_per_client'])}-{max(c['events_per_client'])} events each in "
+            f"{c['window_s']:.0f} s |\n"
+            f"| `serve` CPU, share of the machine (goal < 3%) | {c['serve_cpu_share']:.2%} |\n"
+            f"| API p50 / p99 latency under that load, ms (goal p99 < 100) | {a['p50_ms']} / "
+            f"{a['p99_ms']} |\n")
 
 
 def _method() -> str:

@@ -11,7 +11,11 @@ same command at an earlier commit) when it is there. Measured in one run:
   and where it goes (decoding, synthesis, channel, ...); the decode floor (the
   recognizer alone on the same answers) and a naive baseline (open dictation, a
   decoder per call) on the same answer audio;
-- realtime clock: lines held, turn latency percentiles, lag, RSS, CPU (bench/ramp.py).
+- realtime clock: lines held, turn latency percentiles, lag, RSS, CPU (bench/ramp.py),
+  with the simulated callees on the same cores, and with callees replaying recorded
+  calls (the robot's work alone);
+- what recording a call costs (bench/recording.py), and the console's cost with ten
+  live dashboards on a 100-line realtime campaign (bench/console.py).
 """
 
 from __future__ import annotations
@@ -38,7 +42,9 @@ import dialer.robot.pickup  # noqa: E402
 import dialer.robot.turn  # noqa: E402
 import speech.dtmf  # noqa: E402
 import speech.endpoint  # noqa: E402
+from bench.console import measure as console_overhead  # noqa: E402
 from bench.ramp import ramp  # noqa: E402
+from bench.recording import recorded_calls  # noqa: E402
 from bench.report import table  # noqa: E402
 from bench.split import Split  # noqa: E402
 from dialer.demo import demo  # noqa: E402
@@ -200,11 +206,15 @@ def main() -> None:
     t0 = time.monotonic()
     command = (f"python bench/run.py --calls {args.calls} --contacts {args.contacts} "
                f"--lines {args.lines} --window {args.window:g}")
+    steps = [int(n) for n in args.lines.split(",")]
+    cost, recorded = recorded_calls(args.calls)
     results: dict[str, Any] = {
         "date": date.today().isoformat(), "machine": _machine(), "command": command,
         "campaign": fast_campaign(args.contacts), "per_call": per_call(args.calls),
-        "ramp": ramp([int(n) for n in args.lines.split(",")], args.window,
-                     os.cpu_count() or 1, str(DEFAULT_SURVEY))}
+        "ramp": ramp(steps, args.window, os.cpu_count() or 1, str(DEFAULT_SURVEY)),
+        "ramp_recorded": ramp(steps, args.window, os.cpu_count() or 1, str(DEFAULT_SURVEY),
+                              recorded),
+        "recording": cost, "console": console_overhead()}
     results["bench_wall_s"] = time.monotonic() - t0
     (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=1))
     _write(results)

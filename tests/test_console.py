@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -240,3 +241,30 @@ def test_recognition_health_counts_decisions_rejections_and_latency(tmp_path: Pa
     assert rows["fever"]["rejected"] == 0.5 and rows["fever"]["p50_ms"] == 100.0
     assert rows["fever"]["p99_ms"] == 150.0
     assert rows["cough"]["keypad"] == 0.5 and rows["cough"]["p99_ms"] == 500.0
+
+
+async def test_recorded_calls_are_for_officials_and_every_listening_is_audited(
+        client: TestClient, db: Path) -> None:
+    from dialer.recordings import save
+    from tests.test_recordings import _recorded_result
+
+    store = Store(db, create=False)
+    r = replace(_recorded_result(3, 2), id="c1:3:2")
+    save(store, "c1", r, store.campaign("c1").settings)
+    rid = store.recordings_of("c1")[0]["id"]
+    for path in ("/api/campaigns/c1/recordings", f"/api/recordings/{rid}",
+                 f"/api/recordings/{rid}/audio", f"/recordings/{rid}", "/campaigns/c1/calls"):
+        assert (await client.get(path, headers=OPERATOR)).status == 403, path
+    listed = await (await client.get("/api/campaigns/c1/recordings?question=consent",
+                                      headers=OFFICIAL)).json()
+    assert [x["phone"] for x in listed] == ["+86138****0002"]
+    log = await (await client.get(f"/api/recordings/{rid}", headers=OFFICIAL)).json()
+    assert log["log"]["turns"][0]["decision"] == "accepted"
+    audio = await client.get(f"/api/recordings/{rid}/audio", headers=OFFICIAL)
+    assert audio.headers["Content-Type"] == "audio/flac" and (await audio.read())[:4] == b"fLaC"
+    worst = await (await client.get("/api/campaigns/c1/worst?question=consent",
+                                     headers=OFFICIAL)).json()
+    assert worst[0]["recording"] == rid and worst[0]["turn"] == 1
+    assert (await client.get("/api/recordings/999/audio", headers=OFFICIAL)).status == 404
+    latest = Store(db, create=False).audit_log()[0]
+    assert (latest["who"], latest["action"], latest["detail"]) == ("olga", "listen", "c1:3:2")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from dialer.settings import CampaignSettings
 from dialer.store import Store
 from tests.conftest import KO, ROOT
 from tests.helpers import load_list, write_csv
@@ -146,7 +147,8 @@ def _korean(tmp_path: Path) -> Path:
                                                   for i in range(8)])
     db = tmp_path / "ko.db"
     store = Store(db)
-    load_list(store, listing, "ko", "KR", script=KO, seed=2, start_at=1581300000.0)
+    load_list(store, listing, "ko", "KR", script=KO, seed=2, start_at=1581300000.0,
+              settings=CampaignSettings(record="all"))
     store.close()  # all in the main file, to be copied
     return db
 
@@ -177,6 +179,10 @@ def test_a_korean_campaign_records_answers_embedded_and_over_rq(
     embedded, over_rq = _recorded(db), _recorded(tmp_path / "ko-rq.db")
     assert embedded >= 10 and over_rq == embedded
     assert Store(db).dump("ko") == Store(tmp_path / "ko-rq.db").dump("ko")
+    # recordings came back with the results, over Redis as from the embedded workers
+    here = sorted(p.name for p in Path(f"{db}.recordings/ko").iterdir())
+    there = sorted(p.name for p in Path(f"{tmp_path / 'ko-rq.db'}.recordings/ko").iterdir())
+    assert len(here) >= 8 and here == there
 
 
 def test_rq_jobs_carry_no_secret_and_no_number(tmp_path: Path) -> None:
