@@ -249,7 +249,7 @@ def test_a_call_failing_inside_healthdial_is_reported_dropped(monkeypatch) -> No
     from dialer.lines.pacing import Pacing
     from workers import jobs
 
-    async def broken(job, stack, pacing, on_turn):  # type: ignore[no-untyped-def]
+    async def broken(job, stack, pacing, on_turn, record):  # type: ignore[no-untyped-def]
         raise ValueError("a bug")
 
     monkeypatch.setattr(jobs, "run_job", broken)
