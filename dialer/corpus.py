@@ -30,13 +30,15 @@ from speech.engines import choose, make_recognizer
 from speech.listener import Listener
 from speech.recognizer import Grammar
 from survey_scripts import DEFAULT_SURVEY
+from survey_scripts.dialog import CONFIDENT, understood
 from survey_scripts.errors import AudioError, UsageError
 from survey_scripts.loader import load_survey
 from survey_scripts.model import Survey
-from survey_scripts.phrases import Intent, answer_phrases, interpret, keypad_value
+from survey_scripts.phrases import Intent, answer_phrases, keypad_value
 
 COLUMNS = ("file", "question", "expected", "source", "speaker")
 PAD_S = 0.5  # silence put either side of an item, as a line has around an answer
+_INTENTS = {i.value for i in Intent}
 
 
 @dataclass
@@ -45,9 +47,13 @@ class Tally:
     right: int = 0
     wrong: int = 0
     rejected: int = 0
+    read_back: int = 0  # answers the dialog would read back (confirm: auto) before recording
+    wrong_unread: int = 0  # wrong answers it would record without reading them back
 
-    def add(self, v: Verdict) -> None:
+    def add(self, v: Verdict, read_back: bool = False) -> None:
         self.items += 1
+        self.read_back += read_back
+        self.wrong_unread += v == Verdict.WRONG and not read_back
         if v == Verdict.RIGHT:
             self.right += 1
         elif v == Verdict.WRONG:
@@ -57,7 +63,8 @@ class Tally:
 
     def as_dict(self) -> dict[str, int]:
         return {"items": self.items, "right": self.right, "wrong": self.wrong,
-                "rejected": self.rejected}
+                "rejected": self.rejected, "read_back": self.read_back,
+                "wrong_unread": self.wrong_unread}
 
 
 @dataclass
@@ -112,7 +119,7 @@ def hear(listener: Listener, survey: Survey, qid: str, audio: Audio) -> tuple[An
     heard = turn.heard
     if heard.digits:
         return keypad_value(q, heard.digits), f"keypad {heard.digits}", 1.0
-    meaning = interpret(heard.transcript, table, survey.language.fillers)
+    meaning = understood(heard, table, survey.language.fillers)
     if meaning.intent == Intent.ANSWER:
         return meaning.value, heard.transcript, heard.confidence
     if meaning.intent == Intent.NOMATCH:
@@ -135,9 +142,11 @@ def score_corpus(folder: Path, script: str | Path | None = None, engine: str | N
         heard, transcript, conf = hear(listener, survey, qid,
                                        read_callee(folder / row["file"]).resampled(RATE))
         v = corpus_verdict(heard, expected)
+        # what the dialog would read back under confirm: auto (intents are not read back)
+        unsure = heard is not None and conf < CONFIDENT and heard not in _INTENTS
         source = (row.get("source") or "unknown").strip()
         for t in (report.total, report.by_question[qid], report.by_source[source]):
-            t.add(v)
+            t.add(v, unsure)
         report.rows.append({"file": row["file"], "question": qid, "expected": expected,
                             "heard": heard, "transcript": transcript,
                             "confidence": round(conf, 3), "verdict": v.value, "source": source,

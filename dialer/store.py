@@ -554,7 +554,8 @@ class Store:
             "SELECT t.*, r.id AS recording_id, r.attempt_id FROM recorded_turns t JOIN "
             "recordings r ON r.id=t.recording_id WHERE r.campaign=? AND t.question=? ORDER BY "
             "(t.decision IN ('reprompted', 'keypad', 'unanswered', 'denied')) DESC, "
-            "t.rejected DESC, t.confidence ASC LIMIT ?", (campaign, question, limit)).fetchall()
+            "t.rejected DESC, t.confidence ASC, t.recording_id, t.turn LIMIT ?",
+            (campaign, question, limit)).fetchall()
 
     @_mapped
     def expired_recordings(self, now: float) -> list[sqlite3.Row]:

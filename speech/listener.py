@@ -95,5 +95,6 @@ class Hearing:
         if digits:
             return Turn(Heard(digits=digits, confidence=1.0), None, consumed)
         rec = self._listener.recognizer.recognize(Audio(speech, RATE), self._grammar)
-        heard = Heard(transcript=rec.transcript, confidence=rec.confidence)
+        guessed = rec.evidence is not None and not rec.evidence.first_pass
+        heard = Heard(transcript=rec.transcript, confidence=rec.confidence, guessed=guessed)
         return Turn(heard, rec, consumed)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from speech.audio import Audio
+from speech.confidence import Evidence
 
 
 @dataclass(frozen=True)
@@ -21,9 +22,10 @@ class Grammar:
 @dataclass(frozen=True)
 class Recognition:
     transcript: str  # "" when rejected
-    confidence: float  # 0..1; 0 when rejected
-    rejected: bool = False
-    raw: str = ""  # what the decoder said before rejection, for diagnosis
+    confidence: float  # 0..1, the probability that the transcript is what was said
+    rejected: bool = False  # no answer at all (silence, or speech that fits none)
+    raw: str = ""  # what the decoder said, second pass included, for diagnosis
+    evidence: Evidence | None = None  # what the confidence was computed from
 
 
 class Recognizer(Protocol):

@@ -2,20 +2,28 @@
 
 Rejection. A grammar always finds some match, so the question's grammar is
 decoded beside a loop of common English words (a garbage model), weighted down.
-Speech that does not answer the question is taken by the garbage loop and comes
-back rejected. One pass: a first pass with the bare grammar changed no decision
-on 654 recorded answers and cost a third of the time (see CHANGELOG).
+Speech that does not answer the question is taken by the garbage loop.
+
+Confidence. An answer's evidence (speech/confidence.py) is its acoustic fit per
+frame against the best senone of each frame, which the decoder's segments carry
+at no cost. When the garbage loop wins, a second pass decodes the same audio with
+the bare grammar: its best answer comes back with the margin by which it lost,
+and a low confidence, so the dialog can read it back instead of asking again
+(real speech that the phone band blurs often lands here). Only speech the garbage
+took pays for the second pass.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 
 import numpy as np
 
 from speech.audio import Audio
+from speech.confidence import Evidence, probability
 from speech.recognizer import Grammar, Recognition
 from survey_scripts.errors import EngineError
 
@@ -23,9 +31,12 @@ log = logging.getLogger(__name__)
 RATE = 16000  # the model's rate; phone audio is upsampled to it
 # prior of the garbage loop against the answers; at 1e-20 "yes" passes as "no"
 GARBAGE_WEIGHT = 1e-16
-# The model was trained on 16 kHz speech with filters up to 6.8 kHz. Phone audio is
-# empty above 4 kHz, and empty filters wreck the cepstra; noise at -40 dBFS in that
-# band alone keeps them sane (measured: espeak prompts fail forced alignment without).
+# The model was trained on 16 kHz speech with filters up to 6.8 kHz; phone audio is
+# empty above 4 kHz, and empty filters wreck the cepstra: noise at -40 dBFS in that band
+# alone keeps them sane. Tried on the corpora instead (CHANGELOG, issue 13): no fill,
+# other levels, folding, an envelope from the 3-4 kHz band, live CMN, no noise removal,
+# a noise floor over the whole band, MLLR adaptation; none was better on both real and
+# synthetic speech. Without it, short synthetic "yes" replies fell below UNSURE.
 BAND_FILL = 0.01
 # Narrower than the defaults (1e-48): 3-5x faster on short grammars, same accuracy here.
 BEAMS = {"beam": 1e-30, "pbeam": 1e-30, "wbeam": 1e-20}
@@ -46,7 +57,8 @@ def _word(w: str) -> str:
 class SphinxRecognizer:
     name = "pocketsphinx"
 
-    def __init__(self, garbage: bool = True, band_fill: float = BAND_FILL) -> None:
+    def __init__(self, garbage: bool = True, band_fill: float = BAND_FILL,
+                 second_pass: bool = True) -> None:
         from pocketsphinx import Decoder
 
         try:
@@ -54,6 +66,7 @@ class SphinxRecognizer:
         except RuntimeError as e:
             raise EngineError(f"pocketsphinx cannot start: {e}") from e
         self._garbage_on = garbage
+        self._second_pass = second_pass
         self._fill = band_fill
         self._fills: dict[int, np.ndarray] = {}
         self._searches: set[str] = set()
@@ -105,7 +118,7 @@ class SphinxRecognizer:
         return [_word(s.word) for s in self._d.seg() if s.word not in _SIL]
 
     def _pcm(self, audio: Audio) -> bytes:
-        """16 kHz for the model; phone audio gets faint noise where the line cut the band."""
+        """16 kHz for the model; with a band fill, faint noise where the line cut the band."""
         up = audio.resampled(RATE).samples
         if audio.rate >= RATE or self._fill <= 0:
             return up.tobytes()
@@ -126,13 +139,42 @@ class SphinxRecognizer:
         return noise[:n] if n <= len(noise) else np.resize(noise, n)
 
     def recognize(self, audio: Audio, grammar: Grammar) -> Recognition:
+        pcm = self._pcm(audio)
         garbage = self._garbage_on and not grammar.loop
-        said = self._decode(self._pcm(audio), self._search(grammar, garbage))
+        said = self._decode(pcm, self._search(grammar, garbage))
         raw = " ".join(said)
         text = " ".join(w for w in said if w not in grammar.fillers)
-        if grammar.loop:
-            return Recognition(text, 0.9 if text else 0.0, rejected=not text, raw=raw)
-        # silence, or the garbage loop took the speech: the path is not an answer
+        if text and (grammar.loop or text in grammar.phrases):
+            acoustic, frames = self._acoustic(grammar)
+            return self._answer(text, raw, Evidence(True, acoustic, frames=frames))
+        # silence, or the garbage loop took the speech: no answer unless the second pass
+        if not said or not garbage or not self._second_pass:
+            return Recognition("", 0.0, rejected=True, raw=raw)
+        lost_by = self._path_score()
+        said = self._decode(pcm, self._search(grammar, False))
+        text = " ".join(w for w in said if w not in grammar.fillers)
         if text not in grammar.phrases:
             return Recognition("", 0.0, rejected=True, raw=raw)
-        return Recognition(text, 0.9, raw=raw)
+        margin = (self._path_score() - lost_by) * 1000 / max(1, self._d.n_frames())
+        acoustic, frames = self._acoustic(grammar)
+        return self._answer(text, f"{raw} | second pass: {' '.join(said)}",
+                            Evidence(False, acoustic, margin, frames))
+
+    @staticmethod
+    def _answer(text: str, raw: str, e: Evidence) -> Recognition:
+        return Recognition(text, probability(e), raw=raw, evidence=e)
+
+    def _path_score(self) -> float:
+        """The best path's log-score (the bindings hand it back exponentiated)."""
+        hyp = self._d.hyp()
+        return math.log(max(hyp.best_score, 1e-300)) if hyp is not None else -math.inf
+
+    def _acoustic(self, grammar: Grammar) -> tuple[float, int]:
+        """The answer words' acoustic log-score per frame (millinepers), and their frames."""
+        score, frames = 0.0, 0
+        for s in self._d.seg():
+            if s.word in _SIL or _word(s.word) in grammar.fillers:
+                continue
+            score += math.log(max(s.ascore, 1e-300))
+            frames += s.end_frame - s.start_frame + 1
+        return score * 1000 / max(1, frames), frames

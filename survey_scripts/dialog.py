@@ -34,7 +34,13 @@ from survey_scripts.phrases import (
 from survey_scripts.rules import evaluate
 from survey_scripts.vocabulary import Decision, Outcome
 
-CONFIDENT = 0.7  # below this, a recognized answer is read back for confirmation
+# The recognizer's confidence is a calibrated probability (speech/confidence.py):
+CONFIDENT = 0.9  # at or above: an answer is recorded as heard (confirm: auto)
+UNSURE = 0.3  # below: not taken at all, the question is asked again; between: read back
+# A second guess (what the bare grammar heard in speech the garbage loop took) is read
+# back only when more likely right than not: at UNSURE, real off-topic speech was
+# taken more often than before the second pass (measured: CHANGELOG, issue 13).
+GUESS_FLOOR = 0.5
 MAX_REPROMPTS = 2
 MAX_REPEATS = 3
 UNKNOWN_RISK = "unknown"  # a risk rule failed in the call: the answers are kept, staff decide
@@ -74,6 +80,7 @@ class Heard:
     digits: str = ""
     silent: bool = False
     hangup: bool = False
+    guessed: bool = False  # the garbage loop took the speech; the transcript is a second guess
 
 
 @dataclass
@@ -142,6 +149,13 @@ def opening(survey: Survey, notice: bool = False) -> str:
     first = survey.questions[0]
     text = f"{survey.greeting} {first.prompt}"
     return f"{survey.language.recording_notice} {text}" if notice else text
+
+
+def understood(heard: Heard, table: dict[str, Meaning], fillers: tuple[str, ...]) -> Meaning:
+    """What a turn's speech means to the dialog: nothing, if heard too unsurely."""
+    if heard.confidence < (GUESS_FLOOR if heard.guessed else UNSURE):
+        return Meaning(Intent.NOMATCH)
+    return interpret(heard.transcript, table, fillers)
 
 
 def every_phrase(survey: Survey) -> list[str]:
@@ -240,6 +254,10 @@ class Dialog:
             raise _Hangup
         return heard
 
+    def _understood(self, heard: Heard, table: dict[str, Meaning]) -> Meaning:
+        self._meaning = understood(heard, table, self.lang.fillers)
+        return self._meaning
+
     def _decide(self, decision: Decision, meaning: Meaning | str | None = None) -> None:
         p = self._prompt
         said = meaning if isinstance(meaning, str) or meaning is None else (
@@ -259,12 +277,12 @@ class Dialog:
                 if value is not None:
                     self._decide(Decision.KEYED, f"keypad: {value}")
                     return Recorded(value, "keypad", 1.0)
-            meaning = interpret(heard.transcript, table, self.lang.fillers)
-            self._meaning = meaning
+            meaning = self._understood(heard, table)
             if meaning.intent == Intent.STOP:
                 self._decide(Decision.OPTED_OUT, meaning)
                 raise _OptOut
-            if meaning.intent == Intent.DONT_KNOW:
+            # "don't know" ends the question unanswered: heard unsurely, it is asked again
+            if meaning.intent == Intent.DONT_KNOW and heard.confidence >= CONFIDENT:
                 self._decide(Decision.DONT_KNOW, meaning)
                 return Recorded(None, "dont_know", heard.confidence)
             if meaning.intent == Intent.REPEAT and repeats < MAX_REPEATS:
@@ -304,12 +322,13 @@ class Dialog:
             yes = heard.digits.startswith("1")
             said: Meaning | str = f"keypad: {heard.digits}"
         else:
-            said = interpret(heard.transcript, table, self.lang.fillers)
+            said = self._understood(heard, table)
             if said.intent == Intent.STOP:
                 self._decide(Decision.OPTED_OUT, said)
                 raise _OptOut
-            sure = heard.confidence >= CONFIDENT
-            yes = said.intent == Intent.ANSWER and said.value == "yes" and sure
+            # a yes heard at all (past the floor of understood()) confirms: the grammar is
+            # yes, no and the intents, and a person read back a wrong answer says no
+            yes = said.intent == Intent.ANSWER and said.value == "yes"
         self._decide(Decision.CONFIRMED if yes else Decision.DENIED, said)
         return yes
 
@@ -320,7 +339,7 @@ class Dialog:
         if value is not None:
             self._decide(Decision.KEYED, f"keypad: {value}")
             return Recorded(value, "keypad", 1.0)
-        meaning = interpret(heard.transcript, answer_phrases(q, self.lang), self.lang.fillers)
+        meaning = self._understood(heard, answer_phrases(q, self.lang))
         if meaning.intent == Intent.STOP:
             self._decide(Decision.OPTED_OUT, meaning)
             raise _OptOut

@@ -108,7 +108,7 @@ def test_dashboard_live_pause_in_a_real_browser(tmp_path: Path) -> None:
         for p in (run, serve):
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGINT)
-                p.wait(timeout=30)
+                p.wait(timeout=90)
     assert "Traceback" not in log.read_text()
 
 

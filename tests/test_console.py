@@ -259,12 +259,12 @@ async def test_recorded_calls_are_for_officials_and_every_listening_is_audited(
                                       headers=OFFICIAL)).json()
     assert [x["phone"] for x in listed] == ["+86138****0002"]
     log = await (await client.get(f"/api/recordings/{rid}", headers=OFFICIAL)).json()
-    assert log["log"]["turns"][0]["decision"] == "accepted"
+    assert log["log"]["turns"][0]["decision"] == "confirming"
     audio = await client.get(f"/api/recordings/{rid}/audio", headers=OFFICIAL)
     assert audio.headers["Content-Type"] == "audio/flac" and (await audio.read())[:4] == b"fLaC"
     worst = await (await client.get("/api/campaigns/c1/worst?question=consent",
                                      headers=OFFICIAL)).json()
-    assert worst[0]["recording"] == rid and worst[0]["turn"] == 1
+    assert worst[0]["recording"] == rid and worst[0]["turn"] == 2  # the read-back not heard
     assert (await client.get("/api/recordings/999/audio", headers=OFFICIAL)).status == 404
     latest = Store(db, create=False).audit_log()[0]
     assert (latest["who"], latest["action"], latest["detail"]) == ("olga", "listen", "c1:3:2")

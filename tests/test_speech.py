@@ -159,6 +159,65 @@ def test_sphinx_recognizes_answers_over_the_phone(sphinx, survey: Survey, text: 
         expected if expected in ("yes", "no") else "stop")
 
 
+def _spoken(text: str, snr_db: float | None = None) -> Audio:
+    """A synthetic answer as the line carries it, with white noise at `snr_db` if given."""
+    a = Synthesizer().speak(text, Voice("flite", "kal16")).resampled(8000)
+    pad = np.zeros(2400, dtype=np.int16)
+    x = np.concatenate([pad, a.samples, pad]).astype(np.float64)
+    if snr_db is not None:
+        power = np.mean(a.samples.astype(np.float64) ** 2) / 10 ** (snr_db / 10)
+        x += np.random.default_rng(1).normal(0, np.sqrt(power), len(x))
+    return from_line(to_line(Audio(np.clip(x, -32768, 32767).astype(np.int16), 8000)))
+
+
+def test_confidence_is_measured_from_the_audio(sphinx, survey: Survey) -> None:  # type: ignore[no-untyped-def]
+    """The same answer heard clean and through noise: the evidence differs, and so does the
+    confidence (it used to be 0.9 whatever was heard)."""
+    for text, qid in (("yes", "cough"), ("three days", "fever_days")):
+        clean = sphinx.recognize(_spoken(text), _grammar(survey, qid))
+        noisy = sphinx.recognize(_spoken(text, snr_db=5), _grammar(survey, qid))
+        assert clean.evidence is not None and noisy.evidence is not None
+        assert clean.evidence.first_pass and clean.evidence.frames > 0
+        assert 0 < noisy.confidence < clean.confidence < 1
+        assert clean.evidence.acoustic > noisy.evidence.acoustic
+
+
+def test_what_the_garbage_loop_takes_gets_a_second_pass_and_low_confidence(  # type: ignore[no-untyped-def]
+        sphinx, survey: Survey) -> None:
+    from speech.sphinx import SphinxRecognizer
+    from survey_scripts.dialog import UNSURE
+
+    audio, grammar = _spoken("please try again"), _grammar(survey, "fever_days")
+    assert SphinxRecognizer(second_pass=False).recognize(audio, grammar).rejected
+    rec = sphinx.recognize(audio, grammar)
+    assert not rec.rejected and rec.transcript in grammar.phrases
+    assert rec.evidence is not None and not rec.evidence.first_pass
+    assert "second pass" in rec.raw and rec.confidence < UNSURE  # the dialog asks again
+
+
+def test_the_dialog_is_told_which_answers_are_second_guesses(survey: Survey) -> None:
+    """The Listener marks a second-pass answer, for the dialog's GUESS_FLOOR."""
+    from speech.confidence import Evidence
+    from speech.listener import Listener
+    from speech.recognizer import Recognition
+
+    class Guessing:
+        name = "stub"
+
+        def __init__(self, first: bool) -> None:
+            self.first = first
+
+        def recognize(self, audio: Audio, grammar: Grammar) -> Recognition:
+            return Recognition("three", 0.4, evidence=Evidence(self.first, -3.0, 0.5, 40))
+
+    pad = np.zeros(4000, dtype=np.int16)
+    speech = _spoken("three").resampled(8000).samples
+    for first in (True, False):
+        turn = Listener(Guessing(first)).listen(  # type: ignore[arg-type]
+            np.concatenate([pad, speech, pad, pad, pad]), _grammar(survey, "fever_days"))
+        assert turn.heard.transcript == "three" and turn.heard.guessed is not first
+
+
 def _testdata_utterances() -> list[Audio]:
     out = [read_wav(p) for p in sorted(TESTDATA.rglob("*.wav"))]
     for raw in sorted(TESTDATA.rglob("*.raw")):
@@ -170,8 +229,11 @@ def _testdata_utterances() -> list[Audio]:
 def test_out_of_grammar_real_speech_is_rejected(sphinx, survey: Survey) -> None:  # type: ignore[no-untyped-def]
     utterances = _testdata_utterances()
     assert len(utterances) >= 10
+    from survey_scripts.dialog import UNSURE
+
     grammar = _grammar(survey, "cough")
-    rejected = sum(sphinx.recognize(from_line(to_line(u)), grammar).rejected for u in utterances)
+    recs = [sphinx.recognize(from_line(to_line(u)), grammar) for u in utterances]
+    rejected = sum(r.rejected or r.confidence < UNSURE for r in recs)  # not taken by the dialog
     rate = rejected / len(utterances)
     print(f"rejected {rejected}/{len(utterances)} = {rate:.0%}")
     assert rate >= 0.9

@@ -13,6 +13,7 @@ from survey_scripts.model import Survey
 from survey_scripts.numbers import number_phrases, parse, to_words
 from survey_scripts.phrases import Intent, answer_phrases, interpret, keypad_value
 from survey_scripts.rules import check_expression, evaluate
+from survey_scripts.vocabulary import Decision
 from tests.conftest import KO
 
 
@@ -204,6 +205,60 @@ def test_low_confidence_never_recorded_without_confirmation(survey: Survey) -> N
     result, _ = drive(survey, [said("yes"), said("yes"), low, unsure, low, unsure, low,
                                unsure, Heard(silent=True), *ALL_NO[2:]])
     assert result.answers["fever_days"].value is None
+
+
+def test_confidence_bands_accept_read_back_or_ask_again(survey: Survey) -> None:
+    """confirm: auto (fever): a sure yes is recorded, an unsure one read back, one heard
+    below UNSURE is not taken at all: the question is asked again, nothing read back."""
+    from survey_scripts.dialog import CONFIDENT, UNSURE
+
+    sure, unsure, low = said("yes", CONFIDENT), said("yes", (UNSURE + CONFIDENT) / 2), \
+        said("yes", UNSURE / 2)
+    result, prompts = drive(survey, [said("yes"), sure, said("three"), said("yes"),
+                                     *ALL_NO[3:]])
+    assert result.answers["fever"].how == "speech"
+    result, prompts = drive(survey, [said("yes"), unsure, said("yes"), said("three"),
+                                     said("yes"), *ALL_NO[3:]])
+    assert prompts[2].kind == PromptKind.CONFIRM and result.answers["fever"].how == "confirmed"
+    result, prompts = drive(survey, [said("yes"), low, sure, said("three"), said("yes"),
+                                     *ALL_NO[3:]])
+    assert prompts[2].kind == PromptKind.REPROMPT
+    assert [d.decision for d in result.decisions[1:3]] == [Decision.REPROMPTED,
+                                                          Decision.ACCEPTED]
+
+
+def test_a_stop_heard_too_unsurely_opts_nobody_out(survey: Survey) -> None:
+    from survey_scripts.dialog import UNSURE
+
+    result, prompts = drive(survey, [said("yes"), said("stop calling me", UNSURE / 2),
+                                     said("no"), *ALL_NO[3:]])
+    assert result.outcome != Outcome.OPTED_OUT and prompts[2].kind == PromptKind.REPROMPT
+
+
+def test_a_second_guess_needs_more_than_a_first_answer(survey: Survey) -> None:
+    """What the bare grammar heard in speech the garbage loop took is read back only from
+    GUESS_FLOOR; a first-pass answer from UNSURE."""
+    from survey_scripts.dialog import GUESS_FLOOR, UNSURE
+
+    between = (UNSURE + GUESS_FLOOR) / 2
+    guess = Heard(transcript="yes", confidence=between, guessed=True)
+    result, prompts = drive(survey, [said("yes"), guess, said("yes", between), said("yes"),
+                                     said("three"), said("yes"), *ALL_NO[3:]])
+    assert [p.kind for p in prompts[2:5]] == [PromptKind.REPROMPT, PromptKind.CONFIRM,
+                                              PromptKind.QUESTION]
+    assert result.answers["fever"].how == "confirmed"
+
+
+def test_an_unsure_dont_know_is_asked_again(survey: Survey) -> None:
+    """"I don't know" ends the question unanswered: heard below CONFIDENT (the simulated
+    "I am driving right now" came out so), the question is asked again."""
+    from survey_scripts.dialog import CONFIDENT
+
+    result, prompts = drive(survey, [said("yes"), said("i am not sure", CONFIDENT - 0.2),
+                                     said("no"), *ALL_NO[3:]])
+    assert prompts[2].kind == PromptKind.REPROMPT and result.answers["fever"].value == "no"
+    result, _ = drive(survey, [said("yes"), said("i am not sure", CONFIDENT), *ALL_NO[3:]])
+    assert result.answers["fever"].how == "dont_know"
 
 
 def test_repeat_and_dont_know(survey: Survey) -> None:

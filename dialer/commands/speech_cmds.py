@@ -169,9 +169,13 @@ def _corpus(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
         return 0
-    print(f"{'':24s} {'items':>6s} {'right':>6s} {'wrong':>6s} {'rejected':>9s}")
+    print(f"{'':24s} {'items':>6s} {'right':>6s} {'wrong':>6s} {'rejected':>9s} "
+          f"{'read back':>9s} {'wrong unread':>12s}")
     rows = [("TOTAL", report.total), *sorted(report.by_question.items()),
             *[(f"source: {k}", v) for k, v in sorted(report.by_source.items())]]
     for name, t in rows:
-        print(f"{name:24s} {t.items:6d} {t.right:6d} {t.wrong:6d} {t.rejected:9d}")
+        print(f"{name:24s} {t.items:6d} {t.right:6d} {t.wrong:6d} {t.rejected:9d} "
+              f"{t.read_back:9d} {t.wrong_unread:12d}")
+    print("read back: answers heard below the confidence to record them unasked (confirm: "
+          "auto reads them back); wrong unread: wrong answers it would record unasked")
     return 0
