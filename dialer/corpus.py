@@ -38,7 +38,6 @@ from survey_scripts.phrases import Intent, answer_phrases, keypad_value
 
 COLUMNS = ("file", "question", "expected", "source", "speaker")
 PAD_S = 0.5  # silence put either side of an item, as a line has around an answer
-_INTENTS = {i.value for i in Intent}
 
 
 @dataclass
@@ -48,12 +47,12 @@ class Tally:
     wrong: int = 0
     rejected: int = 0
     read_back: int = 0  # answers the dialog would read back (confirm: auto) before recording
-    wrong_unread: int = 0  # wrong answers it would record without reading them back
+    wrong_unread: int = 0  # wrong answers (or a wrong "stop") it would act on unasked
 
-    def add(self, v: Verdict, read_back: bool = False) -> None:
+    def add(self, v: Verdict, read_back: bool = False, acts: bool = False) -> None:
         self.items += 1
         self.read_back += read_back
-        self.wrong_unread += v == Verdict.WRONG and not read_back
+        self.wrong_unread += v == Verdict.WRONG and acts
         if v == Verdict.RIGHT:
             self.right += 1
         elif v == Verdict.WRONG:
@@ -127,6 +126,19 @@ def hear(listener: Listener, survey: Survey, qid: str, audio: Audio) -> tuple[An
     return meaning.intent.value, heard.transcript, heard.confidence
 
 
+def _under_auto(heard: Any, conf: float) -> tuple[bool, bool]:
+    """What the dialog does with it under confirm: auto: (reads it back, acts unasked).
+    An answer below CONFIDENT is read back; "stop" ends the call; "don't know" ends the
+    question only from CONFIDENT; "repeat" records nothing."""
+    if heard is None or heard == Intent.REPEAT.value:
+        return False, False
+    if heard == Intent.STOP.value:
+        return False, True
+    if heard == Intent.DONT_KNOW.value:
+        return False, conf >= CONFIDENT
+    return conf < CONFIDENT, conf >= CONFIDENT
+
+
 def score_corpus(folder: Path, script: str | Path | None = None, engine: str | None = None,
                  spec: EngineSpec | None = None) -> Report:
     survey = load_survey(script or DEFAULT_SURVEY)
@@ -142,11 +154,10 @@ def score_corpus(folder: Path, script: str | Path | None = None, engine: str | N
         heard, transcript, conf = hear(listener, survey, qid,
                                        read_callee(folder / row["file"]).resampled(RATE))
         v = corpus_verdict(heard, expected)
-        # what the dialog would read back under confirm: auto (intents are not read back)
-        unsure = heard is not None and conf < CONFIDENT and heard not in _INTENTS
+        unsure, acts = _under_auto(heard, conf)
         source = (row.get("source") or "unknown").strip()
         for t in (report.total, report.by_question[qid], report.by_source[source]):
-            t.add(v, unsure)
+            t.add(v, unsure, acts)
         report.rows.append({"file": row["file"], "question": qid, "expected": expected,
                             "heard": heard, "transcript": transcript,
                             "confidence": round(conf, 3), "verdict": v.value, "source": source,

@@ -176,6 +176,8 @@ def _corpus(args: argparse.Namespace) -> int:
     for name, t in rows:
         print(f"{name:24s} {t.items:6d} {t.right:6d} {t.wrong:6d} {t.rejected:9d} "
               f"{t.read_back:9d} {t.wrong_unread:12d}")
-    print("read back: answers heard below the confidence to record them unasked (confirm: "
-          "auto reads them back); wrong unread: wrong answers it would record unasked")
+    print("right: heard as labelled (off-topic speech, expected 'reject', is right when "
+          "nothing is taken); rejected: an answer not taken\n"
+          "read back: answers heard below the confidence to record them unasked (confirm: "
+          "auto reads them back); wrong unread: wrong answers it would act on unasked")
     return 0
