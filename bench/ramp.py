@@ -64,12 +64,15 @@ def hold(lines: int, window_s: float, processes: int, script: str,
 
 
 def _get(q: Any, procs: list[Any]) -> Any:
-    """The next message, or an error as soon as a worker has died without sending it."""
+    """The next message, or an error as soon as a worker has died without sending it. A
+    worker that sent its result and exited cleanly is not dead: its peers may still run."""
+    idle = 0
     while True:
         try:
             return q.get(timeout=1.0)
         except queue.Empty as e:
-            if not all(p.is_alive() for p in procs):
+            idle = idle + 1 if all(p.exitcode == 0 for p in procs) else 0
+            if any(p.exitcode not in (None, 0) for p in procs) or idle > 5:
                 raise RuntimeError("a benchmark worker process died; see its error above") from e
 
 
