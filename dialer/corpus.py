@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import soundfile
 
+from dialer import scoring
 from dialer.scoring import Verdict, corpus_verdict
 from dialer.wire import EngineSpec
 from speech.audio import Audio
@@ -30,7 +31,7 @@ from speech.engines import choose, make_recognizer
 from speech.listener import Listener
 from speech.recognizer import Grammar
 from survey_scripts import DEFAULT_SURVEY
-from survey_scripts.dialog import CONFIDENT, understood
+from survey_scripts.dialog import settles, understood
 from survey_scripts.errors import AudioError, UsageError
 from survey_scripts.loader import load_survey
 from survey_scripts.model import Survey
@@ -38,27 +39,33 @@ from survey_scripts.phrases import Intent, answer_phrases, keypad_value
 
 COLUMNS = ("file", "question", "expected", "source", "speaker")
 PAD_S = 0.5  # silence put either side of an item, as a line has around an answer
+_INTENTS = {i.value for i in Intent}
 
 
 @dataclass
-class Tally:
-    items: int = 0
-    right: int = 0
-    wrong: int = 0
-    rejected: int = 0
-    read_back: int = 0  # answers the dialog would read back (confirm: auto) before recording
+class Tally(scoring.Tally):
+    """The calls' tally, in a corpus's words (items, right, rejected), and what the
+    dialog would do with each answer under confirm: auto."""
+
+    read_back: int = 0  # answers the dialog would read back before recording
     wrong_unread: int = 0  # wrong answers (or a wrong "stop") it would act on unasked
 
+    @property
+    def items(self) -> int:
+        return self.asked
+
+    @property
+    def right(self) -> int:
+        return self.correct
+
+    @property
+    def rejected(self) -> int:
+        return self.unanswered
+
     def add(self, v: Verdict, read_back: bool = False, acts: bool = False) -> None:
-        self.items += 1
+        super().add(v)
         self.read_back += read_back
         self.wrong_unread += v == Verdict.WRONG and acts
-        if v == Verdict.RIGHT:
-            self.right += 1
-        elif v == Verdict.WRONG:
-            self.wrong += 1
-        else:
-            self.rejected += 1
 
     def as_dict(self) -> dict[str, int]:
         return {"items": self.items, "right": self.right, "wrong": self.wrong,
@@ -127,16 +134,13 @@ def hear(listener: Listener, survey: Survey, qid: str, audio: Audio) -> tuple[An
 
 
 def _under_auto(heard: Any, conf: float) -> tuple[bool, bool]:
-    """What the dialog does with it under confirm: auto: (reads it back, acts unasked).
-    An answer below CONFIDENT is read back; "stop" ends the call; "don't know" ends the
-    question only from CONFIDENT; "repeat" records nothing."""
-    if heard is None or heard == Intent.REPEAT.value:
+    """What the dialog does with what was heard under confirm: auto: (reads it back,
+    acts on it unasked)."""
+    if heard is None:
         return False, False
-    if heard == Intent.STOP.value:
-        return False, True
-    if heard == Intent.DONT_KNOW.value:
-        return False, conf >= CONFIDENT
-    return conf < CONFIDENT, conf >= CONFIDENT
+    intent = Intent(heard) if heard in _INTENTS else Intent.ANSWER
+    acts = settles(intent, conf)
+    return intent == Intent.ANSWER and not acts, acts
 
 
 def score_corpus(folder: Path, script: str | Path | None = None, engine: str | None = None,

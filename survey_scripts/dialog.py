@@ -158,6 +158,15 @@ def understood(heard: Heard, table: dict[str, Meaning], fillers: tuple[str, ...]
     return interpret(heard.transcript, table, fillers)
 
 
+def settles(intent: Intent, confidence: float) -> bool:
+    """Whether the dialog acts on what it understood without reading it back (confirm:
+    auto): "stop" always, an answer or "don't know" (which ends the question
+    unanswered) only from CONFIDENT; "repeat" records nothing."""
+    if intent == Intent.STOP:
+        return True
+    return intent in (Intent.ANSWER, Intent.DONT_KNOW) and confidence >= CONFIDENT
+
+
 def every_phrase(survey: Survey) -> list[str]:
     """Every phrase any of the dialog's grammars listens for: what the recognizer must know."""
     lang = survey.language
@@ -281,8 +290,8 @@ class Dialog:
             if meaning.intent == Intent.STOP:
                 self._decide(Decision.OPTED_OUT, meaning)
                 raise _OptOut
-            # "don't know" ends the question unanswered: heard unsurely, it is asked again
-            if meaning.intent == Intent.DONT_KNOW and heard.confidence >= CONFIDENT:
+            # "don't know" heard unsurely: the question is asked again
+            if meaning.intent == Intent.DONT_KNOW and settles(meaning.intent, heard.confidence):
                 self._decide(Decision.DONT_KNOW, meaning)
                 return Recorded(None, "dont_know", heard.confidence)
             if meaning.intent == Intent.REPEAT and repeats < MAX_REPEATS:
@@ -291,7 +300,7 @@ class Dialog:
                 prompt = Prompt(PromptKind.QUESTION, q.prompt, q.id, listen)
                 continue
             if meaning.intent == Intent.ANSWER:
-                if heard.confidence >= CONFIDENT and q.confirm != "always":
+                if settles(meaning.intent, heard.confidence) and q.confirm != "always":
                     self._decide(Decision.ACCEPTED, meaning)
                     return Recorded(meaning.value, "speech", heard.confidence)
                 self._decide(Decision.CONFIRMING, meaning)

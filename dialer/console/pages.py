@@ -87,20 +87,20 @@ async def campaigns(request: web.Request) -> web.Response:
     return _page(request, "campaigns.html", campaigns=rows)
 
 
-async def dashboard(request: web.Request) -> web.Response:
+async def _campaign_page(request: web.Request, template: str) -> web.Response:
     name = campaign_name(request)
     names = await in_store(request.app, request.app[STORE].campaign_names)
     if name not in names:
         raise web.HTTPNotFound(text=f"no campaign {name!r}")
-    return _page(request, "dashboard.html", name=name)
+    return _page(request, template, name=name)
+
+
+async def dashboard(request: web.Request) -> web.Response:
+    return await _campaign_page(request, "dashboard.html")
 
 
 async def results(request: web.Request) -> web.Response:
-    name = campaign_name(request)
-    names = await in_store(request.app, request.app[STORE].campaign_names)
-    if name not in names:
-        raise web.HTTPNotFound(text=f"no campaign {name!r}")
-    return _page(request, "results.html", name=name)
+    return await _campaign_page(request, "results.html")
 
 
 async def dnc(request: web.Request) -> web.Response:
