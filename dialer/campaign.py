@@ -16,7 +16,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dialer.contacts import DncList, Rejected, parse_list, read_dnc, supported_region
+from dialer.contacts import (DncList, ParsedList, Rejected, mask, parse_list, read_dnc,
+                             supported_region)
+from dialer.hours import never_open
 from dialer.schema import survey_hash
 from dialer.settings import CampaignSettings
 from dialer.store import Campaign, Store
@@ -103,6 +105,8 @@ def load(store: Store, req: LoadRequest) -> LoadReport:
     blocked = store.blocked_numbers() | set(dnc.numbers)
     parsed = parse_list(req.list_path, region, blocked,
                         store.known_numbers(name) if existing else set())
+    settings = existing.settings if existing else new.settings if new else CampaignSettings()
+    _reject_uncallable(parsed, settings)
     if dnc.numbers:
         store.dnc_add(dnc.numbers, f"load {req.dnc_path}")
     if new is not None:
@@ -112,6 +116,26 @@ def load(store: Store, req: LoadRequest) -> LoadReport:
         added = store.add_contacts(name, parsed.contacts, existing.start_at)
     return LoadReport(added, parsed.duplicates + len(parsed.contacts) - added, parsed.dnc,
                       parsed.rejected)
+
+
+def _reject_uncallable(parsed: ParsedList, settings: CampaignSettings) -> None:
+    """A number whose possible zones share no calling hour (a mobile of a country that
+    spans many zones, with no `timezone` column) cannot be called without risking a call
+    at night: rejected, with what to do."""
+    now = time.time()
+    keep = []
+    for c in parsed.contacts:
+        if never_open(c.timezone, settings, now):
+            zones = c.timezone.split()
+            parsed.rejected.append(Rejected(c.row, (
+                f"{mask(c.e164, c.ext)} may be in {len(zones)} time zones ({zones[0]} to "
+                f"{zones[-1]}) that share no hour of the calling window "
+                f"{settings.hours_start}-{settings.hours_end}; give its zone in a timezone "
+                "column (e.g. Europe/Moscow)")))
+        else:
+            keep.append(c)
+    parsed.contacts = keep
+    parsed.rejected.sort(key=lambda r: r.row)
 
 
 def _new_campaign(req: LoadRequest, region: str) -> Campaign:

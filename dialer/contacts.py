@@ -97,16 +97,19 @@ def _zones() -> frozenset[str]:
 
 
 def valid_zone(tz: str) -> bool:
-    """A zone name the zone database knows (a folder such as 'America' is not one)."""
+    """A zone name the zone database knows (a folder such as 'America' is not one). A
+    `timezone` cell may list several, space-separated (as `report` writes them)."""
     return tz in _zones()
 
 
 def zone_for(e164: str, given: str) -> str:
-    """The callee's time zone: the list's column if given, else the number's region."""
+    """The callee's time zone: the list's column if given, else every zone the number may
+    be in, space-separated (dialer/hours.py calls only when all of them allow it)."""
     if given:
         return given
-    zones = pn_timezone.time_zones_for_number(phonenumbers.parse(e164))
-    return zones[0] if zones and zones[0] in _zones() else "UTC"
+    zones = [z for z in pn_timezone.time_zones_for_number(phonenumbers.parse(e164))
+             if z in _zones()]
+    return " ".join(sorted(set(zones))) or "UTC"
 
 
 def _read_text(path: Path, what: str) -> str:
@@ -189,7 +192,7 @@ def parse_list(path: Path, region: str, blocked: set[tuple[str, str]],
             continue
         e164, ext, reason = normalize(row.get("phone", ""), region)
         tz = row.get("timezone", "")
-        if e164 and tz and not valid_zone(tz):
+        if e164 and tz and not all(valid_zone(z) for z in tz.split()):
             e164, reason = None, (f"unknown time zone {printable(tz)[:60]!r} (use a name like "
                                   "Asia/Shanghai)")
         if e164 is None:

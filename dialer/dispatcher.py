@@ -72,6 +72,7 @@ class RunStats:
     outcomes: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0
     blocked: int = 0  # contacts not dialled: put on the do-not-call list while queued
+    set_aside: int = 0  # contacts not dialled: no calling hour in all their possible zones
     cpu_s: float = 0.0
     wall_s: float = 0.0
     sim_start: float = 0.0
@@ -117,6 +118,7 @@ class Dispatcher:
         self._recent: deque[bool] = deque(maxlen=BREAKER_WINDOW)  # latest calls: failed?
         self.stats.sim_start = self.stats.sim_end = start
         self._unapplied: list[CallOutcome] = []  # a result the store failed to take
+        self._closed_until = 0.0  # realtime: "outside calling hours" said up to this time
         assert campaign.survey_hash and campaign.survey_text is not None
 
     async def run(self) -> RunStats:
@@ -174,9 +176,14 @@ class Dispatcher:
                 eligible, cid = heapq.heappop(self.due)
                 if self._blocked(cid):
                     continue
-                free_at = heapq.heappop(self.free)
-                wanted = max(free_at, eligible, self.last_start + 1 / self.cps)
-                start = next_open(wanted, self.contacts[cid]["timezone"], self.c.settings)
+                wanted = max(self.free[0], eligible, self.last_start + 1 / self.cps)
+                start = self._opening(cid, wanted)
+                if start is None:
+                    continue
+                if start > wanted:  # its hours are closed: it waits, the others go first
+                    heapq.heappush(self.due, (start, cid))
+                    continue
+                heapq.heappop(self.free)
             self.last_start = start
             self.stats.started_at.append(time.time())
             job = self._job(cid, start)
@@ -198,6 +205,30 @@ class Dispatcher:
             return True
         return False
 
+    def _opening(self, cid: int, t: float) -> float | None:
+        """When the contact may be called, from `t`; None (and set aside, with why) for a
+        number whose possible zones share no hour of the calling window."""
+        row = self.contacts[cid]
+        start = next_open(t, row["timezone"], self.c.settings)
+        if start is None:
+            self.store.set_aside(cid, f"its possible time zones ({row['timezone']}) share no "
+                                 f"hour of the calling window {self.c.settings.hours_start}-"
+                                 f"{self.c.settings.hours_end}; give it a timezone column")
+            self.stats.set_aside += 1
+        return start
+
+    def _say_closed(self, start: float) -> None:
+        """Realtime: tell the operator when nothing can be called before calling hours."""
+        if self.inflight or start <= self._closed_until:
+            return
+        soonest = self.due[0][0] if self.due else start
+        if soonest <= time.time():
+            return
+        self._closed_until = soonest
+        log.warning("campaign %s: outside calling hours; the next call is due at %s (local "
+                    "time of this machine)", self.c.name,
+                    time.strftime("%Y-%m-%d %H:%M", time.localtime(soonest)))
+
     async def _next_live(self) -> tuple[int, float] | None:
         """Realtime: the next contact that may be called now, paced by the cap. A contact
         due later (a retry, closed hours) waits in the heap while results keep arriving."""
@@ -208,9 +239,12 @@ class Dispatcher:
             heapq.heappop(self.due)
             if self._blocked(cid):
                 continue
-            start = next_open(eligible, self.contacts[cid]["timezone"], self.c.settings)
+            start = self._opening(cid, eligible)
+            if start is None:
+                continue
             if start > time.time():
                 heapq.heappush(self.due, (start, cid))
+                self._say_closed(start)
                 continue
             gate = self.last_start + 1 / self.cps
             if gate > time.time():

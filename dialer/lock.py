@@ -18,7 +18,8 @@ from survey_scripts.errors import CampaignBusy, StoreError
 
 
 def lock_path(db: str, campaign: str) -> Path:
-    return Path(f"{db}.{campaign}.lock")
+    """Beside the store's file itself: every path to it (a symlink, ./s.db) is one lock."""
+    return Path(f"{os.path.realpath(db)}.{campaign}.lock")
 
 
 class CampaignLock:

@@ -93,7 +93,8 @@ def respondents(store: Store, campaign: str, reveal: bool) -> list[dict[str, Any
         if reveal and r["ext"]:
             phone = f"{phone};ext={r['ext']}"  # RFC 3966 form, which phonenumbers reads back
         row = {"phone": phone if reveal or not r["ext"] else mask(r["e164"], r["ext"]),
-               "name": r["name"], "district": r["district"], "status": r["status"],
+               "name": r["name"], "district": r["district"], "timezone": r["timezone"],
+               "status": r["status"],
                "outcome": r["outcome"], "attempts": r["attempts"], "risk": r["risk"]}
         row.update({q: r["answers"].get(q) for q in qids})
         out.append(row)

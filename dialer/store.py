@@ -106,21 +106,61 @@ def _owner_only(path: str) -> None:
                 os.chmod(p, stat.S_IMODE(st.st_mode) & 0o700)
 
 
+def _check_ours(p: Path, given: str) -> None:
+    """Never touch a file that is not a healthdial store: no chmod, no WAL, no tables.
+    A store with two hard links is refused too: SQLite keys its -wal file and we key the
+    campaign lock by the name, so two names would be two stores on one file."""
+    try:
+        st = p.stat()
+        with p.open("rb") as f:
+            head = f.read(16)
+    except OSError as e:
+        raise StoreError(f"{given}: cannot read the store ({e.strerror})") from e
+    if st.st_size == 0:
+        return
+    if head != b"SQLite format 3\x00":
+        raise StoreError(f"{given}: not a healthdial store or is damaged (not a SQLite "
+                         "database); "
+                         "nothing was changed. Check --db (or $HEALTHDIAL_DB)")
+    if st.st_nlink > 1:
+        raise StoreError(f"{given}: the store has {st.st_nlink} hard links; healthdial "
+                         "cannot tell runs through different names apart. Keep one name "
+                         "(a symlink is fine)")
+    try:
+        db = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+        try:
+            names = [r[0] for r in db.execute(
+                "SELECT name FROM sqlite_master WHERE type='table'")]
+        finally:
+            db.close()
+    except sqlite3.Error as e:
+        raise StoreError(f"{given}: cannot read the store ({e})") from e
+    if names and "campaigns" not in names:
+        shown = ", ".join(sorted(names)[:5]) + (", ..." if len(names) > 5 else "")
+        raise StoreError(f"{given}: a SQLite database, but not a healthdial store (its tables:"
+                         f" {shown}); nothing was changed. Give --db a healthdial store or "
+                         "the name of a new file")
+
+
 class Store:
     """Open an existing store; `create=True` makes it when missing (load, demo)."""
 
     def __init__(self, path: str | Path, create: bool = True) -> None:
-        self.path = str(path)
+        # the file itself, however it was named (a symlink, ./x, ../d/x): the campaign lock,
+        # the recordings and the spool beside it are the same for every path to it
+        self.path = os.path.realpath(path)
         p = Path(self.path)
         if p.is_dir():
-            raise StoreError(f"{p}: is a folder; --db takes a file, e.g. {p}/healthdial.db")
+            raise StoreError(f"{path}: is a folder; --db takes a file, e.g. {path}/healthdial.db")
         if not p.exists():
             if not create:
-                raise StoreError(f"{p}: no such store; check --db (or $HEALTHDIAL_DB), or "
+                raise StoreError(f"{path}: no such store; check --db (or $HEALTHDIAL_DB), or "
                                  "create it with `healthdial load`")
             if not p.parent.is_dir():
-                raise StoreError(f"{p}: the folder {p.parent} does not exist; create it or "
+                raise StoreError(f"{path}: the folder {p.parent} does not exist; create it or "
                                  "give --db another path")
+        else:
+            _check_ours(p, str(path))
         self._open()
 
     @_mapped
@@ -370,6 +410,13 @@ class Store:
         self.db.execute("UPDATE contacts SET drops=?, next_at=?, reason=? WHERE id=?",
                         (drops, r.started + r.duration + s.drop_retry_minutes * 60, r.reason,
                          c["id"]))
+
+    @_mapped
+    def set_aside(self, contact_id: int, reason: str) -> None:
+        """A contact that cannot be called as it is (no attempt is used), with why."""
+        with self.tx():
+            self.db.execute("UPDATE contacts SET status='set_aside', next_at=NULL, reason=? "
+                            "WHERE id=?", (reason, contact_id))
 
     # reading ----------------------------------------------------------------
     @_mapped

@@ -51,13 +51,22 @@ def _browser(): # type: ignore[no-untyped-def]
 
 
 def _wait(what, seconds: float = 60.0):  # type: ignore[no-untyped-def]
+    """Poll until `what` is true; an element not on the page yet counts as false (a first
+    Chromium start on a new machine renders slowly), its absence at the end fails."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
     deadline = time.monotonic() + seconds
+    missing: Exception | None = None
     while time.monotonic() < deadline:
-        got = what()
+        try:
+            got = what()
+        except (NoSuchElementException, StaleElementReferenceException) as e:
+            got, missing = None, e
         if got:
             return got
         time.sleep(0.25)
-    raise AssertionError(f"waited {seconds} s in vain")
+    raise AssertionError(f"waited {seconds} s in vain" + (f" (last: {missing.msg})"
+                                                          if missing else ""))
 
 
 def test_dashboard_live_pause_in_a_real_browser(tmp_path: Path) -> None:
@@ -85,6 +94,7 @@ def test_dashboard_live_pause_in_a_real_browser(tmp_path: Path) -> None:
         assert browser.current_url.endswith("/login")
         browser.find_element(By.NAME, "token").send_keys("browser-secret")
         browser.find_element(By.CSS_SELECTOR, "form button").click()
+        _wait(lambda: not browser.current_url.endswith("/login"), 60)  # the session is set
         browser.get(f"http://127.0.0.1:{port}/campaigns/live")
         figure = lambda key: browser.find_element(By.CSS_SELECTOR, f'[data-key="{key}"]').text  # noqa: E731
         _wait(lambda: figure("state") == "running")

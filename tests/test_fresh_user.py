@@ -1,0 +1,129 @@
+"""What a new user broke (issue 17): calling hours across zones, a second dispatcher by
+another path, recordings and purges, our own errors, lost input, messages."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import stat
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from dialer.cli import main
+from dialer.dispatcher import Dispatcher, RunParams
+from dialer.reports import respondents
+from dialer.settings import CampaignSettings
+from dialer.store import Store
+from survey_scripts.errors import CampaignBusy, StoreError
+from tests.helpers import START, FakePool, load_list, write_csv
+
+
+def _hour(t: float, zone: str) -> int:
+    return datetime.fromtimestamp(t, ZoneInfo(zone)).hour
+
+
+def test_a_number_in_many_zones_is_called_only_when_every_zone_allows(tmp_path: Path) -> None:
+    listing = tmp_path / "l.csv"
+    write_csv(listing, [["phone"], ["+7 916 123-45-67"], ["+1 800 555 0101"],
+                        ["+7 903 765-43-21"]])
+    store = Store(tmp_path / "s.db")
+    rep = load_list(store, listing, "z", "US", start_at=START)
+    assert rep.loaded == 3 and not rep.rejected
+    zones = {r["e164"]: r["timezone"].split() for r in store.contacts_of("z")}
+    assert {"Europe/Moscow", "Asia/Kamchatka"} <= set(zones["+79161234567"])
+    assert {"America/New_York", "America/Adak"} <= set(zones["+18005550101"])
+    pool = FakePool(busy_odd=True)
+    asyncio.run(Dispatcher(store, store.campaign("z"), RunParams(lines=3), pool).run())
+    assert len(pool.jobs) >= 3
+    for job in pool.jobs:
+        for zone in zones[job.number]:
+            assert 9 <= _hour(job.started, zone) < 20, (job.number, zone, job.started)
+    shown = {r["phone"][:5]: r["timezone"] for r in respondents(store, "z", reveal=False)}
+    assert "Europe/Moscow" in shown["+7916"]  # the zones assumed are in the report
+
+
+def test_a_number_whose_zones_share_no_calling_hour_is_rejected_at_load(tmp_path: Path) -> None:
+    listing = tmp_path / "l.csv"
+    write_csv(listing, [["phone", "timezone"], ["+7 916 123-45-67", ""],
+                        ["+7 916 123-45-68", "Europe/Moscow"]])
+    store = Store(tmp_path / "s.db")
+    rep = load_list(store, listing, "z", "RU", start_at=START,
+                    settings=CampaignSettings(hours_start=10, hours_end=18))
+    assert rep.loaded == 1
+    assert [r.row for r in rep.rejected] == [2]
+    assert "timezone column" in rep.rejected[0].reason
+    assert "+79161234567" not in rep.rejected[0].reason  # masked
+
+
+def test_set_hours_that_close_a_numbers_zones_sets_it_aside_without_an_attempt(
+        tmp_path: Path) -> None:
+    listing = tmp_path / "l.csv"
+    write_csv(listing, [["phone"], ["+7 916 123-45-67"], ["+7 495 123-45-67"]])
+    store = Store(tmp_path / "s.db")
+    load_list(store, listing, "z", "RU", start_at=START)
+    store.update_campaign("z", CampaignSettings(hours_start=10, hours_end=18))
+    pool = FakePool(busy_odd=False)
+    asyncio.run(Dispatcher(store, store.campaign("z"), RunParams(lines=2), pool).run())
+    rows = {r["e164"]: r for r in store.contacts_of("z")}
+    assert [j.number for j in pool.jobs] == ["+74951234567"]
+    assert rows["+79161234567"]["status"] == "set_aside"
+    assert rows["+79161234567"]["attempts"] == 0
+    assert "timezone" in rows["+79161234567"]["reason"]
+
+
+def test_a_closed_window_in_one_zone_delays_no_other_call(tmp_path: Path) -> None:
+    """START is 20:00 in New York (closed) and 09:00 in Beijing (open)."""
+    listing = tmp_path / "l.csv"
+    write_csv(listing, [["phone", "timezone"], ["+12025550100", "America/New_York"],
+                        ["+8613800138000", "Asia/Shanghai"], ["+8613800138001", "Asia/Shanghai"]])
+    store = Store(tmp_path / "s.db")
+    load_list(store, listing, "z", "CN", start_at=START)
+    pool = FakePool(busy_odd=True)
+    asyncio.run(Dispatcher(store, store.campaign("z"), RunParams(lines=1), pool).run())
+    beijing = sorted(j.started for j in pool.jobs if j.number.startswith("+86"))
+    assert beijing[0] - START < 60
+    assert beijing[-1] - START < 3600  # the retry 15 min on, not the next New York morning
+    ny = [j.started for j in pool.jobs if j.number.startswith("+1")]
+    assert ny and all(9 <= _hour(t, "America/New_York") < 20 for t in ny)
+
+
+def test_two_paths_to_one_store_are_one_lock(tmp_path: Path) -> None:
+    from dialer.lock import CampaignLock
+
+    store = Store(tmp_path / "t3.db")
+    store.close()
+    (tmp_path / "link3.db").symlink_to(tmp_path / "t3.db")
+    first = CampaignLock(str(tmp_path / "t3.db"), "c3").acquire()
+    try:
+        for other in (tmp_path / "link3.db", tmp_path / "." / "t3.db"):
+            with pytest.raises(CampaignBusy):
+                CampaignLock(str(other), "c3").acquire()
+            assert Store(other).path == Store(tmp_path / "t3.db").path
+    finally:
+        first.release()
+    os.link(tmp_path / "t3.db", tmp_path / "hard3.db")
+    with pytest.raises(StoreError, match="hard links"):
+        Store(tmp_path / "hard3.db")
+
+
+def test_a_file_that_is_not_a_store_is_never_changed(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    foreign = tmp_path / "other.db"
+    db = sqlite3.connect(foreign)
+    db.execute("CREATE TABLE notes(x)")
+    db.commit()
+    db.close()
+    os.chmod(foreign, 0o644)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello\n")
+    os.chmod(text, 0o644)
+    before = {p: p.read_bytes() for p in (foreign, text)}
+    for p in (foreign, text):
+        assert main(["campaigns", "--db", str(p)]) == 3
+        assert "not a healthdial store" in capsys.readouterr().err
+        assert p.read_bytes() == before[p]
+        assert stat.S_IMODE(p.stat().st_mode) == 0o644
+    assert {x.name for x in tmp_path.iterdir()} == {"other.db", "notes.txt"}
