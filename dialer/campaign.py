@@ -16,8 +16,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dialer.contacts import (DncList, ParsedList, Rejected, mask, parse_list, read_dnc,
-                             supported_region)
+from dialer.contacts import (
+    DncList,
+    ParsedList,
+    Rejected,
+    mask,
+    parse_list,
+    read_dnc,
+    supported_region,
+)
 from dialer.hours import never_open
 from dialer.schema import survey_hash
 from dialer.settings import CampaignSettings

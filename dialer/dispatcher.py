@@ -177,12 +177,13 @@ class Dispatcher:
                 if self._blocked(cid):
                     continue
                 wanted = max(self.free[0], eligible, self.last_start + 1 / self.cps)
-                start = self._opening(cid, wanted)
-                if start is None:
+                opening = self._opening(cid, wanted)
+                if opening is None:
                     continue
-                if start > wanted:  # its hours are closed: it waits, the others go first
-                    heapq.heappush(self.due, (start, cid))
+                if opening > wanted:  # its hours are closed: it waits, the others go first
+                    heapq.heappush(self.due, (opening, cid))
                     continue
+                start = opening
                 heapq.heappop(self.free)
             self.last_start = start
             self.stats.started_at.append(time.time())

@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dialer.settings import CampaignSettings
@@ -44,10 +45,16 @@ def save(store: Store, campaign: str, r: CallOutcome, settings: CampaignSettings
     if r.recording is None or r.log is None:
         return None
     name = re.sub(r"[^A-Za-z0-9_.-]", "-", r.id)
-    where = folder(store.path, campaign)
+    where = folder(store.path, campaign)  # the store's real path: absolute, whatever the cwd
     audio, text = where / f"{name}.flac", where / f"{name}.json"
-    _write(audio, r.recording)
-    _write(text, r.log.encode("utf-8"))
+    try:
+        _write(audio, r.recording)
+        _write(text, r.log.encode("utf-8"))
+    except OSError:  # a full disk: no half recording left behind, unindexed and unpurged
+        for path in (audio, text):
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise
     turns = [(i, t["prompt"]["question"], t["decision"], t["confidence"], int(t["rejected"]),
               t["listened_from_s"]) for i, t in enumerate(json.loads(r.log)["turns"])]
     keep = time.time() + settings.keep_days * 86400
@@ -55,14 +62,45 @@ def save(store: Store, campaign: str, r: CallOutcome, settings: CampaignSettings
                                len(r.recording) + len(r.log), keep, turns)
 
 
-def _delete(store: Store, rows: list[tuple[int, str, str]]) -> int:
+@dataclass
+class Purged:
+    """What a purge removed: files deleted, and index rows whose files were already gone
+    (counted apart: a purge never claims what it did not do)."""
+
+    removed: int = 0
+    missing: int = 0
+    failed: list[str] = field(default_factory=list)  # kept in the index, to try again
+
+    def __str__(self) -> str:
+        text = f"purged {self.removed} recordings"
+        if self.missing:
+            text += f"; {self.missing} more were listed but their files were already gone"
+        if self.failed:
+            text += (f"; {len(self.failed)} could not be deleted and stay listed "
+                     f"({self.failed[0]})")
+        return text
+
+
+def _delete(store: Store, rows: list[tuple[int, str, str]]) -> Purged:
+    out, gone = Purged(), []
     for rid, audio, text in rows:
-        for path in (audio, text, *store.corpus_copies(rid)):
-            with contextlib.suppress(FileNotFoundError):
-                Path(path).unlink()
+        found = False
+        try:
+            for path in (audio, text, *store.corpus_copies(rid)):
+                with contextlib.suppress(FileNotFoundError):
+                    Path(path).unlink()
+                    found = found or path == audio
+        except OSError as e:
+            out.failed.append(f"{Path(audio).name}: {e.strerror}")
+            continue
         _unlist_corpus_copies(store.corpus_copies(rid))
-    store.forget_recordings([r[0] for r in rows])
-    return len(rows)
+        gone.append(rid)
+        if found:
+            out.removed += 1
+        else:
+            out.missing += 1
+    store.forget_recordings(gone)
+    return out
 
 
 def _unlist_corpus_copies(paths: list[str]) -> None:
@@ -76,16 +114,16 @@ def _unlist_corpus_copies(paths: list[str]) -> None:
                 manifest.write_text("".join(kept), encoding="utf-8")
 
 
-def purge_expired(store: Store, now: float | None = None) -> int:
+def purge_expired(store: Store, now: float | None = None) -> Purged:
     """Every recording past its campaign's keep_days, files and corpus copies."""
     rows = store.expired_recordings(time.time() if now is None else now)
     done = _delete(store, [(r["id"], r["audio"], r["log"]) for r in rows])
-    if done:
-        log.info("purged %d recordings past their keeping time", done)
+    if done.removed or done.missing or done.failed:
+        log.info("%s, past their keeping time", done)
     return done
 
 
-def purge_number(store: Store, e164: str, ext: str = "") -> int:
+def purge_number(store: Store, e164: str, ext: str = "") -> Purged:
     """An opt-out: every recording of the number, in every campaign, at once."""
     rows = store.recordings_of_number(e164, ext)
     return _delete(store, [(r["id"], r["audio"], r["log"]) for r in rows])

@@ -152,8 +152,21 @@ def _v4(db: sqlite3.Connection) -> None:
     """)
 
 
+def _v5(db: sqlite3.Connection) -> None:
+    """Issue 17: recording paths were stored relative to the folder `run` started in, so a
+    purge from elsewhere missed the files. They are made absolute, beside the store."""
+    row = db.execute("PRAGMA database_list").fetchone()
+    home = f"{row[2]}.recordings" if row and row[2] else None
+    for rid, audio, log in db.execute("SELECT id, audio, log FROM recordings").fetchall():
+        if home is None or (audio.startswith("/") and log.startswith("/")):
+            continue
+        fixed = [p if p.startswith("/") or ".recordings/" not in p else
+                 f"{home}/{p.rsplit('.recordings/', 1)[1]}" for p in (audio, log)]
+        db.execute("UPDATE recordings SET audio=?, log=? WHERE id=?", (*fixed, rid))
+
+
 MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
-    (2, _v2), (3, _v3), (4, _v4)]
+    (2, _v2), (3, _v3), (4, _v4), (5, _v5)]
 VERSION = MIGRATIONS[-1][0]
 
 

@@ -274,8 +274,14 @@ class Store:
                 self.db.execute("UPDATE campaigns SET engine=?, model=?, model_hint=? WHERE "
                                 "name=?", (engine.engine, engine.model, engine.hint, name))
             if settings is not None:
+                old = self.db.execute("SELECT settings FROM campaigns WHERE name=?",
+                                      (name,)).fetchone()
                 self.db.execute("UPDATE campaigns SET settings=? WHERE name=?",
                                 (settings.to_json(), name))
+                if old is not None:  # recordings made already keep for the new keep-days
+                    was = CampaignSettings.from_json(old["settings"]).keep_days
+                    self.db.execute("UPDATE recordings SET keep_until = keep_until + ? WHERE "
+                                    "campaign=?", ((settings.keep_days - was) * 86400, name))
             if survey_text is not None:
                 self.db.execute("UPDATE campaigns SET survey_text=?, survey_hash=?, script=? "
                                 "WHERE name=?", (survey_text, survey_hash(survey_text),

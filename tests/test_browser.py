@@ -56,7 +56,7 @@ def _wait(what, seconds: float = 60.0):  # type: ignore[no-untyped-def]
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 
     deadline = time.monotonic() + seconds
-    missing: Exception | None = None
+    missing: NoSuchElementException | StaleElementReferenceException | None = None
     while time.monotonic() < deadline:
         try:
             got = what()

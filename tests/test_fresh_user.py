@@ -127,3 +127,70 @@ def test_a_file_that_is_not_a_store_is_never_changed(tmp_path: Path, capsys) -> 
         assert p.read_bytes() == before[p]
         assert stat.S_IMODE(p.stat().st_mode) == 0o644
     assert {x.name for x in tmp_path.iterdir()} == {"other.db", "notes.txt"}
+
+
+def _recorded_call(store: Store, campaign: str, i: int) -> None:
+    import json as _json
+
+    from dialer import recordings
+    from dialer.wire import CallOutcome
+
+    log = _json.dumps({"turns": [{"prompt": {"question": "consent"}, "decision": "accepted",
+                                  "confidence": 0.9, "rejected": False,
+                                  "listened_from_s": 1.0}]})
+    contact = store.contacts_of(campaign)[i]
+    r = CallOutcome(f"{campaign}:{contact['id']}:1", contact["id"], 1, START, 10.0, "completed",
+                    recording=b"fLaC" + b"\0" * 100, log=log)
+    recordings.save(store, campaign, r, store.campaign(campaign).settings)
+
+
+def test_a_purge_from_another_folder_removes_the_files_and_counts_true(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dialer.recordings import purge_expired
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    listing = tmp_path / "l.csv"
+    write_csv(listing, [["phone"], ["13800000001"], ["13800000002"]])
+    monkeypatch.chdir(tmp_path / "a")
+    store = Store("../s.db")  # `run` started in a/, the store one folder up
+    load_list(store, listing, "c", start_at=START, settings=CampaignSettings(keep_days=2))
+    _recorded_call(store, "c", 0)
+    _recorded_call(store, "c", 1)
+    files = sorted((tmp_path / "s.db.recordings" / "c").iterdir())
+    assert len(files) == 4
+    monkeypatch.chdir(tmp_path / "b")
+    other = Store("../s.db")
+    assert all(Path(r["audio"]).is_absolute() for r in other.recordings_of("c"))
+    files[0].unlink()  # one recording's audio already gone by hand
+    purged = purge_expired(other, now=1e12)
+    assert (purged.removed, purged.missing) == (1, 1)
+    assert list((tmp_path / "s.db.recordings" / "c").iterdir()) == []
+    assert "already gone" in str(purged)
+
+
+def test_shorter_keep_days_shorten_the_recordings_made_and_a_full_disk_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time as _time
+
+    from dialer import recordings
+    from dialer.campaign import change
+    from dialer.recordings import purge_expired
+
+    listing = tmp_path / "l.csv"
+    write_csv(listing, [["phone"], ["13800000001"], ["13800000002"]])
+    store = Store(tmp_path / "s.db")
+    load_list(store, listing, "c", start_at=START, settings=CampaignSettings(keep_days=30))
+    _recorded_call(store, "c", 0)
+    change(store, "c", {"keep_days": 1.0}, None)
+    assert purge_expired(store, _time.time() + 2 * 86400).removed == 1  # not in 30 days
+
+    def full(path: Path, data: bytes) -> None:
+        with path.open("wb") as f:
+            f.write(data[:10])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(recordings, "_write", full)
+    with pytest.raises(OSError):
+        _recorded_call(store, "c", 1)
+    assert list((tmp_path / "s.db.recordings" / "c").iterdir()) == []

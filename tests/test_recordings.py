@@ -143,8 +143,8 @@ def test_recordings_are_owner_only_listed_and_purged_by_retention(tmp_path: Path
     assert main(["calls", "c", "--db", str(db), "--decision", "denied", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [r["phone"] for r in listed] == ["+86138****0001", "+86138****0002"]
-    assert purge_expired(store, time.time() + 86400) == 0  # a day: kept
-    assert purge_expired(store, time.time() + 3 * 86400) == 2
+    assert purge_expired(store, time.time() + 86400).removed == 0  # a day: kept
+    assert purge_expired(store, time.time() + 3 * 86400).removed == 2
     assert list(Path(f"{db}.recordings/c").iterdir()) == []
     assert store.recordings_of("c") == []
 

@@ -227,9 +227,92 @@ def test_delivery_never_blocks_the_event_loop_when_redis_is_away() -> None:
     async def calls() -> float:
         t0 = time.monotonic()
         for i in range(50):
-            delivery.put("hd:c:results", CallOutcome(f"c:{i}:1", i, 1, 0.0, 1.0, "busy"))
+            delivery.put("c", "job", CallOutcome(f"c:{i}:1", i, 1, 0.0, 1.0, "busy"))
             await asyncio.sleep(0)
         return time.monotonic() - t0
 
     assert asyncio.run(calls()) < 0.5
     assert not delivery.wait(0.2)  # still trying in its own thread
+
+
+def _overlap(rows: list[tuple[float, float]], after: float) -> int:
+    """The most calls in progress at once among those started after `after`."""
+    edges = sorted([(s, 1) for s, d in rows if s > after] + [(s + d, -1) for s, d in rows
+                                                              if s > after])
+    most = now = 0
+    for _, step in edges:
+        now += step
+        most = max(most, now)
+    return most
+
+
+@pytest.mark.slow
+def test_rq_realtime_keeps_the_line_cap_busy(tmp_path: Path, redis_server: RedisServer) -> None:
+    """Lines freed one by one went out as 1-call jobs queued behind a running batch:
+    concurrency fell to the number of worker processes."""
+    short = ROOT / "tests" / "data" / "short.yaml"
+    listing = tmp_path / "l.csv"
+    write_csv(listing, [["phone"]] + [[f"139{i:08d}"] for i in range(24)])
+    db = tmp_path / "rt.db"
+    store = Store(db)
+    load_list(store, listing, "r", script=short, seed=3, settings=CampaignSettings(
+        hours_start=0, hours_end=24, max_attempts=1))
+    store.close()
+    log = tmp_path / "log.txt"
+    workers = [_cli("worker", "--redis", redis_server.url, "--campaign", "r", "--processes",
+                    "1", db=db, log=log) for _ in range(2)]
+    try:
+        run = _cli("run", "r", "--no-progress", "--redis", redis_server.url, "--clock",
+                   "realtime", "--lines", "8", "--cps", "20", db=db, log=log)
+        assert run.wait(timeout=900) == 0, log.read_text()[-3000:]
+    finally:
+        for w in workers:
+            w.send_signal(signal.SIGKILL)
+            w.wait()
+    rows = [(r["started"], r["duration"]) for r in Store(db).attempts_of("r")]
+    assert len(rows) == 24
+    first_end = min(s + d for s, d in rows)
+    # after the first call ends, lines freed one at a time must still fill the cap
+    assert _overlap(rows, first_end) >= 6, sorted(rows)
+
+
+@pytest.mark.slow
+def test_a_stalled_rq_worker_makes_none_of_the_calls_handed_on(tmp_path: Path,
+                                                               redis_server: RedisServer) -> None:
+    """A worker stopped past its lease, then continued: its batch was handed to the
+    other worker, and the stalled one made the same calls again."""
+    import redis as redis_lib
+
+    listing = tmp_path / "l.csv"
+    write_csv(listing, [["phone"]] + [[f"139{i:08d}"] for i in range(16)])
+    db = tmp_path / "st.db"
+    store = Store(db)
+    load_list(store, listing, "r", seed=4, start_at=1581300000.0,
+              settings=CampaignSettings(max_attempts=1))
+    store.close()
+    log = tmp_path / "log.txt"
+    workers = [_cli("worker", "--redis", redis_server.url, "--campaign", "r", "--processes",
+                    "1", db=db, log=log) for _ in range(2)]
+    run = _cli("run", "r", "--no-progress", "--redis", redis_server.url, "--lines", "8",
+               db=db, log=log)
+    try:
+        _wait_for_attempts(db, 1, run)
+        workers[0].send_signal(signal.SIGSTOP)  # past its lease (6 s): its batch goes on
+        time.sleep(15)
+        workers[0].send_signal(signal.SIGCONT)
+        assert run.wait(timeout=900) == 0, log.read_text()[-3000:]
+        time.sleep(8)  # the stalled worker has woken and finished whatever it would
+    finally:
+        for w in workers:
+            w.send_signal(signal.SIGCONT)
+            w.send_signal(signal.SIGKILL)
+            w.wait()
+    text = log.read_text()
+    assert "was lost" in text
+    assert "handed to another worker" in text, text[-3000:]
+    s = Store(db)
+    assert len(s.attempts_of("r")) == 16
+    assert "duplicates" not in text or "duplicates 0" in text
+    r = redis_lib.Redis.from_url(redis_server.url)
+    key = "hd:r:results"
+    assert r.llen(key) == 0 or 0 < r.ttl(key) <= 24 * 3600  # nothing left there for ever

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from dialer.executor import Priority, install, on_speech_thread
@@ -37,13 +37,21 @@ Sink = Callable[[CallOutcome], None]
 PAUSE_POLL_S = 0.25  # a paused worker looks this often whether it may call again
 
 
+async def _mine(_job: CallJob) -> bool:
+    return True
+
+
 class Gate:
     """Whether a worker may start its next call: a paused campaign starts none (calls in
     progress finish; batches already taken wait here). `is_open` is the pool's flag: an
-    event shared with the embedded pool, or a Redis key over RQ."""
+    event shared with the embedded pool, or a Redis key over RQ. Over RQ, `claim` fences
+    each call (still this job's to make?) and `cut` is told of a call cancelled because it
+    no longer is (workers/host.py); False from `cut`: the cancellation is not ours."""
 
-    def __init__(self, is_open: Callable[[], bool] = lambda: True) -> None:
-        self.is_open = is_open
+    def __init__(self, is_open: Callable[[], bool] = lambda: True,
+                 claim: Callable[[CallJob], Awaitable[bool]] = _mine,
+                 cut: Callable[[CallJob], bool] = lambda _job: False) -> None:
+        self.is_open, self.claim, self.cut = is_open, claim, cut
 
     async def wait(self) -> None:
         # the flag lives in another process (or in Redis): nothing here can be awaited on
@@ -130,8 +138,14 @@ async def run_calls(batch: Batch, sink: Sink, pacing: Pacing,
 
     async def one(job: CallJob) -> None:
         await gate.wait()  # checked before each call: a pause holds it here
+        if not await gate.claim(job):
+            return  # handed to another worker: not ours to make, nor to report
         try:
             outcome = await run_job(job, stack, pacing, on_turn, batch.record)
+        except asyncio.CancelledError:
+            if gate.cut(job):
+                return  # cut short: another worker makes it
+            raise
         except Exception as e:  # a bug must not silence the batch, nor use up an attempt
             log.exception("call %s failed inside healthdial; reported as dropped", job.id)
             outcome = dropped(job, f"{type(e).__name__}: {e}")

@@ -4,9 +4,10 @@ Keys are namespaced per campaign: jobs go on the `hd:<campaign>:calls` queue, an
 each finished call is pushed at once to the `hd:<campaign>:results` list. A job
 carries its calls and the hash of the campaign's frozen survey, never the survey
 text (it waits under `hd:survey:<hash>`) nor the Redis URL (the worker uses its
-own connection). Results are pushed by a delivery thread, so a Redis outage
-never stalls the calls on the event loop; the client's one retry policy waits
-the outage out.
+own connection). Which job owns a call is fenced (workers/fence.py): a worker stalled
+past its lease makes none of the calls handed on. Results are pushed by a delivery
+thread, so a Redis outage never stalls the calls on the event loop; the client's one
+retry policy waits the outage out.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from redis.retry import Retry
 from rq import get_current_job
 
 from dialer.wire import Batch, CallOutcome
-from workers.jobs import Gate, has_stack, run_batch
+from workers import fence
+from workers.host import host
+from workers.jobs import Gate, has_stack
 from workers.settings import QueueSettings
 
 log = logging.getLogger(__name__)
@@ -73,15 +76,16 @@ class Delivery:
         retry = Retry(ExponentialBackoff(cap=settings.retry_cap_s), tries)
         self.redis = Redis(connection_pool=ConnectionPool(
             connection_class=pool.connection_class, **{**pool.connection_kwargs, "retry": retry}))
-        self._items: queue.Queue[tuple[str, str]] = queue.Queue()
+        self._items: queue.Queue[tuple[str, str, str, str]] = queue.Queue()
+        self._ttl = settings.results_ttl_s
         self._idle = threading.Event()
         self._idle.set()
         self._thread = threading.Thread(target=self._run, name="delivery", daemon=True)
         self._thread.start()
 
-    def put(self, key: str, outcome: CallOutcome) -> None:
+    def put(self, campaign: str, job_id: str, outcome: CallOutcome) -> None:
         self._idle.clear()
-        self._items.put((key, outcome.to_json()))
+        self._items.put((campaign, job_id, outcome.id, outcome.to_json()))
 
     def wait(self, timeout: float) -> bool:
         """Until everything put so far is delivered (or given up on), or `timeout`."""
@@ -89,9 +93,12 @@ class Delivery:
 
     def _run(self) -> None:
         while True:
-            key, text = self._items.get()
+            campaign, job_id, call_id, text = self._items.get()
             try:
-                self.redis.rpush(key, text)
+                if not fence.deliver(self.redis, campaign, call_id, job_id,
+                                     results_key(campaign), text, self._ttl):
+                    log.warning("call %s was handed to another worker while this one was "
+                                "stalled; its result here is not delivered", call_id)
             except RedisError as e:
                 log.error("a result could not be delivered (%s); its call will be made again",
                           e)
@@ -122,10 +129,12 @@ def call_batch(batch: Batch) -> int:
         batch = replace(batch, survey_text=text.decode("utf-8") if isinstance(text, bytes)
                         else str(text))
     delivery = _deliverer(redis)
-    key = results_key(batch.campaign)
-    done = run_batch(batch, lambda outcome: delivery.put(key, outcome),
-                     redis_gate(redis, batch.campaign))
     settings = QueueSettings.from_env()
+    done = host(redis).run(batch, job.id, redis_gate(redis, batch.campaign),
+                           lambda outcome: delivery.put(batch.campaign, job.id, outcome),
+                           max(1.0, settings.job_timeout(len(batch.calls), batch.realtime) - 30))
+    if batch.realtime:
+        return done  # its calls go on on the host; the next job may come
     started = time.monotonic()
     if not delivery.wait(settings.delivery_deadline_s):
         log.error("results still undelivered after %.0f s", time.monotonic() - started)

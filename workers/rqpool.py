@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -20,6 +21,7 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
 from dialer.wire import Batch, CallOutcome
+from workers import fence
 from workers.rqjobs import call_batch, calls_queue, paused_key, results_key, survey_key
 from workers.settings import QueueSettings
 
@@ -44,8 +46,13 @@ class RQPool:
         text = self.texts.setdefault(batch.survey_hash, batch.survey_text or "")
         self.redis.set(survey_key(batch.survey_hash), text, ex=self.s.survey_ttl_s)
         batch = batch.without_text()
+        job_id = uuid.uuid4().hex
+        # the calls are this job's from now on, and no earlier job's (fencing)
+        fence.assign(self.redis, self.campaign, [c.id for c in batch.calls], job_id,
+                     self.s.results_ttl_s)
         job = self.queue.enqueue(
-            call_batch, batch, job_timeout=self.s.job_timeout(len(batch.calls), batch.realtime),
+            call_batch, batch, job_id=job_id,
+            job_timeout=self.s.job_timeout(len(batch.calls), batch.realtime),
             result_ttl=self.s.result_ttl_s, failure_ttl=self.s.failure_ttl_s,
             # RQ shows a job's arguments as its description (rq info, dashboards): not the
             # numbers it dials
@@ -96,25 +103,43 @@ class RQPool:
         self._checked = time.monotonic()
         try:
             StartedJobRegistry(queue=self.queue).cleanup()  # moves abandoned jobs to failed
-            lost = [j for j in list(self.open) if self._lost(j)]
+            lost = [(j, self._lost(j)) for j in list(self.open)]
         except _OUTAGE:
             return
-        for job_id in lost:
-            batch = self.open.pop(job_id)
+        for job_id, ids in lost:
+            if not ids:
+                continue
+            batch = self.open[job_id]
+            gone, kept = batch.only(ids), batch.only({c.id for c in batch.calls} - ids)
+            if kept.calls:
+                self.open[job_id] = kept
+            else:
+                del self.open[job_id]
             self.lost_batches += 1
             log.warning("batch %s was lost (%d calls not reported); dispatching them again",
-                        job_id, len(batch.calls))
-            self.submit(batch)
+                        job_id, len(gone.calls))
+            self.submit(gone)  # the calls are the new job's: the old one can make none
 
-    def _lost(self, job_id: str) -> bool:
+    def _lost(self, job_id: str) -> set[str]:
+        """The calls of an open job that are lost: all of them if the job failed or was
+        abandoned; once it finished (realtime: its calls were handed to the worker's
+        host), those whose own lease lapsed without a result."""
+        ids = {c.id for c in self.open[job_id].calls}
         try:
             status = Job.fetch(job_id, connection=self.redis).get_status()
         except NoSuchJobError:
-            return True  # gone with a Redis restart
-        if status == JobStatus.FINISHED:  # results delivered: lost only if they never come
+            return ids  # gone with a Redis restart
+        if status == JobStatus.FINISHED:
             first = self._finished.setdefault(job_id, time.monotonic())
-            return time.monotonic() - first > self.s.finished_grace_s
-        return status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
+            if time.monotonic() - first <= self.s.finished_grace_s:
+                return set()
+            now = time.time()
+            leases = self.redis.zmscore(fence.alive_key(self.campaign), sorted(ids))
+            return {i for i, end in zip(sorted(ids), leases, strict=True)
+                    if end is None or end < now}
+        if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+            return ids
+        return set()
 
     def close(self, wait_s: float = 0.0) -> None:
         """Batches already queued stay for the workers; results wait in Redis for the next

@@ -43,6 +43,8 @@ class QueueSettings:
     check_every_s: float = 5.0  # the dispatcher looks for lost batches this often
     finished_grace_s: float = 30.0  # a finished job's results must have arrived by then
     delivery_deadline_s: float = 600.0  # a worker keeps retrying a result this long
+    results_ttl_s: int = 24 * 3600  # results nobody takes (no dispatcher) expire after this
+    lines_per_process: int = 250  # realtime calls one worker process runs at once, at most
 
     @classmethod
     def from_env(cls) -> QueueSettings:

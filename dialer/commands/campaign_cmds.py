@@ -145,6 +145,12 @@ def cmd_set(args: argparse.Namespace) -> int:
         store.audit(f"cli:{getpass.getuser()}", "set", args.campaign,
                     f"lines={args.lines} cps={args.cps}")
         c = store.campaign(args.campaign)
+    if "keep_days" in given:  # recordings already made keep for the new time: purge now
+        from dialer.recordings import purge_expired
+
+        purged = purge_expired(store)
+        if purged.removed or purged.missing:
+            print(purged)
     s = c.settings
     print(f"campaign {c.name}: {c.control.line_cap} lines, {c.control.cps:g} calls/s; hours "
           f"{s.hours_start}-{s.hours_end}, retries after "

@@ -75,7 +75,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
     from dialer.recordings import purge_expired
     from dialer.store import Store
 
-    print(f"purged {purge_expired(Store(args.db, create=False))} recordings")
+    print(purge_expired(Store(args.db, create=False)))
     return 0
 
 

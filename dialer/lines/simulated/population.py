@@ -80,5 +80,6 @@ def plan(campaign: Campaign, contact: sqlite3.Row, attempt: int) -> dict[str, An
     hour the attempt was planned for (answer rates depend on it, not on line luck)."""
     s, tz = campaign.settings, contact["timezone"]
     planned = campaign.start_at + sum(s.retry_after_s(k) for k in range(1, attempt))
-    return {**campaign.line, "hour": local(next_open(planned, tz, s), tz).hour,
+    opens = next_open(planned, tz, s)
+    return {**campaign.line, "hour": local(planned if opens is None else opens, tz).hour,
             "contact": contact["id"], "attempt": attempt, "ext": contact["ext"]}
