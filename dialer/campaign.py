@@ -31,7 +31,7 @@ from dialer.settings import CampaignSettings
 from dialer.store import Campaign, Store
 from dialer.wire import EngineSpec
 from speech import engines
-from survey_scripts.dialog import every_phrase
+from survey_scripts.dialog import every_phrase, every_prompt
 from survey_scripts.errors import EngineError, SurveyError, UsageError
 from survey_scripts.loader import load_survey_text, read_survey_file
 from survey_scripts.model import Survey
@@ -71,9 +71,12 @@ class LoadRequest:
 
 
 def check_name(name: str) -> str:
-    if not NAME.match(name):
+    """A campaign name is a folder of recordings and a part of web addresses: `.`, `..`
+    and hidden names would point elsewhere."""
+    if not NAME.match(name) or name.startswith("."):
         raise UsageError(f"campaign name {name[:70]!r}: use 1 to 64 letters, digits, _, - "
-                         "or . (it appears in web addresses and file names)")
+                         "or ., not starting with . (it appears in web addresses and file "
+                         "names)")
     return name
 
 
@@ -95,6 +98,26 @@ def check_engine(survey: Survey, spec: EngineSpec, required: bool) -> None:
         return
     recognizer = engines.make_recognizer(spec)
     engines.check_words(recognizer, every_phrase(survey), f"survey {survey.name}")
+
+
+def check_speakable(survey: Survey) -> None:
+    """Every text the dialog can say, synthesized once in the survey's voice: a voice that
+    does not exist or a template that cannot be filled fails here, not on every call."""
+    from speech.tts import Synthesizer, Voice
+
+    synth, voice = Synthesizer(), Voice("espeak", survey.language.voice, survey.language.rate)
+    try:
+        prompts = every_prompt(survey, notice=True)
+    except (IndexError, KeyError, ValueError) as e:
+        raise SurveyError(survey.path, [f"a prompt template cannot be filled ({e}); check "
+                                        "language: confirm and keypad_choice"]) from e
+    for said in prompts:
+        try:
+            synth.speak(said.text, voice)
+        except Exception as e:  # espeak-ng refuses a voice in its own ways: any is ours
+            raise SurveyError(survey.path, [
+                f"language: voice {survey.language.voice!r} cannot say {said.text[:40]!r} "
+                f"({e}); use a voice `espeak-ng --voices` lists, e.g. gmw/en-us"]) from e
 
 
 def load(store: Store, req: LoadRequest) -> LoadReport:
@@ -149,6 +172,7 @@ def _new_campaign(req: LoadRequest, region: str) -> Campaign:
     if not req.script:
         raise UsageError(f"campaign {req.campaign!r} is new: give its survey with --script FILE")
     text, survey = read_survey(req.script)
+    check_speakable(survey)
     choice = engines.choose(req.engine, req.vosk_model, survey.language.code)
     spec = EngineSpec(*choice)
     check_engine(survey, spec, required=False)
@@ -223,11 +247,13 @@ def change(store: Store, name: str, settings: dict[str, Any], script: str | None
     new_settings = replace(c.settings, **settings).checked() if settings else None
     text = None
     if script:
-        text, _ = read_survey(script)
-        if c.survey_text is not None and store.attempts_made(name) and \
+        text, survey = read_survey(script)
+        check_speakable(survey)
+        if c.survey_text is not None and store.contacts_reached(name) and \
                 survey_hash(text) != c.survey_hash:
-            raise UsageError(f"campaign {name!r} has made calls with its frozen survey; a "
-                             "changed survey needs a new campaign")
+            raise UsageError(f"campaign {name!r} has reached people with its frozen survey; "
+                             "a changed survey needs a new campaign (answers must mean what "
+                             "their questions asked)")
     store.update_campaign(name, new_settings, text, str(Path(script).resolve()) if script
                           else None)
     return store.campaign(name)

@@ -129,23 +129,28 @@ def _read_text(path: Path, what: str) -> str:
 def _records(text: str) -> Iterator[tuple[int, list[str] | str]]:
     """(row number, cells) per record, or (row, reason) for a record csv cannot read: one
     bad record never stops the list. Row 1 is the first record, as a spreadsheet counts."""
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
-            text[:8192], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
     old = csv.field_size_limit(sys.maxsize)  # long cells become row errors below
     try:
-        reader = csv.reader(io.StringIO(text), dialect)
+        # only the delimiter is detected: the quote is always ", as spreadsheets write it
+        # (the sniffer took the apostrophe of '+1202...;ext=101 for a quote and merged rows)
+        reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text), quotechar='"',
+                            doublequote=True, strict=True)
         row = 0
         while True:
             row += 1
+            first = reader.line_num + 1
             try:
                 cells = next(reader)
             except StopIteration:
                 return
             except csv.Error as e:
                 yield row, f"unreadable row ({e})"
+                continue
+            if reader.line_num > first and any("\n" in c or "\r" in c for c in cells):
+                yield row, (f"a quote opened on line {first} is not closed before line "
+                            f"{reader.line_num}: lines {first} to {reader.line_num} were read "
+                            "as one row and none of them was loaded; close the quote")
+                row += reader.line_num - first  # the rows it swallowed keep their numbers
                 continue
             long = max((len(c) for c in cells), default=0)
             if long > MAX_CELL:
@@ -156,6 +161,20 @@ def _records(text: str) -> Iterator[tuple[int, list[str] | str]]:
         csv.field_size_limit(old)
 
 
+def _delimiter(text: str) -> str:
+    """Comma, semicolon or tab: the sniffer's choice, else the one the header has most of."""
+    try:
+        found = csv.Sniffer().sniff(text[:8192], delimiters=",;\t").delimiter
+    except csv.Error:
+        found = ""
+    header = text.split("\n", 1)[0]
+    counts = {d: header.count(d) for d in ",;\t"}
+    if found in counts and counts[found] > 0:
+        return found
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
 def read_rows(path: Path, what: str = "call list") -> tuple[list[tuple[int, dict[str, str]]],
                                                             list[Rejected]]:
     """Rows as dicts keyed by lower-case column names, with their row numbers; the
@@ -163,10 +182,21 @@ def read_rows(path: Path, what: str = "call list") -> tuple[list[tuple[int, dict
     return rows_of(_read_text(path, what), str(path))
 
 
+def _unmarked(cell: str) -> str:
+    """A report's formula guard taken off: `'=HYPERLINK(...)` is the text =HYPERLINK(...)
+    (healthdial's reports put the apostrophe there; it is never part of a name)."""
+    return cell[1:] if cell.startswith("'") and cell[1:2] in ("=", "+", "-", "@") else cell
+
+
 def rows_of(text: str, path: str) -> tuple[list[tuple[int, dict[str, str]]], list[Rejected]]:
     records = _records(text)
     first = next(records, None)
     header = [h.strip().lower() for h in first[1]] if first and isinstance(first[1], list) else []
+    twice = sorted({h for h in header if h in COLUMNS and header.count(h) > 1})
+    if twice:
+        cols = [str(i + 1) for i, h in enumerate(header) if h == twice[0]]
+        raise UsageError(f"{path}: line 1: the column {twice[0]!r} appears {len(cols)} times "
+                         f"(columns {', '.join(cols)}); keep one, or rename the others")
     if "phone" not in header:
         found = ", ".join(printable(h)[:40] for h in header) or "nothing"
         raise UsageError(f"{path}: line 1: no 'phone' column (found: {found}); the header "
@@ -176,7 +206,8 @@ def rows_of(text: str, path: str) -> tuple[list[tuple[int, dict[str, str]]], lis
         if isinstance(cells, str):
             rejected.append(Rejected(row, cells))
         else:
-            rows.append((row, dict(zip(header, (c.strip() for c in cells), strict=False))))
+            rows.append((row, dict(zip(header, (_unmarked(c.strip()) for c in cells),
+                                       strict=False))))
     return rows, rejected
 
 

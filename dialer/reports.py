@@ -21,7 +21,8 @@ from survey_scripts.model import AnswerType
 from survey_scripts.vocabulary import Outcome
 
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"^\+\d{6,15}$")  # a bare E.164 number: no formula can hide in it
+# a bare E.164 number, with an RFC 3966 extension: no formula can hide in it
+_NUMBER = re.compile(r"^\+\d{6,15}(;ext=\d{1,10})?$")
 REACHED = (Outcome.COMPLETED, Outcome.REFUSED, Outcome.OPTED_OUT, Outcome.PARTIAL)
 
 

@@ -16,7 +16,7 @@ from dataclasses import replace
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dialer import recordings, spool
-from dialer.campaign import check_engine, frozen_survey
+from dialer.campaign import check_engine, check_speakable, frozen_survey
 from dialer.dispatcher import Dispatcher, RunParams, RunStats
 from dialer.lines.simulated import population
 from dialer.lock import CampaignLock
@@ -35,6 +35,7 @@ def preflight(store: Store, c: Campaign, local_model: bool) -> None:
     use up a contact's attempts."""
     store.check_writable()
     survey = frozen_survey(c)
+    check_speakable(survey)
     check_engine(survey, c.engine, required=local_model)
     log.info("campaign %s: survey %s (%s, frozen %s), recognition engine %s%s", c.name,
              survey.name, survey.language.code, (c.survey_hash or "")[:12], c.engine.engine,

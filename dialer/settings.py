@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, fields
 
 from survey_scripts.errors import UsageError
@@ -12,6 +13,18 @@ RETRYABLE = tuple(o.value for o in (Outcome.NO_ANSWER, Outcome.BUSY, Outcome.VOI
                                     Outcome.PARTIAL))
 MIN_RETRY_MINUTES = 5.0  # no number is dialled again sooner: a retry is not harassment
 MAX_ATTEMPTS = 10
+
+
+CPS_MIN, CPS_MAX = 0.01, 10_000.0  # calls started per second: one per 100 s, at least
+
+
+def cps_problem(cps: object) -> str | None:
+    """Why a calls-per-second value cannot be used, or None. One rule for the CLI, the
+    console and a value read back from the store."""
+    if not isinstance(cps, int | float) or isinstance(cps, bool) or not math.isfinite(cps) \
+            or not CPS_MIN <= cps <= CPS_MAX:
+        return f"cps must be a number of calls per second from {CPS_MIN:g} to {CPS_MAX:g}"
+    return None
 
 
 def record_share(policy: str) -> float | None:

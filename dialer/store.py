@@ -24,7 +24,7 @@ from typing import Any, ParamSpec, TypeVar
 from dialer.aggregator import Aggregator
 from dialer.contacts import Contact
 from dialer.schema import migrate, survey_hash
-from dialer.settings import CampaignSettings
+from dialer.settings import CPS_MAX, CPS_MIN, CampaignSettings, cps_problem
 from dialer.wire import CallOutcome, EngineSpec
 from survey_scripts.errors import StoreError, UsageError
 from survey_scripts.vocabulary import Outcome
@@ -236,8 +236,11 @@ class Store:
 
     @staticmethod
     def _control(row: sqlite3.Row) -> Control:
+        cps = row["cps"] or DEFAULT_CPS
+        if cps_problem(cps):  # stored by an older release that took any number
+            cps = min(max(float(cps), CPS_MIN), CPS_MAX)
         return Control(row["control"], row["control_reason"], row["line_cap"] or DEFAULT_LINES,
-                       row["cps"] or DEFAULT_CPS)
+                       cps)
 
     @_mapped
     def control(self, name: str) -> Control:
@@ -286,6 +289,15 @@ class Store:
                 self.db.execute("UPDATE campaigns SET survey_text=?, survey_hash=?, script=? "
                                 "WHERE name=?", (survey_text, survey_hash(survey_text),
                                                  script, name))
+
+    @_mapped
+    def contacts_reached(self, campaign: str) -> int:
+        """Attempts on which someone answered (a person or a machine): what a new survey
+        would make incomparable. Drops, busy lines and no answers reach nobody."""
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM attempts WHERE campaign=? AND outcome NOT IN "
+            "('dropped', 'busy', 'no_answer', 'invalid_number')", (campaign,)).fetchone()
+        return int(row[0])
 
     @_mapped
     def attempts_made(self, campaign: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import reprlib
+import string
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,29 @@ def _show(v: Any) -> str:
     return reprlib.repr(v) if isinstance(v, str | int | float | bool | None) else type(v).__name__
 
 
+_PLACEHOLDERS = {"confirm": {"value"}, "keypad_choice": {"options"}}
+
+
+def _check_placeholders(text: Any, key: str, d: Any, c: _Checker) -> None:
+    """Only the placeholders a text is filled with: `{0}` or `{name}` in a prompt would
+    fail in the middle of a call, with a person on the line."""
+    if not isinstance(text, str):
+        return
+    allowed = _PLACEHOLDERS.get(key, set())
+    try:
+        names = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+    except ValueError as e:
+        c.bad(_line(d, key), f"language: {key!r} is not a valid template ({e}); write a "
+              "literal brace as {{ or }}")
+        return
+    wrong = sorted(names - allowed)
+    if wrong:
+        may = f"may use {', '.join('{' + a + '}' for a in sorted(allowed))} only" if allowed \
+            else "takes no {placeholder}"
+        c.bad(_line(d, key), f"language: {key!r} uses {{{wrong[0]}}}, but it {may} (write a "
+              "literal brace as {{ or }})")
+
+
 def _language(d: Any, c: _Checker, line: int) -> Language:
     if not isinstance(d, dict):
         c.bad(line, "'language' must be a mapping (code, yes, no, repeat, ...)")
@@ -213,6 +237,8 @@ def _language(d: Any, c: _Checker, line: int) -> Language:
         rate = 165
     if "{value}" not in texts["confirm"]:
         c.bad(_line(d, "confirm"), "language: 'confirm' must contain {value}")
+    for key in _LANG_TEXTS:
+        _check_placeholders(texts[key], key, d, c)
     code = c.scalar(d, "code", "language", "en")
     if not _CODE.match(code):
         c.bad(_line(d, "code"), f"language: code {_show(code)} must be a language code "

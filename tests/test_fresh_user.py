@@ -194,3 +194,130 @@ def test_shorter_keep_days_shorten_the_recordings_made_and_a_full_disk_leaves_no
     with pytest.raises(OSError):
         _recorded_call(store, "c", 1)
     assert list((tmp_path / "s.db.recordings" / "c").iterdir()) == []
+
+
+@pytest.mark.parametrize("edit", [("voice: gmw/en-us+klatt3", "voice: zz/nonexistent"),
+                                  ('keypad_choice: "Please use your keypad. Press {options}."',
+                                   'keypad_choice: "Please use your keypad. Press {0}."')])
+def test_a_survey_that_cannot_be_spoken_stops_at_load_and_a_new_one_is_allowed(
+        tmp_path: Path, capsys, edit: tuple[str, str]) -> None:  # type: ignore[no-untyped-def]
+    from dialer.campaign import change
+    from tests.conftest import EN
+
+    text = EN.read_text()
+    assert edit[0] in text
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace(edit[0], edit[1]))
+    listing = tmp_path / "l.csv"
+    write_csv(listing, [["phone"], ["13800000001"], ["13800000002"]])
+    db = tmp_path / "s.db"
+    assert main(["load", str(listing), "--campaign", "c", "--script", str(bad), "--db",
+                 str(db)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and ("voice" in err or "{0}" in err)
+    assert main(["call", "--script", str(bad)]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    # a campaign whose calls reached nobody yet takes a new survey
+    store = Store(db)
+    load_list(store, listing, "c", start_at=START)
+    from dialer.wire import CallOutcome
+
+    cid = store.contacts_of("c")[0]["id"]
+    store.apply("c", CallOutcome(f"c:{cid}:1", cid, 1, START, 5.0, "busy"),
+                store.campaign("c").settings)
+    short = Path(__file__).parent / "data" / "short.yaml"
+    assert change(store, "c", {}, str(short)).survey_text == short.read_text()
+
+
+def test_a_tiny_cps_is_refused_and_one_stored_by_an_older_release_is_clamped(
+        tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    listing = tmp_path / "l.csv"
+    write_csv(listing, [["phone"], ["13800000001"]])
+    db = tmp_path / "s.db"
+    store = Store(db)
+    load_list(store, listing, "c", start_at=START)
+    for args in (["set", "c", "--cps", "1e-300"], ["run", "c", "--cps", "1e-300"]):
+        assert main([*args, "--db", str(db)]) == 2
+        assert "cps must be" in capsys.readouterr().err
+    store.db.execute("UPDATE campaigns SET cps=1e-300 WHERE name='c'")
+    assert store.control("c").cps == 0.01
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.slow
+def test_kill_9_of_run_with_recording_leaves_no_worker_behind(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    from tests.helpers import healthdial
+
+    listing = tmp_path / "l.csv"
+    write_csv(listing, [["phone"]] + [[f"138{i:08d}"] for i in range(40)])
+    db = tmp_path / "s.db"
+    store = Store(db)
+    load_list(store, listing, "c", start_at=START, settings=CampaignSettings(record="all"))
+    store.close()
+    run = healthdial("run", "c", "--processes", "2", "--no-progress", db=db,
+                     log=tmp_path / "log.txt")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not Store(db, create=False).attempts_made("c"):
+        time.sleep(0.2)
+    workers = [int(p) for p in subprocess.run(["pgrep", "-P", str(run.pid)], text=True,
+                                               capture_output=True).stdout.split()]
+    assert workers, "the run has worker processes"
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(p) for p in workers):
+        time.sleep(0.2)
+    assert not [p for p in workers if _alive(p)]
+
+
+def test_a_revealed_report_with_extensions_and_formulas_loads_back(tmp_path: Path) -> None:
+    from dialer.reports import report
+
+    listing = tmp_path / "l.csv"
+    write_csv(listing, [["phone", "name", "district"],
+                        ["+1 202-555-0143 ext. 101", "=HYPERLINK(\"x\")", "d1"],
+                        ["+1 202-555-0143 ext. 102", "Ann", "d1"],
+                        ["+1 202-555-0144", "Bo", "d2"], ["+1 202-555-0145", "-Cy", "d2"],
+                        ["+1 202-555-0146", "Di", "d3"]])
+    store = Store(tmp_path / "s.db")
+    load_list(store, listing, "a", "US", start_at=START)
+    out = tmp_path / "report.csv"
+    out.write_text(report(store, "a", "csv", reveal=True))
+    assert "+12025550143;ext=101" in out.read_text()
+    rep = load_list(store, out, "b", "US", start_at=START)
+    assert (rep.loaded, rep.rejected) == (5, [])
+    names = {(r["e164"], r["ext"]): r["name"] for r in store.contacts_of("b")}
+    assert names[("+12025550143", "101")] == "=HYPERLINK(\"x\")"
+    assert names[("+12025550145", "")] == "-Cy"
+
+
+def test_a_doubled_column_is_refused_and_an_open_quote_swallows_no_row_silently(
+        tmp_path: Path) -> None:
+    from survey_scripts.errors import UsageError
+
+    twice = tmp_path / "twice.csv"
+    twice.write_text("phone,name,phone\n13800000001,a,13800000002\n")
+    store = Store(tmp_path / "s.db")
+    with pytest.raises(UsageError, match=r"'phone' appears 2 times \(columns 1, 3\)"):
+        load_list(store, twice, "t", start_at=START)
+    assert not store.has_campaign("t")
+    quoted = tmp_path / "q.csv"
+    quoted.write_text('phone,name\n13800000001,"Ann\n13800000002,Bo"\n13800000003,Cy\n'
+                      '13800000004,Di\n')
+    rep = load_list(store, quoted, "q", start_at=START)
+    assert rep.loaded == 2
+    assert [r.row for r in rep.rejected] == [2]
+    assert "not closed" in rep.rejected[0].reason
+    rows = sorted(r["name"] for r in store.contacts_of("q"))
+    assert rows == ["Cy", "Di"]

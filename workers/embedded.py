@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import logging
 import multiprocessing as mp
 import os
@@ -30,12 +32,31 @@ def _take(tasks: Any, parent: int) -> Any:
     return _STOP
 
 
+def _die_with(parent: int) -> None:
+    """Linux: the kernel kills this worker when its dispatcher dies (kill -9 included). A
+    worker of a dead dispatcher has nobody to report to, and blocked writing a big result
+    (a recording) to a pipe nobody reads, it would never notice by itself."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: _take's parent check remains
+        return
+    if os.getppid() != parent:  # died before the setting took
+        os._exit(0)
+
+
+PR_SET_PDEATHSIG = 1
+
+
 def _worker(tasks: Any, results: Any, parent: int, realtime: bool, active: Any) -> None:
     # Ctrl-C reaches the whole process group: the dispatcher stops its workers itself,
     # so they neither print a traceback nor die half-way through writing a result
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with(parent)
     logging.basicConfig(level=logging.WARNING)
     asyncio.run(_serve(tasks, results, parent, Pacing(realtime), Gate(active.is_set)))
+    if os.getppid() != parent:  # orphaned: results nobody will read must not hold us
+        results.cancel_join_thread()
 
 
 async def _serve(tasks: Any, results: Any, parent: int, pacing: Pacing, gate: Gate) -> None:

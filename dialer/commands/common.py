@@ -7,6 +7,7 @@ import math
 import os
 from typing import Any
 
+from dialer.settings import cps_problem
 from survey_scripts.errors import UsageError
 
 
@@ -62,9 +63,9 @@ def check_lines(lines: int | None) -> None:
 
 
 def check_cps(cps: float | None) -> None:
-    if cps is not None and (not math.isfinite(cps) or not 0 < cps <= 10_000):
-        raise UsageError(f"--cps {cps}: use a number of calls per second above 0, at most "
-                         "10000")
+    problem = None if cps is None else cps_problem(cps)
+    if problem:
+        raise UsageError(f"--cps {cps:g}: {problem}")
 
 
 def settings_args(p: argparse.ArgumentParser) -> None:

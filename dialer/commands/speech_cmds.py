@@ -56,9 +56,11 @@ def _survey_and_engine(args: argparse.Namespace) -> Any:
 
 
 def _robot(args: argparse.Namespace) -> Any:
+    from dialer.campaign import check_speakable
     from dialer.robot.robot import build_robot
 
     survey, engine = _survey_and_engine(args)
+    check_speakable(survey)
     robot = build_robot(survey, engine)
     log.info("survey %s (%s), recognition engine: %s", survey.name, survey.language.code,
              robot.listener.recognizer.name)

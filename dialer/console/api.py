@@ -20,7 +20,6 @@ Errors are JSON: {"error": "what was wrong and what to do"}.
 from __future__ import annotations
 
 import json
-import math
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from dialer.console.context import SNAPSHOTS, STORE, in_store
 from dialer.console.snapshot import campaign_list, districts
 from dialer.contacts import mask, normalize, parse_dnc
 from dialer.reports import followups, report
+from dialer.settings import cps_problem
 from dialer.store import Store
 from survey_scripts.errors import HealthdialError
 
@@ -139,9 +139,8 @@ async def patch_campaign(request: web.Request) -> web.Response:
     if lines is not None and (not isinstance(lines, int) or isinstance(lines, bool)
                               or not 1 <= lines <= 100_000):
         return error(400, "line_cap must be a whole number from 1 to 100000")
-    if cps is not None and (not isinstance(cps, int | float) or isinstance(cps, bool)
-                            or not math.isfinite(cps) or not 0 < cps <= 10_000):
-        return error(400, "cps must be a number above 0, at most 10000")
+    if cps is not None and cps_problem(cps):
+        return error(400, str(cps_problem(cps)))
     store = request.app[STORE]
     try:
         new = await in_store(request.app, store.set_control, name, None, None, lines, cps)
