@@ -13,6 +13,7 @@ call. Real and synthetic speech are always reported apart.
 from __future__ import annotations
 
 import csv
+import math
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from survey_scripts import DEFAULT_SURVEY
 from survey_scripts.dialog import settles, understood
 from survey_scripts.errors import AudioError, UsageError
 from survey_scripts.loader import load_survey
-from survey_scripts.model import Survey
+from survey_scripts.model import AnswerType, Question, Survey
 from survey_scripts.phrases import Intent, answer_phrases, keypad_value
 
 COLUMNS = ("file", "question", "expected", "source", "speaker")
@@ -79,16 +80,29 @@ class Report:
     by_question: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     by_source: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     rows: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # manifest rows that cannot be scored
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.total.as_dict(),
+        return {**self.total.as_dict(), "skipped": self.skipped,
                 "by_question": {k: v.as_dict() for k, v in sorted(self.by_question.items())},
                 "by_source": {k: v.as_dict() for k, v in sorted(self.by_source.items())},
                 "rows": self.rows}
 
 
+MAX_AUDIO_BYTES = 100 * 2**20  # an answer is seconds long; a bigger file is a mistake
+
+
 def read_callee(path: Path) -> Audio:
     """An item's audio: mono, or the callee's channel of a healthdial recording."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError as e:
+        raise AudioError(f"{path}: no such file") from e
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder; give the audio files in it")
+    if size > MAX_AUDIO_BYTES:
+        raise AudioError(f"{path}: {size / 2**20:.0f} MB; an answer is seconds of audio (at "
+                         f"most {MAX_AUDIO_BYTES // 2**20} MB): cut it")
     try:
         data, rate = soundfile.read(str(path), dtype="int16", always_2d=True)
     except FileNotFoundError as e:
@@ -155,11 +169,17 @@ def score_corpus(folder: Path, script: str | Path | None = None, engine: str | N
         if qid not in ids:
             raise UsageError(f"{folder / 'manifest.csv'}: line {i}: no question {qid!r} in "
                              f"{survey.path}")
+        source = (row.get("source") or "unknown").strip()
+        problem = label_problem(survey.question(qid), expected) or (
+            None if source in (*SOURCES, "unknown") else
+            f"source {source[:20]!r} is neither real nor synthetic")
+        if problem:  # a label that cannot be is not counted, and said
+            report.skipped.append(f"line {i}: {problem}")
+            continue
         heard, transcript, conf = hear(listener, survey, qid,
                                        read_callee(folder / row["file"]).resampled(RATE))
         v = corpus_verdict(heard, expected)
         unsure, acts = _under_auto(heard, conf)
-        source = (row.get("source") or "unknown").strip()
         for t in (report.total, report.by_question[qid], report.by_source[source]):
             t.add(v, unsure, acts)
         report.rows.append({"file": row["file"], "question": qid, "expected": expected,
@@ -169,17 +189,50 @@ def score_corpus(folder: Path, script: str | Path | None = None, engine: str | N
     return report
 
 
+SOURCES = ("real", "synthetic")
+
+
+def label_problem(q: Question, expected: str) -> str | None:
+    """Why `expected` cannot be what a person said to question `q`, or None: an answer
+    the question takes, an intent (repeat, dont_know, stop...) or `reject`."""
+    if expected == "reject" or expected in _INTENTS:
+        return None
+    if q.type == AnswerType.YES_NO:
+        ok = expected in ("yes", "no")
+    elif q.type == AnswerType.CHOICE:
+        ok = expected in q.options
+    else:
+        try:
+            value = float(expected)
+        except ValueError:
+            value = math.nan
+        ok = math.isfinite(value) and q.minimum <= value <= q.maximum and (
+            q.decimals or value.is_integer())
+    if ok:
+        return None
+    takes = ("yes, no" if q.type == AnswerType.YES_NO else ", ".join(q.options)
+             if q.type == AnswerType.CHOICE else f"a number from {q.minimum:g} to {q.maximum:g}")
+    return (f"expected {expected[:40]!r} is not an answer to {q.id} (it takes {takes}, an "
+            f"intent such as {', '.join(sorted(_INTENTS))}, or reject)")
+
+
 def add_item(folder: Path, audio: Audio, name: str, question: str, expected: str,
              source: str, speaker: str = "") -> Path:
-    """A WAV and its manifest row; the manifest is made if missing."""
+    """A WAV and its manifest row (owner-only: it holds answers per contact); the
+    manifest is made if missing; a turn already in the corpus is refused."""
     from speech.audio import write_wav
 
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = folder / f"{name}.wav"
-    write_wav(path, audio)
-    os.chmod(path, 0o600)
     listed = folder / "manifest.csv"
     new = not listed.exists()
+    if not new and any(r.get("file") == path.name for r in manifest(folder)):
+        raise UsageError(f"{listed}: {path.name} is in the corpus already; remove its row "
+                         "first to label it again")
+    write_wav(path, audio)
+    os.chmod(path, 0o600)
+    os.close(os.open(listed, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.chmod(listed, 0o600)
     with listed.open("a", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         if new:

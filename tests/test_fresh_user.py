@@ -321,3 +321,24 @@ def test_a_doubled_column_is_refused_and_an_open_quote_swallows_no_row_silently(
     assert "not closed" in rep.rejected[0].reason
     rows = sorted(r["name"] for r in store.contacts_of("q"))
     assert rows == ["Cy", "Di"]
+
+
+def test_recognize_reads_a_mu_law_wav_and_hears_as_the_corpus_does(tmp_path: Path,
+                                                                   capsys) -> None:  # type: ignore[no-untyped-def]
+    import json as _json
+
+    import soundfile
+
+    from dialer.corpus import score_corpus
+    from speech.tts import Synthesizer, Voice
+
+    a = Synthesizer().speak("yes", Voice("flite", "kal16"))
+    wav = tmp_path / "yes-ulaw.wav"
+    soundfile.write(wav, a.samples, a.rate, subtype="ULAW")
+    assert main(["recognize", "--question", "cough", str(wav)]) == 0
+    line = _json.loads(capsys.readouterr().out.strip())
+    (tmp_path / "manifest.csv").write_text("file,question,expected,source\n"
+                                           "yes-ulaw.wav,cough,yes,synthetic\n")
+    row = score_corpus(tmp_path).rows[0]
+    assert (line["answer"], line["confidence"]) == (row["heard"], row["confidence"])
+    assert line["answer"] == "yes"

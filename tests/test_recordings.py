@@ -166,7 +166,7 @@ def test_an_opt_out_purges_the_numbers_recordings_and_corpus_copies(tmp_path: Pa
     assert main(["corpus", "add", str(audio), "--turn", "1", "--expected", "no", "--to",
                  str(corpus), "--db", str(db)]) == 0
     assert (corpus / "c-1-1-t1.wav").exists()
-    assert "c-1-1-t1.wav,consent,no,real" in (corpus / "manifest.csv").read_text()
+    assert "c-1-1-t1.wav,consent,no,synthetic" in (corpus / "manifest.csv").read_text()
     d = Dispatcher(store, store.campaign("c"), RunParams(lines=1), FakePool())
     d._apply(_recorded_result(1, 2, "opted_out"))  # the person asks never to be called
     assert not audio.exists() and not (corpus / "c-1-1-t1.wav").exists()
@@ -207,3 +207,33 @@ def test_a_corpus_with_a_bad_manifest_says_where(tmp_path: Path, capsys) -> None
     (tmp_path / "manifest.csv").write_text("name,answer\nx.wav,yes\n", encoding="utf-8")
     assert main(["accuracy", "--corpus", str(tmp_path)]) == 2
     assert "line 1 must name the columns file,question,expected" in capsys.readouterr().err
+
+
+def test_a_corpus_takes_no_label_that_cannot_be(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    listing = tmp_path / "l.csv"
+    write_csv(listing, [["phone"], ["13800000001"]])
+    db = tmp_path / "s.db"
+    store = Store(db)
+    load_list(store, listing, "c", start_at=START, settings=CampaignSettings(record="all"))
+    from dialer.recordings import save
+
+    store.apply("c", _recorded_result(1), store.campaign("c").settings)
+    save(store, "c", _recorded_result(1), store.campaign("c").settings)
+    audio = Path(store.recordings_of("c")[0]["audio"])
+    corpus = tmp_path / "corpus"
+    add = ["corpus", "add", str(audio), "--turn", "1", "--to", str(corpus), "--db", str(db)]
+    for bad in ("maybe", "12345", "nan", "../../x"):
+        assert main([*add, "--expected", bad]) == 2, bad
+        assert "is not an answer to consent" in capsys.readouterr().err
+    assert main([*add, "--expected", "no", "--source", "real"]) == 2  # a synthetic callee
+    assert main([*add, "--expected", "no"]) == 0
+    assert main([*add, "--expected", "yes"]) == 2  # the same turn twice
+    assert "in the corpus already" in capsys.readouterr().err
+    assert stat.S_IMODE((corpus / "manifest.csv").stat().st_mode) == 0o600
+    with (corpus / "manifest.csv").open("a") as f:
+        f.write("c-1-1-t1.wav,consent,maybe,synthetic,\nc-1-1-t1.wav,consent,no,robot,\n")
+    assert main(["accuracy", "--corpus", str(corpus), "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["items"] == 1 and len(out["skipped"]) == 2
+    assert main(["recognize", str(tmp_path / "missing.wav"), "--question", "fever"]) == 1
+    assert "no such file" in capsys.readouterr().out

@@ -46,7 +46,9 @@ def register(sub: Any) -> None:
                      help="what should be recorded: yes, no, a number, a choice, repeat, "
                           "dont_know, stop or reject")
     add.add_argument("--to", required=True, help="the corpus folder (manifest.csv inside)")
-    add.add_argument("--source", default="real", choices=["real", "synthetic"])
+    add.add_argument("--source", choices=["real", "synthetic"],
+                     help="who spoke: a person (real) or a synthetic voice; default: synthetic "
+                          "for a simulated campaign's call, else required")
     add.add_argument("--speaker", default="")
     add.set_defaults(func=cmd_corpus_add)
 
@@ -109,8 +111,20 @@ def _replay_campaign(args: argparse.Namespace) -> Any:
     return replay_files(paths, survey=survey, spec=c.engine, engine=args.engine)
 
 
+def _source(given: str | None, campaign: Any, audio: Path) -> str:
+    """A simulated campaign's callees are synthetic voices, whatever is said."""
+    simulated = campaign is not None and campaign.line.get("kind", "simulated") == "simulated"
+    if simulated and given == "real":
+        raise UsageError(f"{audio}: a call of the simulated campaign {campaign.name!r}: its "
+                         "callee is a synthetic voice, not --source real")
+    if given is None and not simulated:
+        raise UsageError(f"{audio}: say who spoke: --source real (a person) or synthetic")
+    return given or "synthetic"
+
+
 def cmd_corpus_add(args: argparse.Namespace) -> int:
-    from dialer.corpus import add_item
+    from dialer.campaign import frozen_survey
+    from dialer.corpus import add_item, label_problem
     from dialer.lines.recorded import callee_channel
     from dialer.replay import _read
     from dialer.store import Store
@@ -127,10 +141,18 @@ def cmd_corpus_add(args: argparse.Namespace) -> int:
     hi = int(turn["ended_s"] * RATE)
     name = f"{audio.stem}-t{args.turn}"
     question = turn["prompt"]["question"] or ""
-    path = add_item(Path(args.to), Audio(callee[lo:hi], RATE), name, question, args.expected,
-                    args.source, args.speaker)
     store = Store(args.db, create=False) if Path(args.db).exists() else None
-    known = store.recordings_of_path(str(audio)) if store else []
+    known = store.recordings_of_path(str(audio.resolve())) if store else []
+    source = _source(args.source, store.campaign(known[0]["campaign"]) if store and known
+                     else None, audio)
+    if store and known:
+        survey = frozen_survey(store.campaign(known[0]["campaign"]))
+        problem = label_problem(survey.question(question), args.expected) \
+            if question in {q.id for q in survey.questions} else None
+        if problem:
+            raise UsageError(f"{audio}: turn {args.turn}: {problem}")
+    path = add_item(Path(args.to), Audio(callee[lo:hi], RATE), name, question, args.expected,
+                    source, args.speaker)
     if store and known:
         store.add_corpus_copy(str(path.resolve()), known[0]["id"])  # purged with the call
     print(f"{path}: {question} expected {args.expected}")

@@ -7,6 +7,8 @@ import asyncio
 import json
 import logging
 import os
+import sys
+from pathlib import Path
 from typing import Any
 
 from dialer.commands.common import script_args
@@ -98,38 +100,30 @@ def cmd_call(args: argparse.Namespace) -> int:
 
 
 def cmd_recognize(args: argparse.Namespace) -> int:
-    """One JSON line per file; an unreadable file gets an error line and the rest go on
-    (exit 1 then)."""
-    from speech.audio import read_wav
-    from speech.channel import from_line, to_line
-    from speech.recognizer import Grammar
-    from survey_scripts.phrases import answer_phrases, interpret
+    """One JSON line per file, heard as a call hears it (the phone line, endpointing, the
+    confidence the dialog needs: dialer.corpus.hear, as `accuracy --corpus`); any WAV or
+    FLAC soundfile reads (G.711 mu-law and A-law WAVs too). An unreadable file gets an
+    error line and the rest go on (exit 1 then)."""
+    from dialer.corpus import hear, read_callee
+    from speech.channel import RATE
 
     robot, _ = _robot(args)
-    try:
-        q = robot.survey.question(args.question)
-    except KeyError:
-        ids = ", ".join(q.id for q in robot.survey.questions)
+    ids = [q.id for q in robot.survey.questions]
+    if args.question not in ids:
         raise UsageError(f"no question {args.question!r} in {robot.survey.path}; "
-                         f"use one of: {ids}") from None
-    lang = robot.survey.language
-    table = answer_phrases(q, lang)
-    grammar = Grammar(q.id, tuple(table), lang.fillers)
-    recognizer = robot.listener.recognizer
+                         f"use one of: {', '.join(ids)}")
     status = 0
     for path in args.audio:
         try:
-            audio = from_line(to_line(read_wav(path)))  # heard as on a phone line
+            audio = read_callee(Path(path)).resampled(RATE)
         except AudioError as e:
             print(json.dumps({"file": path, "error": str(e)}, ensure_ascii=False))
             status = 1
             continue
-        rec = recognizer.recognize(audio, grammar)
-        meaning = interpret(rec.transcript, table, lang.fillers)
-        answer = meaning.value if meaning.intent == "answer" else (
-            None if meaning.intent == "nomatch" else meaning.intent.value)
-        print(json.dumps({"file": path, "transcript": rec.transcript, "answer": answer,
-                          "confidence": round(rec.confidence, 3)}, ensure_ascii=False))
+        answer, transcript, confidence = hear(robot.listener, robot.survey, args.question,
+                                              audio)
+        print(json.dumps({"file": path, "transcript": transcript, "answer": answer,
+                          "confidence": round(confidence, 3)}, ensure_ascii=False))
     return status
 
 
@@ -170,7 +164,7 @@ def _corpus(args: argparse.Namespace) -> int:
     report = score_corpus(Path(args.corpus), args.script, args.engine)
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
-        return 0
+        return 1 if report.skipped else 0
     print(f"{'':24s} {'items':>6s} {'right':>6s} {'wrong':>6s} {'rejected':>9s} "
           f"{'read back':>9s} {'wrong unread':>12s}")
     rows = [("TOTAL", report.total), *sorted(report.by_question.items()),
@@ -182,4 +176,6 @@ def _corpus(args: argparse.Namespace) -> int:
           "nothing is taken); rejected: an answer not taken\n"
           "read back: answers heard below the confidence to record them unasked (confirm: "
           "auto reads them back); wrong unread: wrong answers it would act on unasked")
-    return 0
+    for problem in report.skipped:
+        print(f"skipped {problem}", file=sys.stderr)
+    return 1 if report.skipped else 0
