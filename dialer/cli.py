@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -28,12 +29,22 @@ log = logging.getLogger("healthdial")
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")  # all but the newline
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("healthdial")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     doc = __doc__ or ""
     ap = argparse.ArgumentParser(prog="healthdial", description=doc.splitlines()[0],
                                  epilog="\n".join(doc.splitlines()[2:]),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--version", action="version", version=f"healthdial {_version()}")
     sub = ap.add_subparsers(dest="command", required=True)
     for module in (speech_cmds, campaign_cmds, control_cmds, console_cmds, dnc_cmds,
                    recording_cmds):
@@ -42,7 +53,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # -v works after the subcommand too (`healthdial run c -v`), as users type it
+    verbose = [a for a in argv if a in ("-v", "--verbose")]
+    args = _parser().parse_args(verbose[:1] + [a for a in argv if a not in verbose])
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
@@ -54,6 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("healthdial: interrupted; `run` resumes where it stopped", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `healthdial calls X | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

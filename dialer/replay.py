@@ -23,7 +23,7 @@ from dialer.robot.turn import TurnLog
 from dialer.wire import EngineSpec
 from speech.engines import choose
 from survey_scripts import DEFAULT_SURVEY
-from survey_scripts.errors import AudioError, UsageError
+from survey_scripts.errors import AudioError
 from survey_scripts.loader import load_survey
 from survey_scripts.model import Survey
 
@@ -56,6 +56,7 @@ class CallReplay:
 @dataclass
 class Report:
     calls: list[CallReplay] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # recordings that could not be replayed
 
     @property
     def turns(self) -> int:
@@ -73,6 +74,7 @@ class Report:
         return {"calls": len(self.calls), "turns": self.turns, "same": self.same,
                 "changed": self.changed,
                 "left_course": sum(c.left_course_at is not None for c in self.calls),
+                "skipped": self.skipped,
                 "recordings": [{"recording": c.recording, "changed": c.changed,
                                 "left_course_at": c.left_course_at, "note": c.note,
                                 "turns": [{"turn": p.number, "then": p.then, "now": p.now,
@@ -138,9 +140,16 @@ def replay_files(paths: list[Path], script: str | Path | None = None,
     report = Report()
     for path in paths:
         path = path.with_suffix(".flac") if path.suffix == ".json" else path
-        if not path.exists():
-            raise UsageError(f"{path}: no such recording")
-        report.calls.append(replay_one(robot, path, _read(path)))
+        try:
+            if not path.exists():
+                raise AudioError(f"{path}: no such recording")
+            report.calls.append(replay_one(robot, path, _read(path)))
+        except AudioError as e:  # one bad recording never stops the others
+            report.skipped.append(str(e))
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            report.skipped.append(f"{path.with_suffix('.json')}: not a healthdial call log "
+                                  f"(it lacks or mangles {e}); replay its call again, or "
+                                  "remove it")
     return report
 
 
@@ -158,6 +167,8 @@ def describe(report: Report) -> str:
                          f"{now.get('transcript')!r})")
         if c.note:
             lines.append(f"  left the recorded course: {c.note}")
+    lines += [f"skipped {why}" for why in report.skipped]
     lines.append(f"{len(report.calls)} calls, {report.turns} turns: {report.same} same, "
-                 f"{report.changed} changed")
+                 f"{report.changed} changed" + (f"; {len(report.skipped)} recordings could "
+                                                "not be replayed" if report.skipped else ""))
     return "\n".join(lines)

@@ -48,9 +48,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--port {args.port}: use 1 to 65535")
     settings = ConsoleSettings(args.db, args.redis, args.host, args.port, args.secure_cookies)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    print(f"healthdial console on http://{args.host}:{args.port}/ (store {args.db})",
-          flush=True)
-    web.run_app(make_app(settings), host=args.host, port=args.port, print=None)
+    try:
+        shown = f"healthdial console on http://{args.host}:{args.port}/ (store {args.db})"
+        web.run_app(make_app(settings), host=args.host, port=args.port,
+                    print=lambda _: print(shown, flush=True))  # once it is listening
+    except OSError as e:  # the port is taken, or the host is not this machine's
+        raise UsageError(f"cannot serve on {args.host}:{args.port} ({e.strerror}); another "
+                         "program (or another `healthdial serve`) has that port: give "
+                         "--port another number") from e
     return 0
 
 

@@ -92,7 +92,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     else:
         raise UsageError("give recordings, or --campaign NAME")
     print(json.dumps(report.as_dict(), ensure_ascii=False) if args.json else describe(report))
-    return 1 if args.check and report.changed else 0
+    return 1 if (args.check and report.changed) or report.skipped else 0
 
 
 def _replay_campaign(args: argparse.Namespace) -> Any:

@@ -71,6 +71,10 @@ async def _recording(request: web.Request) -> Any:
     if row is None:
         raise web.HTTPNotFound(text='{"error": "no such recording (purged?)"}',
                                content_type="application/json")
+    if not (Path(row["audio"]).is_file() and Path(row["log"]).is_file()):
+        raise web.HTTPNotFound(text='{"error": "the recording is listed but its files are '
+                               'gone from disk; healthdial purge takes it off the list"}',
+                               content_type="application/json")
     return row
 
 
