@@ -123,7 +123,7 @@ def check_speakable(survey: Survey) -> None:
 def load(store: Store, req: LoadRequest) -> LoadReport:
     """Add a call list to a campaign (created on first load); good rows load, bad are listed."""
     name = check_name(req.campaign)
-    region = req.region or "CN"
+    region = (req.region or "CN").upper()
     if not supported_region(region):
         raise UsageError(f"--region {region[:10]!r} is not a region phone numbers know; use a "
                          "two-letter country code such as CN, US or KR")
@@ -137,6 +137,13 @@ def load(store: Store, req: LoadRequest) -> LoadReport:
                         store.known_numbers(name) if existing else set())
     settings = existing.settings if existing else new.settings if new else CampaignSettings()
     _reject_uncallable(parsed, settings)
+    if new is not None and not parsed.contacts:
+        why = "; ".join(f"row {r.row}: {r.reason}" for r in parsed.rejected[:5]) or (
+            f"its {parsed.dnc} numbers are on the do-not-call list" if parsed.dnc else
+            "it has no rows")
+        raise UsageError(f"{req.list_path}: no row could be loaded ({why}"
+                         f"{'; ...' if len(parsed.rejected) > 5 else ''}); campaign "
+                         f"{name!r} was not created. Fix the list and load it again")
     if dnc.numbers:
         store.dnc_add(dnc.numbers, f"load {req.dnc_path}")
     if new is not None:

@@ -229,8 +229,7 @@ def parse_list(path: Path, region: str, blocked: set[tuple[str, str]],
         if e164 is None:
             out.rejected.append(Rejected(i, reason))
         elif (e164, "") in blocked or (e164, ext) in blocked:
-            out.dnc += 1
-            out.rejected.append(Rejected(i, f"{mask(e164, ext)} is on the do-not-call list"))
+            out.dnc += 1  # kept out as it must be: counted, not "rejected" (not an error)
         elif (e164, ext) in seen:
             out.duplicates += 1
         else:

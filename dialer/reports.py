@@ -121,6 +121,8 @@ def followups(store: Store, campaign: str, reveal: bool) -> list[dict[str, Any]]
     """Red first, then yellow, then those whose risk rule failed: the people staff should
     call back."""
     order = {"red": 0, "yellow": 1, "unknown": 2}
+    # a partial interview belongs here too: its risk is known when a rule held, and
+    # unknown (staff decide) when the call ended before the rules could tell
     rows = [r for r in respondents(store, campaign, reveal) if r["risk"] in order
-            and r["outcome"] == "completed"]
+            and r["outcome"] in ("completed", "partial")]
     return sorted(rows, key=lambda r: (order[r["risk"]], r["district"] or ""))

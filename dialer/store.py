@@ -508,6 +508,10 @@ class Store:
     @_mapped
     def add_token(self, name: str, role: str, digest: str, expires: float | None) -> None:
         with self.tx():
+            # a revoked token keeps its row (sessions and the audit name it) under a name
+            # set aside, so its name can be given to a new token
+            self.db.execute("UPDATE tokens SET name = name || ' (revoked #' || id || ')' "
+                            "WHERE name=? AND revoked IS NOT NULL", (name,))
             if self.db.execute("SELECT 1 FROM tokens WHERE name=?", (name,)).fetchone():
                 raise UsageError(f"a token named {name!r} exists; revoke it first, or choose "
                                  "another name")

@@ -31,7 +31,7 @@ from survey_scripts.phrases import (
     keypad_value,
     spoken_value,
 )
-from survey_scripts.rules import evaluate
+from survey_scripts.rules import evaluate, names_in
 from survey_scripts.vocabulary import Decision, Outcome
 
 # The recognizer's confidence is a calibrated probability (speech/confidence.py):
@@ -225,7 +225,9 @@ class Dialog:
         except _OptOut:
             r.outcome = Outcome.OPTED_OUT
             yield self._goodbye(self.lang.goodbye_opt_out)
-        if r.outcome in (Outcome.COMPLETED, Outcome.PARTIAL):
+        consented = r.answers.get(self.survey.questions[0].id)
+        if r.outcome in (Outcome.COMPLETED, Outcome.PARTIAL) and consented is not None \
+                and consented.value == "yes":
             r.risk = self._risk()
         return r
 
@@ -374,4 +376,17 @@ class Dialog:
                 return UNKNOWN_RISK  # an earlier rule's failure hides which colour applies
             if held:
                 return rule.colour
-        return self.survey.risk_default
+        # no rule holds: the default colour only if every question the rules read was
+        # answered, or skipped by its condition. Unanswered is not "no": a question left
+        # unanswered, or not reached when the call ended, leaves the risk unknown
+        return UNKNOWN_RISK if self._open() else self.survey.risk_default
+
+    def _open(self) -> list[str]:
+        """Questions the risk rules read that have no answer but could have had one."""
+        read = {n for rule in self.survey.risk for n in names_in(rule.when)}
+        asked, qs = self.result.answers, self.survey.questions
+        reached = max((i for i, q in enumerate(qs) if q.id in asked), default=-1)
+        ended_early = self.result.outcome != Outcome.COMPLETED
+        return [q.id for i, q in enumerate(qs) if q.id in read and (
+            (q.id in asked and asked[q.id].value is None) or
+            (q.id not in asked and ended_early and i > reached))]  # not reached (not skipped)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dialer.commands.common import (
+    audit_reveal,
     check_cps,
     check_lines,
     db_arg,
@@ -116,14 +117,15 @@ def cmd_load(args: argparse.Namespace) -> int:
     if not Path(args.list).is_file():
         raise UsageError(f"{args.list}: no such call list file")
     rep = load(Store(args.db), req)
+    status = 1 if rep.rejected else 0  # README: 1 = done, but some input was unreadable
     if args.json:
         print(json.dumps(rep.as_dict(), ensure_ascii=False))
-        return 0
+        return status
     print(f"{printable(args.list)}: loaded {rep.loaded}, duplicates {rep.duplicates}, "
           f"do-not-call {rep.dnc}, rejected {len(rep.rejected)}")
     for r in rep.rejected:
         print(f"  {printable(args.list)}: row {r.row}: {printable(r.reason)}")
-    return 0
+    return status
 
 
 def cmd_set(args: argparse.Namespace) -> int:
@@ -199,8 +201,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from dialer.reports import report
     from dialer.store import Store
 
-    sys.stdout.write(report(Store(args.db, create=False), args.campaign, args.format,
-                            args.reveal))
+    store = Store(args.db, create=False)
+    text = report(store, args.campaign, args.format, args.reveal)
+    if args.reveal:
+        audit_reveal(store, args.campaign, f"report --format {args.format}")
+    sys.stdout.write(text)
     return 0
 
 
@@ -208,7 +213,10 @@ def cmd_followups(args: argparse.Namespace) -> int:
     from dialer.reports import followups
     from dialer.store import Store
 
-    rows = followups(Store(args.db, create=False), args.campaign, args.reveal)
+    store = Store(args.db, create=False)
+    rows = followups(store, args.campaign, args.reveal)
+    if args.reveal:
+        audit_reveal(store, args.campaign, "followups")
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))
         return 0

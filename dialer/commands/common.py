@@ -83,14 +83,18 @@ def settings_args(p: argparse.ArgumentParser) -> None:
 def settings_given(args: argparse.Namespace) -> dict[str, Any]:
     """The settings named on the command line, parsed; nothing for what was not given."""
     out: dict[str, Any] = {}
-    try:
-        if args.hours is not None:
+    if args.hours is not None:
+        try:
             out["hours_start"], out["hours_end"] = (int(x) for x in args.hours.split("-"))
-        if args.retry_minutes is not None:
+        except ValueError:
+            raise UsageError(f"--hours {args.hours[:20]!r}: give START-END in whole hours, "
+                             "e.g. --hours 9-20") from None
+    if args.retry_minutes is not None:
+        try:
             out["retry_minutes"] = tuple(float(x) for x in args.retry_minutes.split(","))
-    except ValueError:
-        raise UsageError(f"--hours {args.hours!r} / --retry-minutes {args.retry_minutes!r}: "
-                         "use e.g. --hours 9-20 --retry-minutes 15,45,1440") from None
+        except ValueError:
+            raise UsageError(f"--retry-minutes {args.retry_minutes[:40]!r}: give minutes "
+                             "separated by commas, e.g. --retry-minutes 15,45,1440") from None
     if "retry_minutes" in out and not all(map(math.isfinite, out["retry_minutes"])):
         raise UsageError("--retry-minutes: use numbers of minutes, e.g. 15,45,1440")
     if args.max_attempts is not None:
@@ -100,3 +104,10 @@ def settings_given(args: argparse.Namespace) -> dict[str, Any]:
     if args.keep_days is not None:
         out["keep_days"] = args.keep_days
     return out
+
+
+def audit_reveal(store: Any, campaign: str | None, what: str) -> None:
+    """Full numbers shown on a terminal are in the audit log, as the console's are."""
+    import getpass
+
+    store.audit(f"cli:{getpass.getuser()}", "reveal", campaign, what)

@@ -14,6 +14,7 @@ from typing import Any
 from dialer.commands.common import db_arg
 from survey_scripts.errors import UsageError
 
+_DONE = {"pause": "paused", "resume": "resumed", "stop": "stopped"}
 
 def register(sub: Any) -> None:
     for name, text in (("pause", "no new call starts; calls in progress finish"),
@@ -33,13 +34,14 @@ def cmd_control(args: argparse.Namespace) -> int:
     store = Store(args.db, create=False)
     control = store.campaign(args.campaign).control
     if control.state == "stopped":
-        raise UsageError(f"campaign {args.campaign!r} is stopped; it cannot be {args.action}d")
+        raise UsageError(f"campaign {args.campaign!r} is stopped; it cannot be "
+                         f"{_DONE[args.action]}")
     if args.action == "stop" and not args.yes:
         raise UsageError(f"stopping {args.campaign!r} is permanent: run again with --yes")
     state = {"pause": "paused", "resume": "active", "stop": "stopped"}[args.action]
     who = f"cli:{getpass.getuser()}"
-    store.set_control(args.campaign, state, f"{args.action}d by {who}" if state != "active"
-                      else None)
+    store.set_control(args.campaign, state, f"{_DONE[args.action]} by {who}"
+                      if state != "active" else None)
     store.audit(who, args.action, args.campaign)
     print(f"campaign {args.campaign}: {state}")
     return 0

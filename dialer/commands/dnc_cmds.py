@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dialer.commands.common import db_arg
+from dialer.commands.common import audit_reveal, db_arg
 from dialer.contacts import mask, normalize, printable
 from survey_scripts.errors import UsageError
 
@@ -58,10 +58,13 @@ def cmd_add(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from dialer.store import Store
 
+    store = Store(args.db, create=False)
+    if args.reveal:
+        audit_reveal(store, None, "dnc list")
     rows = [{"number": r["e164"] if args.reveal else mask(r["e164"]), "ext": r["ext"],
              "added": datetime.fromtimestamp(r["added_at"] or 0, UTC).isoformat(
                  timespec="seconds"), "source": r["source"]}
-            for r in Store(args.db, create=False).dnc_entries()]
+            for r in store.dnc_entries()]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))
         return 0

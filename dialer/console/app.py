@@ -63,8 +63,8 @@ async def authenticate(request: web.Request, handler: auth.Handler) -> web.Strea
         who = await _who(request)
         if who is None:
             if request.path.startswith(("/api/", "/metrics")):
-                raise web.HTTPUnauthorized(text="send Authorization: Bearer TOKEN",
-                                           headers={"WWW-Authenticate": "Bearer"})
+                raise auth.denied(web.HTTPUnauthorized, "send Authorization: Bearer TOKEN",
+                                  {"WWW-Authenticate": "Bearer"})
             raise web.HTTPSeeOther("/login")
         request[auth.WHO] = who
     return await handler(request)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -51,12 +52,19 @@ class Who:
 WHO = web.RequestKey("who", Who)
 
 
+def denied(status: type[web.HTTPClientError], message: str,
+           headers: dict[str, str] | None = None) -> web.HTTPClientError:
+    """An HTTP error whose body is the API's JSON error, as README says."""
+    return status(text=json.dumps({"error": message}), content_type="application/json",
+                  headers=headers)
+
+
 def require(request: web.Request, role: str = "operator") -> Who:
     who: Who | None = request.get(WHO)
     if who is None:
-        raise web.HTTPUnauthorized(text="log in, or send Authorization: Bearer TOKEN")
+        raise denied(web.HTTPUnauthorized, "log in, or send Authorization: Bearer TOKEN")
     if role == "official" and not who.official:
-        raise web.HTTPForbidden(text="this needs an official's token")
+        raise denied(web.HTTPForbidden, "this needs an official's token")
     return who
 
 
@@ -66,4 +74,4 @@ def check_csrf(request: web.Request, who: Who, form_value: str | None = None) ->
         return  # a bearer token: not sent by a browser on its own
     sent = request.headers.get("X-CSRF-Token") or form_value or ""
     if not hmac.compare_digest(sent, who.csrf):
-        raise web.HTTPForbidden(text="missing or wrong CSRF token: reload the page")
+        raise denied(web.HTTPForbidden, "missing or wrong CSRF token: reload the page")

@@ -60,6 +60,10 @@ async def worst(request: web.Request) -> web.Response:
                                "at_s": r["at_s"]} for r in rows])
 
 
+def _files_there(*paths: str) -> bool:
+    return all(Path(p).is_file() for p in paths)
+
+
 async def _recording(request: web.Request) -> Any:
     require(request, "official")
     try:
@@ -71,7 +75,7 @@ async def _recording(request: web.Request) -> Any:
     if row is None:
         raise web.HTTPNotFound(text='{"error": "no such recording (purged?)"}',
                                content_type="application/json")
-    if not (Path(row["audio"]).is_file() and Path(row["log"]).is_file()):
+    if not await in_store(request.app, _files_there, row["audio"], row["log"]):
         raise web.HTTPNotFound(text='{"error": "the recording is listed but its files are '
                                'gone from disk; healthdial purge takes it off the list"}',
                                content_type="application/json")
