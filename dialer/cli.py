@@ -60,7 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below
+        return code
     except HealthdialError as e:
         # messages may quote a user's input: never let it drive the terminal
         print(f"healthdial: {_CONTROL.sub('?', str(e))}", file=sys.stderr)

@@ -15,7 +15,7 @@ from collections import Counter
 from typing import Any
 
 from dialer.campaign import frozen_survey
-from dialer.contacts import mask
+from dialer.contacts import mask, printable
 from dialer.store import Store
 from survey_scripts.model import AnswerType
 from survey_scripts.vocabulary import Outcome
@@ -45,6 +45,7 @@ def status(store: Store, campaign: str) -> dict[str, Any]:
     reached = sum(outcomes.get(k, 0) for k in REACHED)
     return {"campaign": c.name, "contacts": contacts, "pending": by_status.get("pending", 0),
             "done": by_status.get("done", 0), "set_aside": by_status.get("set_aside", 0),
+            "blocked": by_status.get("blocked", 0),  # do-not-call or opted out: never called
             "attempts": n["attempts"], "outcomes": outcomes,
             "dropped": n["attempt_outcomes"].get("dropped", 0),
             "response_rate": done / contacts if contacts else 0.0,
@@ -79,7 +80,7 @@ def _safe(cell: object) -> str:
     """A cell a spreadsheet will show as text, never run as a formula. A bare E.164
     number stays as it is: it cannot hold a formula, and a revealed report must load
     back as a call list."""
-    text = "" if cell is None else str(cell)
+    text = printable("" if cell is None else str(cell))  # no terminal escapes either
     if _NUMBER.match(text):
         return text
     return "'" + text if text.startswith(_FORMULA) else text
@@ -95,7 +96,8 @@ def respondents(store: Store, campaign: str, reveal: bool) -> list[dict[str, Any
             phone = f"{phone};ext={r['ext']}"  # RFC 3966 form, which phonenumbers reads back
         row = {"phone": phone if reveal or not r["ext"] else mask(r["e164"], r["ext"]),
                "name": r["name"], "district": r["district"], "timezone": r["timezone"],
-               "status": r["status"],
+               "status": r["shown"],
+               "why": printable(r["reason"]) if r["shown"] == "set_aside" else "",
                "outcome": r["outcome"], "attempts": r["attempts"], "risk": r["risk"]}
         row.update({q: r["answers"].get(q) for q in qids})
         out.append(row)

@@ -669,7 +669,10 @@ class Store:
         attempts = self.db.execute("SELECT COUNT(*), MIN(started), MAX(started + duration) FROM"
                                    " attempts WHERE campaign=?", (campaign,)).fetchone()
         return {
-            "status": grouped("SELECT status, COUNT(*) FROM contacts WHERE campaign=? GROUP BY 1"),
+            # a pending contact whose number is blocked is never called: shown as blocked
+            "status": grouped(f"SELECT CASE WHEN status='pending' AND NOT ({self._UNBLOCKED}) "
+                              "THEN 'blocked' ELSE status END, COUNT(*) FROM contacts c WHERE "
+                              "campaign=? GROUP BY 1"),
             "outcomes": grouped("SELECT outcome, COUNT(*) FROM contacts WHERE campaign=? AND "
                                 "outcome IS NOT NULL GROUP BY 1"),
             "attempt_outcomes": grouped("SELECT outcome, COUNT(*) FROM attempts WHERE "
@@ -686,7 +689,9 @@ class Store:
                                  " attempts t ON t.id=a.attempt_id WHERE a.campaign=? ORDER BY"
                                  " t.attempt", (campaign,)):
             answers.setdefault(r["contact_id"], {})[r["question"]] = r["value"]
-        for c in self.db.execute("SELECT * FROM contacts WHERE campaign=? ORDER BY id",
+        for c in self.db.execute(f"SELECT c.*, CASE WHEN status='pending' AND NOT "
+                                 f"({self._UNBLOCKED}) THEN 'blocked' ELSE status END AS shown"
+                                 " FROM contacts c WHERE campaign=? ORDER BY id",
                                  (campaign,)).fetchall():
             yield {**dict(c), "answers": answers.get(c["id"], {})}
 

@@ -342,3 +342,115 @@ def test_recognize_reads_a_mu_law_wav_and_hears_as_the_corpus_does(tmp_path: Pat
     row = score_corpus(tmp_path).rows[0]
     assert (line["answer"], line["confidence"]) == (row["heard"], row["confidence"])
     assert line["answer"] == "yes"
+
+
+def test_load_exit_codes_blocked_contacts_and_names(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import EN
+
+    db = tmp_path / "s.db"
+    listing = tmp_path / "l.csv"
+    write_csv(listing, [["phone"], ["13800000001"], ["not a number"], ["13800000002"]])
+    dnc = tmp_path / "dnc.txt"
+    dnc.write_text("13800000002\n")
+    load = ["load", str(listing), "--script", str(EN), "--db", str(db)]
+    for bad in (".", ".."):
+        assert main([*load, "--campaign", bad]) == 2
+    assert main([*load, "--campaign", "c", "--dnc", str(dnc)]) == 1  # a row rejected
+    out = capsys.readouterr().out
+    assert "do-not-call 1, rejected 1" in out
+    empty = tmp_path / "bad.csv"
+    write_csv(empty, [["phone"], ["nope"], ["nada"]])
+    assert main(["load", str(empty), "--campaign", "e", "--script", str(EN), "--db",
+                 str(db)]) == 2
+    assert "was not created" in capsys.readouterr().err
+    (tmp_path / "d2.txt").write_text("13800000001\n")
+    assert main(["dnc", "add", str(tmp_path / "d2.txt"), "--db", str(db)]) == 0
+    capsys.readouterr()
+    assert main(["status", "c", "--db", str(db), "--json"]) == 0
+    import json as _json
+    st = _json.loads(capsys.readouterr().out)
+    assert (st["blocked"], st["pending"]) == (1, 0)
+    store = Store(db)
+    assert [r["status"] for r in respondents(store, "c", reveal=False)] == ["blocked"]
+    assert not store.has_campaign("e")
+
+
+def test_cli_reveals_are_audited_and_a_revoked_name_is_free(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    db = tmp_path / "s.db"
+    listing = tmp_path / "l.csv"
+    write_csv(listing, [["phone"], ["13800000001"]])
+    store = Store(db)
+    load_list(store, listing, "c", start_at=START)
+    for args in (["report", "c", "--reveal"], ["followups", "c", "--reveal"],
+                 ["dnc", "list", "--reveal"]):
+        assert main([*args, "--db", str(db)]) == 0
+    actions = [(r["action"], r["detail"]) for r in store.audit_log()]
+    assert [a for a, _ in actions].count("reveal") == 3
+    assert main(["token", "ann", "--role", "operator", "--db", str(db)]) == 0
+    assert main(["token", "ann", "--revoke", "--db", str(db)]) == 0
+    assert main(["token", "ann", "--role", "official", "--db", str(db)]) == 0
+    capsys.readouterr()
+    assert main(["token", "--list", "--db", str(db)]) == 0
+    listed = capsys.readouterr().out
+    assert "revoked" in listed and "official" in listed
+
+
+def test_messages_for_rough_edges(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    from tests.conftest import EN
+
+    db = tmp_path / "s.db"
+    listing = tmp_path / "l.csv"
+    write_csv(listing, [["phone"], ["+1 202 555 0143"]])
+    assert main(["load", str(listing), "--campaign", "u", "--script", str(EN), "--region",
+                 "us", "--db", str(db)]) == 0
+    assert main(["set", "u", "--retry-minutes", "15,,45", "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert "--retry-minutes" in err and "--hours" not in err
+    assert main(["pause", "u", "--db", str(db)]) == 0
+    assert Store(db).control("u").reason.startswith("paused by cli:")
+    assert main(["stop", "u", "--yes", "--db", str(db)]) == 0
+    assert Store(db).control("u").reason.startswith("stopped by cli:")
+    with pytest.raises(SystemExit) as version:
+        main(["--version"])
+    assert version.value.code == 0 and "healthdial" in capsys.readouterr().out
+    assert main(["status", "u", "--db", str(db), "-v"]) == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--db", str(db), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert "another number" in err and "Traceback" not in err
+
+
+def test_a_closed_pipe_and_a_mangled_call_log_are_no_traceback(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    db = tmp_path / "s.db"
+    listing = tmp_path / "l.csv"
+    write_csv(listing, [["phone"]] + [[f"138{i:08d}"] for i in range(3000)])
+    store = Store(db)
+    load_list(store, listing, "c", start_at=START)
+    store.close()
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    cmd = f"{sys.executable} -m dialer.cli report c --db {db} | head -1"
+    done = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, env=env,
+                          cwd=ROOT, timeout=120)
+    assert done.stdout.startswith("phone,") and "Traceback" not in done.stderr
+    assert "BrokenPipe" not in done.stderr
+    import numpy as np
+    import soundfile
+
+    flac = tmp_path / "x.flac"
+    soundfile.write(flac, np.zeros((8000, 2), dtype=np.int16), 8000)
+    (tmp_path / "x.json").write_text('{"turns": [{"decision": "accepted"}]}')
+    done = subprocess.run([sys.executable, "-m", "dialer.cli", "replay", str(flac),
+                           str(tmp_path / "gone.flac")], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "not a healthdial call log" in done.stdout and "no such recording" in done.stdout

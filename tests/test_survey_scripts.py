@@ -384,3 +384,18 @@ def test_every_turn_gets_one_decision(survey: Survey) -> None:
                         ("breathing", D.KEYPAD)]
     assert got[13] == ("breathing", D.UNANSWERED)
     assert len(result.decisions) == result.turns  # one decision per turn heard
+
+
+def test_unanswered_is_not_no_for_the_risk(survey: Survey) -> None:
+    """Issue 17: a partial interview got the default green, the rules having read the
+    unanswered contact and travel questions as no."""
+    complete, _ = drive(survey, ALL_NO)
+    assert complete.outcome == Outcome.COMPLETED and complete.risk == "green"
+    stopped, _ = drive(survey, [said("yes"), said("no"), said("no"), said("no"),
+                                Heard(hangup=True)])  # hung up before taste, contact, travel
+    assert stopped.outcome == Outcome.PARTIAL and stopped.risk == "unknown"
+    told, _ = drive(survey, [said("yes"), said("no"), said("no"), said("yes"),
+                             Heard(hangup=True)])  # difficulty breathing: red already
+    assert told.risk == "red"
+    silent, _ = drive(survey, [Heard(silent=True)] * 8)  # no consent: nothing to colour
+    assert silent.risk is None

@@ -167,9 +167,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     stats = run(Store(args.db, create=False), args.campaign, run_params(args),
                 not args.no_progress, args.redis, (args.lines, args.cps))
+    by_status = Store(args.db, create=False).counts(args.campaign)["status"]
+    left = [f"{by_status[k]} {what}" for k, what in (
+        ("blocked", "blocked (do-not-call or opted out), not called"),
+        ("set_aside", "set aside (`healthdial report` says why)")) if by_status.get(k)]
     print(f"{stats.attempts} attempts, outcomes {dict(stats.outcomes)}, "
           f"{stats.calls_per_s:.2f} completed calls/s"
-          f"{'; stopped by an operator' if stats.stopped else ''}")
+          f"{'; stopped by an operator' if stats.stopped else ''}"
+          f"{'; ' + '; '.join(left) if left else ''}")
     return 0
 
 

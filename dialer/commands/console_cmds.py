@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from dialer.commands.common import db_arg, redis_arg
+from dialer.contacts import printable
 from survey_scripts.errors import UsageError
 
 
@@ -71,7 +72,7 @@ def cmd_token(args: argparse.Namespace) -> int:
                 t["expires"] < time.time() else "active"
             until = time.strftime("%Y-%m-%d", time.localtime(t["expires"])) \
                 if t["expires"] else "never"
-            print(f"{t['name']:24s} {t['role']:9s} {state:8s} expires {until}")
+            print(f"{printable(t['name']):24s} {t['role']:9s} {state:8s} expires {until}")
         return 0
     if not args.name:
         raise UsageError("give the token's NAME (or --list)")
