@@ -268,7 +268,7 @@ async def test_recorded_calls_are_for_officials_and_every_listening_is_audited(
     assert (await client.get("/api/recordings/999/audio", headers=OFFICIAL)).status == 404
     latest = Store(db, create=False).audit_log()[0]
     assert (latest["who"], latest["action"], latest["detail"]) == ("olga", "listen", "c1:3:2")
-    Path(store.recording(rid)["audio"]).unlink()  # gone from disk, still listed
+    await asyncio.to_thread(Path(store.recording(rid)["audio"]).unlink)  # gone, still listed
     for path in (f"/api/recordings/{rid}", f"/api/recordings/{rid}/audio"):
         gone = await client.get(path, headers=OFFICIAL)
         assert gone.status == 404 and "gone from disk" in (await gone.json())["error"]
