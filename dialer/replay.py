@@ -21,8 +21,9 @@ from dialer.robot.call import place_call
 from dialer.robot.robot import Robot, build_robot
 from dialer.robot.turn import TurnLog
 from dialer.wire import EngineSpec
-from speech.engines import choose
+from speech.engines import check_words, choose
 from survey_scripts import DEFAULT_SURVEY
+from survey_scripts.dialog import every_phrase
 from survey_scripts.errors import AudioError
 from survey_scripts.loader import load_survey
 from survey_scripts.model import Survey
@@ -137,6 +138,7 @@ def replay_files(paths: list[Path], script: str | Path | None = None,
     spec = spec if spec and not engine else EngineSpec(*choose(engine, None,
                                                                survey.language.code))
     robot = build_robot(survey, spec)
+    check_words(robot.listener.recognizer, every_phrase(survey), f"survey {survey.name}")
     report = Report()
     for path in paths:
         path = path.with_suffix(".flac") if path.suffix == ".json" else path

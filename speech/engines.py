@@ -151,6 +151,11 @@ def check_words(recognizer: Recognizer, phrases: Iterable[str], where: str) -> N
     before any call is made (a missing word would fail every call)."""
     words = sorted({w for p in phrases for w in p.split()})
     missing = recognizer.unknown_words(words)
+    if missing and len(missing) * 2 > len(words):  # most words: another language
+        raise EngineError(f"{where}: {len(missing)} of its {len(words)} words are not in the "
+                          f"{recognizer.name} dictionary ({', '.join(missing[:5])}, ...): "
+                          "the survey is not in this engine's language. Use an engine with "
+                          "a model for it, e.g. --engine vosk (--vosk-model NAME_OR_DIR)")
     if missing:
         raise EngineError(f"{where}: words not in the {recognizer.name} dictionary: "
                           f"{', '.join(missing[:20])}; reword the survey with common words, "

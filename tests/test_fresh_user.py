@@ -454,3 +454,13 @@ def test_a_closed_pipe_and_a_mangled_call_log_are_no_traceback(tmp_path: Path) -
                           env=env, cwd=ROOT, timeout=120)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "not a healthdial call log" in done.stdout and "no such recording" in done.stdout
+
+
+def test_a_survey_in_another_language_than_the_engine_points_at_the_engine(
+        tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import KO
+
+    assert main(["replay", str(tmp_path / "x.flac"), "--script", str(KO), "--engine",
+                 "pocketsphinx"]) == 2
+    err = capsys.readouterr().err
+    assert "--engine vosk" in err and "reword" not in err

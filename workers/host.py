@@ -122,6 +122,14 @@ class LineHost:
                 break
         return len(claimed)
 
+    def drain(self, timeout_s: float) -> int:
+        """A worker told to stop (warm shutdown) lets the calls it took finish first;
+        what is left after `timeout_s` is cut off and redone elsewhere. Returns it."""
+        deadline = time.monotonic() + timeout_s
+        while self.held and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return len(self.held)
+
     def _lease(self) -> None:
         while True:
             time.sleep(self.s.heartbeat_s)
@@ -146,6 +154,15 @@ class LineHost:
 
 
 _host: LineHost | None = None
+DRAIN_S = 300.0  # a stopping worker waits this long for its calls in progress
+
+
+def drain() -> None:
+    if _host is not None and _host.held:
+        log.info("waiting for %d calls in progress to finish", len(_host.held))
+        left = _host.drain(DRAIN_S)
+        if left:
+            log.warning("%d calls cut off; the dispatcher hands them out again", left)
 
 
 def host(redis: Redis) -> LineHost:

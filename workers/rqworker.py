@@ -18,6 +18,7 @@ from rq import Queue
 from rq.job import Job
 from rq.worker import SimpleWorker, WorkerStatus
 
+from workers.host import drain
 from workers.rqjobs import calls_queue
 from workers.settings import QueueSettings
 
@@ -58,7 +59,10 @@ def work(url: str, campaign: str) -> None:
     queue = Queue(calls_queue(campaign), connection=redis)
     worker = LeasedWorker([queue], connection=redis)
     worker.lease_s, worker.renew_s = settings.lease_s, settings.heartbeat_s
-    worker.work(with_scheduler=False)
+    try:
+        worker.work(with_scheduler=False)
+    finally:
+        drain()  # realtime calls outlive their jobs: let them end before the process does
 
 
 def serve(url: str, campaign: str, processes: int) -> None:
