@@ -190,8 +190,12 @@ def test_opt_out_in_one_campaign_blocks_the_number_everywhere(tmp_path: Path) ->
     assert 1 not in {r["id"] for r in store.pending("c")}
     listing = tmp_path / "again.csv"
     write_csv(listing, [["phone"], [number]])
+    with pytest.raises(UsageError, match="do-not-call list"):  # no empty campaign made
+        load_list(store, listing, "other", "US")
+    assert not store.has_campaign("other")
+    write_csv(listing, [["phone"], [number], ["+12025550199"]])
     rep = load_list(store, listing, "other", "US")
-    assert rep.loaded == 0 and rep.dnc == 1
+    assert rep.loaded == 1 and rep.dnc == 1 and rep.rejected == []
 
 
 def test_realtime_clock_paces_calls_by_the_wall_clock(tmp_path: Path) -> None:
@@ -239,7 +243,7 @@ def test_load_command_json_and_errors(tmp_path: Path, capsys: pytest.CaptureFixt
                         ["nonsense", "b"]], delimiter="\t")
     db = str(tmp_path / "s.db")
     assert main(["load", str(listing), "--campaign", "x", "--script", str(EN), "--db", db,
-                 "--hours", "8-21", "--json"]) == 0
+                 "--hours", "8-21", "--json"]) == 1  # 1: a row was rejected (README)
     out = json.loads(capsys.readouterr().out)
     assert out["loaded"] == 1 and out["duplicates"] == 1
     assert out["rejected"][0]["row"] == 4 and "not a phone number" in out["rejected"][0]["reason"]
