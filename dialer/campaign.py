@@ -100,6 +100,9 @@ def check_engine(survey: Survey, spec: EngineSpec, required: bool) -> None:
     engines.check_words(recognizer, every_phrase(survey), f"survey {survey.name}")
 
 
+_SPOKEN: set[tuple[object, tuple[str, ...]]] = set()  # said once in this process already
+
+
 def check_speakable(survey: Survey) -> None:
     """Every text the dialog can say, synthesized once in the survey's voice: a voice that
     does not exist or a template that cannot be filled fails here, not on every call."""
@@ -111,6 +114,9 @@ def check_speakable(survey: Survey) -> None:
     except (IndexError, KeyError, ValueError) as e:
         raise SurveyError(survey.path, [f"a prompt template cannot be filled ({e}); check "
                                         "language: confirm and keypad_choice"]) from e
+    key = (voice, tuple(p.text for p in prompts))
+    if key in _SPOKEN:
+        return
     for said in prompts:
         try:
             synth.speak(said.text, voice)
@@ -118,6 +124,7 @@ def check_speakable(survey: Survey) -> None:
             raise SurveyError(survey.path, [
                 f"language: voice {survey.language.voice!r} cannot say {said.text[:40]!r} "
                 f"({e}); use a voice `espeak-ng --voices` lists, e.g. gmw/en-us"]) from e
+    _SPOKEN.add(key)
 
 
 def load(store: Store, req: LoadRequest) -> LoadReport:

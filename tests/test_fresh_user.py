@@ -460,7 +460,26 @@ def test_a_survey_in_another_language_than_the_engine_points_at_the_engine(
         tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     from tests.conftest import KO
 
-    assert main(["replay", str(tmp_path / "x.flac"), "--script", str(KO), "--engine",
-                 "pocketsphinx"]) == 2
+    listing = tmp_path / "l.csv"
+    write_csv(listing, [["phone"], ["13800000001"]])
+    db = tmp_path / "s.db"
+    store = Store(db)
+    load_list(store, listing, "c", start_at=START)  # English: pocketsphinx
+    _recorded_call(store, "c", 0)
+    assert main(["replay", "--campaign", "c", "--script", str(KO), "--db", str(db)]) == 2
     err = capsys.readouterr().err
     assert "--engine vosk" in err and "reword" not in err
+
+
+def test_schema_5_makes_recording_paths_absolute_beside_the_store(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    store.db.execute("INSERT INTO recordings(attempt_id, campaign, contact_id, audio, log, "
+                     "bytes, keep_until) VALUES ('c:1:1', 'c', 1, 's.db.recordings/c/c-1-1.flac',"
+                     " '../x/s.db.recordings/c/c-1-1.json', 10, 0)")
+    store.db.execute("PRAGMA user_version = 4")
+    store.close()
+    again = Store(tmp_path / "s.db")
+    assert again.migrated == [5]
+    row = again.db.execute("SELECT audio, log FROM recordings").fetchone()
+    home = os.path.realpath(tmp_path / "s.db") + ".recordings/c/"
+    assert (row["audio"], row["log"]) == (home + "c-1-1.flac", home + "c-1-1.json")
