@@ -315,3 +315,21 @@ def test_a_stalled_rq_worker_makes_none_of_the_calls_handed_on(tmp_path: Path,
     r = redis_lib.Redis.from_url(redis_server.url)
     assert r.llen("hd:r:results") == 0, r.lrange("hd:r:results", 0, -1)[:2]
     assert "handed to another worker" in text, text[-3000:]
+
+
+def test_fencing_claims_once_and_delivers_only_while_owned(redis_server: RedisServer) -> None:
+    import redis as redis_lib
+
+    from workers import fence
+
+    r = redis_lib.Redis.from_url(redis_server.url)
+    fence.assign(r, "f", ["f:1:1", "f:2:1"], "job-a", 60)
+    assert fence.claim(r, "f", "f:1:1", "job-a")
+    assert not fence.claim(r, "f", "f:1:1", "job-a")  # once
+    fence.assign(r, "f", ["f:1:1", "f:2:1"], "job-b", 60)  # handed on: a lost batch
+    assert not fence.claim(r, "f", "f:2:1", "job-a")  # the stalled job makes none
+    assert not fence.deliver(r, "f", "f:1:1", "job-a", "hd:f:results", "{}", 3600)
+    assert r.llen("hd:f:results") == 0
+    assert fence.claim(r, "f", "f:1:1", "job-b")
+    assert fence.deliver(r, "f", "f:1:1", "job-b", "hd:f:results", "{}", 3600)
+    assert r.llen("hd:f:results") == 1 and 0 < r.ttl("hd:f:results") <= 3600
