@@ -109,3 +109,30 @@ def test_a_turn_keeps_what_the_recognizer_said(survey: Survey) -> None:
     t = record.turns[0]
     assert t.recognition == rejected and t.decision == Decision.REPROMPTED
     assert not t.answered_early and not t.barged_in
+
+
+def test_a_call_failing_or_cut_short_still_hangs_up(robot: Robot) -> None:
+    class Breaks(FakeLine):
+        async def receive(self, n: int) -> bytes:
+            raise RuntimeError("the line's back-end broke")
+
+    line = Breaks([(0.2, _burst(0.5))])
+    with pytest.raises(RuntimeError):
+        _call(robot, line)
+    assert line.hung_up_by_robot
+
+    class Slow(FakeLine):
+        async def receive(self, n: int) -> bytes:
+            await asyncio.sleep(0.01)  # the wall clock, as a real line
+            return await super().receive(n)
+
+    async def cut() -> FakeLine:
+        slow = Slow()  # silent: the robot waits on it
+        task = asyncio.create_task(place_call(robot, slow, "+8613800138000"))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return slow
+
+    assert asyncio.run(cut()).hung_up_by_robot

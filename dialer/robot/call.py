@@ -40,22 +40,24 @@ async def place_call(robot: Robot, line: Line, number: str, ext: str = "",
                      notice: bool = False) -> CallRecord:
     """Dial, and whoever answers gets what fits: the survey, or a message on a machine."""
     record = CallRecord()
-    dialled = await line.dial(number)
-    if dialled != Dialled.ANSWERED:
-        record.outcome = _NOT_ANSWERED[dialled]
-        record.reason = "the line failed" if dialled == Dialled.FAILED else None
-    elif ext and not await dial_extension(line, ext):
-        record.outcome = Outcome.NO_ANSWER  # the switchboard hung up on the extension
-    else:
-        kind = await who_answered(line)
-        if kind == "machine":
-            await leave_message(robot, line)
-            record.outcome = Outcome.VOICEMAIL
-        elif kind == "hangup":
-            record.outcome = Outcome.NO_ANSWER
-        else:  # a person, or silence: the survey (a silent line hears it and says nothing)
-            await run_survey(robot, line, record, on_turn, notice)
-    await line.hangup()
+    try:
+        dialled = await line.dial(number)
+        if dialled != Dialled.ANSWERED:
+            record.outcome = _NOT_ANSWERED[dialled]
+            record.reason = "the line failed" if dialled == Dialled.FAILED else None
+        elif ext and not await dial_extension(line, ext):
+            record.outcome = Outcome.NO_ANSWER  # the switchboard hung up on the extension
+        else:
+            kind = await who_answered(line)
+            if kind == "machine":
+                await leave_message(robot, line)
+                record.outcome = Outcome.VOICEMAIL
+            elif kind == "hangup":
+                record.outcome = Outcome.NO_ANSWER
+            else:  # a person, or silence: the survey (a silent line hears it, says nothing)
+                await run_survey(robot, line, record, on_turn, notice)
+    finally:  # an error or a cancellation (a call cut short) still hangs up the line
+        await line.hangup()
     record.audio_s = line.now()
     record.cpu_s += line.cpu_s
     return record
