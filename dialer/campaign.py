@@ -175,7 +175,7 @@ def _reject_uncallable(parsed: ParsedList, settings: CampaignSettings) -> None:
                 f"{mask(c.e164, c.ext)} may be in {len(zones)} time zones ({zones[0]} to "
                 f"{zones[-1]}) that share no hour of the calling window "
                 f"{settings.hours_start}-{settings.hours_end}; give its zone in a timezone "
-                "column (e.g. Europe/Moscow)")))
+                f"column (one of those, e.g. {zones[0]})")))
         else:
             keep.append(c)
     parsed.contacts = keep
