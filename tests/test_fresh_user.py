@@ -483,3 +483,20 @@ def test_schema_5_makes_recording_paths_absolute_beside_the_store(tmp_path: Path
     row = again.db.execute("SELECT audio, log FROM recordings").fetchone()
     home = os.path.realpath(tmp_path / "s.db") + ".recordings/c/"
     assert (row["audio"], row["log"]) == (home + "c-1-1.flac", home + "c-1-1.json")
+
+
+def test_realtime_says_when_it_waits_for_calling_hours(tmp_path: Path,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+    import time as _time
+
+    listing = tmp_path / "l.csv"
+    hour = datetime.now(ZoneInfo("UTC")).hour
+    closed = CampaignSettings(hours_start=(hour + 2) % 22, hours_end=(hour + 2) % 22 + 1)
+    write_csv(listing, [["phone", "timezone"], ["13800000001", "UTC"]])
+    store = Store(tmp_path / "s.db")
+    load_list(store, listing, "c", start_at=_time.time(), settings=closed)
+    d = Dispatcher(store, store.campaign("c"), RunParams(lines=1, realtime=True), FakePool())
+    with caplog.at_level(logging.WARNING):
+        assert asyncio.run(d._next_live()) is None
+    assert "outside calling hours" in caplog.text and d.due and d.due[0][0] > _time.time()
