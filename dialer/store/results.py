@@ -1,0 +1,143 @@
+"""Results: attempts applied once by attempt id, answers, counts and reports' rows."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+from dialer.settings import CampaignSettings
+from dialer.store.base import _mapped
+from dialer.store.campaigns import CampaignTables
+from dialer.wire import CallOutcome
+from survey_scripts.vocabulary import Outcome
+
+
+class ResultTables(CampaignTables):
+    # results --------------------------------------------------------------
+    @_mapped
+    def apply(self, campaign: str, r: CallOutcome, settings: CampaignSettings) -> bool:
+        """Apply one finished attempt; False if it was applied before (nothing changes)."""
+        with self.tx():
+            cur = self.db.execute(
+                "INSERT OR IGNORE INTO attempts(id, campaign, contact_id, attempt, started,"
+                " duration, outcome, risk, cpu, reason) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (r.id, campaign, r.contact_id, r.attempt, r.started, r.duration, r.outcome,
+                 r.risk, r.cpu, r.reason))
+            if cur.rowcount == 0:
+                return False
+            self.aggregator.add_call(campaign, r)
+            contact = self.contact(r.contact_id)
+            if r.outcome == Outcome.DROPPED:
+                self._dropped(contact, r, settings)
+                return True
+            self._update_contact(contact, r, settings)
+            self.db.executemany(
+                "INSERT INTO answers(attempt_id, contact_id, campaign, question, value, how)"
+                " VALUES (?,?,?,?,?,?)",
+                [(r.id, r.contact_id, campaign, q, v, how) for q, v, how in r.answers])
+            if r.outcome == Outcome.OPTED_OUT:
+                self.db.execute("INSERT OR IGNORE INTO optouts(e164, ext, campaign, at) "
+                                "VALUES (?,?,?,?)", (contact["e164"], contact["ext"], campaign,
+                                                     r.started))
+            if r.outcome == Outcome.COMPLETED:
+                self.aggregator.add(campaign, contact["district"], r)
+        return True
+
+    def _update_contact(self, c: sqlite3.Row, r: CallOutcome, s: CampaignSettings) -> None:
+        retry = r.outcome in s.retry_outcomes and r.attempt < s.max_attempts
+        status = "pending" if retry else "done"
+        next_at = r.started + r.duration + s.retry_after_s(r.attempt) if retry else None
+        self.db.execute("UPDATE contacts SET status=?, attempts=?, drops=0, next_at=?, outcome=?,"
+                        " risk=COALESCE(?, risk) WHERE id=?",
+                        (status, r.attempt, next_at, r.outcome, r.risk, c["id"]))
+
+    def _dropped(self, c: sqlite3.Row, r: CallOutcome, s: CampaignSettings) -> None:
+        """Our failure, not the callee's: retried later without using up an attempt, and
+        set aside with its reason after `max_drops` in a row."""
+        drops = c["drops"] + 1
+        if drops >= s.max_drops:
+            self.db.execute("UPDATE contacts SET status='set_aside', drops=?, next_at=NULL, "
+                            "reason=? WHERE id=?", (drops, r.reason, c["id"]))
+            return
+        self.db.execute("UPDATE contacts SET drops=?, next_at=?, reason=? WHERE id=?",
+                        (drops, r.started + r.duration + s.drop_retry_minutes * 60, r.reason,
+                         c["id"]))
+
+    @_mapped
+    def set_aside(self, contact_id: int, reason: str) -> None:
+        """A contact that cannot be called as it is (no attempt is used), with why."""
+        with self.tx():
+            self.db.execute("UPDATE contacts SET status='set_aside', next_at=NULL, reason=? "
+                            "WHERE id=?", (reason, contact_id))
+
+    # reading ----------------------------------------------------------------
+    @_mapped
+    def contacts_of(self, campaign: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM contacts WHERE campaign=? ORDER BY id",
+                               (campaign,)).fetchall()
+
+    @_mapped
+    def attempts_of(self, campaign: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM attempts WHERE campaign=? ORDER BY contact_id,"
+                               " attempt, id", (campaign,)).fetchall()
+
+    @_mapped
+    def answers_of(self, campaign: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM answers WHERE campaign=? ORDER BY attempt_id,"
+                               " question", (campaign,)).fetchall()
+
+    @_mapped
+    def opt_out(self, e164: str, ext: str, campaign: str, at: float) -> None:
+        with self.tx():
+            self.db.execute("INSERT OR IGNORE INTO optouts(e164, ext, campaign, at) "
+                            "VALUES (?,?,?,?)", (e164, ext, campaign, at))
+
+    @_mapped
+    def counts(self, campaign: str) -> dict[str, Any]:
+        """Contacts by status and by last outcome, attempts, and risk colours."""
+        def grouped(sql: str) -> dict[str, int]:
+            return {r[0]: r[1] for r in self.db.execute(sql, (campaign,))}
+
+        attempts = self.db.execute("SELECT COUNT(*), MIN(started), MAX(started + duration) FROM"
+                                   " attempts WHERE campaign=?", (campaign,)).fetchone()
+        return {
+            # a pending contact whose number is blocked is never called: shown as blocked
+            "status": grouped(f"SELECT CASE WHEN status='pending' AND NOT ({self._UNBLOCKED}) "
+                              "THEN 'blocked' ELSE status END, COUNT(*) FROM contacts c WHERE "
+                              "campaign=? GROUP BY 1"),
+            "outcomes": grouped("SELECT outcome, COUNT(*) FROM contacts WHERE campaign=? AND "
+                                "outcome IS NOT NULL GROUP BY 1"),
+            "attempt_outcomes": grouped("SELECT outcome, COUNT(*) FROM attempts WHERE "
+                                        "campaign=? GROUP BY 1"),
+            "risk": grouped("SELECT risk, COUNT(*) FROM contacts WHERE campaign=? AND "
+                            "outcome='completed' GROUP BY 1"),
+            "attempts": attempts[0], "first_start": attempts[1], "last_end": attempts[2]}
+
+    @_mapped
+    def iter_respondents(self, campaign: str) -> Iterator[dict[str, Any]]:
+        """Each contact with its latest answers, for reports (two queries in all)."""
+        answers: dict[int, dict[str, Any]] = {}
+        for r in self.db.execute("SELECT a.contact_id, a.question, a.value FROM answers a JOIN"
+                                 " attempts t ON t.id=a.attempt_id WHERE a.campaign=? ORDER BY"
+                                 " t.attempt", (campaign,)):
+            answers.setdefault(r["contact_id"], {})[r["question"]] = r["value"]
+        for c in self.db.execute(f"SELECT c.*, CASE WHEN status='pending' AND NOT "
+                                 f"({self._UNBLOCKED}) THEN 'blocked' ELSE status END AS shown"
+                                 " FROM contacts c WHERE campaign=? ORDER BY id",
+                                 (campaign,)).fetchall():
+            yield {**dict(c), "answers": answers.get(c["id"], {})}
+
+    @_mapped
+    def dump(self, campaign: str) -> str:
+        """A canonical text of all results, for comparing runs."""
+        rows = self.db.execute("SELECT c.e164, c.ext, c.status, c.outcome, c.attempts, c.risk "
+                               "FROM contacts c WHERE campaign=? ORDER BY e164, ext",
+                               (campaign,)).fetchall()
+        ans = self.db.execute("SELECT c.e164, a.question, a.value, a.how, t.attempt FROM answers"
+                              " a JOIN contacts c ON c.id=a.contact_id JOIN attempts t ON t.id="
+                              "a.attempt_id WHERE a.campaign=? ORDER BY 1,5,2",
+                              (campaign,)).fetchall()
+        return json.dumps([[list(r) for r in x]
+                           for x in (rows, ans, self.aggregator.rows(campaign))])
