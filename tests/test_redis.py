@@ -333,3 +333,6 @@ def test_fencing_claims_once_and_delivers_only_while_owned(redis_server: RedisSe
     assert fence.claim(r, "f", "f:1:1", "job-b")
     assert fence.deliver(r, "f", "f:1:1", "job-b", "hd:f:results", "{}", 3600)
     assert r.llen("hd:f:results") == 1 and 0 < r.ttl("hd:f:results") <= 3600
+    # the stalled job, woken after the owner delivered, delivers nothing either
+    assert not fence.deliver(r, "f", "f:1:1", "job-a", "hd:f:results", "{}", 3600)
+    assert r.llen("hd:f:results") == 1

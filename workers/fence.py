@@ -34,16 +34,17 @@ if v == ARGV[1] or v == ARGV[1] .. ':started' then return 1 end
 return 0
 """
 # KEYS[1] owner key, KEYS[2] results list, KEYS[3] the alive set; ARGV[1] job id,
-# ARGV[2] result, ARGV[3] ttl, ARGV[4] call id. An owner key gone (a Redis restart, or
-# expired) still delivers: the dispatcher has handed the call to nobody else, and
-# results are applied once by attempt id. An unclaimed call's result is a drop
+# ARGV[2] result, ARGV[3] ttl, ARGV[4] call id. The key then says `<job>:delivered`
+# (until it expires), so a stalled job that made the call too delivers nothing after the
+# owner did. An owner key gone (a Redis restart) still delivers: the dispatcher has
+# handed the call to nobody else, and results are applied once by attempt id. An unclaimed call's result is a drop
 # reported before dialling (no model on this worker): harmless, and it delivers.
 _DELIVER = """
 local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] .. ':started' or v == ARGV[1] or v == false then
   redis.call('RPUSH', KEYS[2], ARGV[2])
   redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
-  redis.call('DEL', KEYS[1])
+  redis.call('SET', KEYS[1], ARGV[1] .. ':delivered', 'KEEPTTL')
   redis.call('ZREM', KEYS[3], ARGV[4])
   return 1
 end
