@@ -275,6 +275,28 @@ def test_rq_realtime_runs_a_workers_share_of_the_lines_at_once(
     assert wall < 0.5 * sum(durations), (wall, durations, log.read_text()[-2000:])
 
 
+class _Proc:
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def send_signal(self, sig: int) -> None:
+        os.kill(self.pid, sig)
+
+
+def _busy_worker(url: str, pids: list[int]) -> _Proc:
+    """The worker process that holds a running batch now (RQ's own record of it)."""
+    from redis import Redis
+    from rq import Worker
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for w in Worker.all(connection=Redis.from_url(url)):
+            if w.pid in pids and w.get_current_job_id():
+                return _Proc(w.pid)
+        time.sleep(0.05)
+    raise AssertionError("no worker took a batch")
+
+
 @pytest.mark.slow
 def test_a_stalled_rq_worker_makes_none_of_the_calls_handed_on(tmp_path: Path,
                                                                redis_server: RedisServer) -> None:
@@ -296,9 +318,10 @@ def test_a_stalled_rq_worker_makes_none_of_the_calls_handed_on(tmp_path: Path,
                db=db, log=log)
     try:
         _wait_for_attempts(db, 1, run)
-        workers[0].send_signal(signal.SIGSTOP)  # past its lease (6 s): its batch goes on
+        busy = _busy_worker(redis_server.url, [w.pid for w in workers])
+        busy.send_signal(signal.SIGSTOP)  # mid-batch, past its lease (6 s): the batch goes on
         time.sleep(15)
-        workers[0].send_signal(signal.SIGCONT)
+        busy.send_signal(signal.SIGCONT)
         assert run.wait(timeout=900) == 0, log.read_text()[-3000:]
         time.sleep(8)  # the stalled worker has woken and finished whatever it would
     finally:
