@@ -49,14 +49,23 @@ def _parser() -> argparse.ArgumentParser:
     for module in (speech_cmds, campaign_cmds, control_cmds, console_cmds, dnc_cmds,
                    recording_cmds):
         module.register(sub)
+    _verbose_everywhere(ap)
     return ap
 
 
+def _verbose_everywhere(parser: argparse.ArgumentParser) -> None:
+    """`-v` after the command too (`healthdial run c -v`), as users type it; SUPPRESS keeps
+    a subcommand that did not get it from undoing the top level's."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                child.add_argument("-v", "--verbose", action="store_true",
+                                   default=argparse.SUPPRESS, help="debug logging")
+                _verbose_everywhere(child)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    # -v works after the subcommand too (`healthdial run c -v`), as users type it
-    verbose = [a for a in argv if a in ("-v", "--verbose")]
-    args = _parser().parse_args(verbose[:1] + [a for a in argv if a not in verbose])
+    args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:

@@ -22,6 +22,9 @@ COLUMNS = ("phone", "name", "district", "language", "timezone")
 MAX_CELL = 1000  # characters in one cell; a longer one is a row error, not a list error
 MAX_BYTES = 512 * 1024 * 1024  # a call list over this is refused before it is read
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# what a spreadsheet runs as a formula at the start of a cell; reports put an apostrophe
+# before it, and a list read back takes the apostrophe off
+FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,7 @@ def read_rows(path: Path, what: str = "call list") -> tuple[list[tuple[int, dict
 def _unmarked(cell: str) -> str:
     """A report's formula guard taken off: `'=HYPERLINK(...)` is the text =HYPERLINK(...)
     (healthdial's reports put the apostrophe there; it is never part of a name)."""
-    return cell[1:] if cell.startswith("'") and cell[1:2] in ("=", "+", "-", "@") else cell
+    return cell[1:] if cell.startswith("'") and cell[1:2].startswith(FORMULA) else cell
 
 
 def rows_of(text: str, path: str) -> tuple[list[tuple[int, dict[str, str]]], list[Rejected]]:

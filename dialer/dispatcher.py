@@ -72,7 +72,6 @@ class RunStats:
     outcomes: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0
     blocked: int = 0  # contacts not dialled: put on the do-not-call list while queued
-    set_aside: int = 0  # contacts not dialled: no calling hour in all their possible zones
     cpu_s: float = 0.0
     wall_s: float = 0.0
     sim_start: float = 0.0
@@ -215,7 +214,6 @@ class Dispatcher:
             self.store.set_aside(cid, f"its possible time zones ({row['timezone']}) share no "
                                  f"hour of the calling window {self.c.settings.hours_start}-"
                                  f"{self.c.settings.hours_end}; give it a timezone column")
-            self.stats.set_aside += 1
         return start
 
     def _say_closed(self, start: float) -> None:

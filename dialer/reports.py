@@ -15,12 +15,11 @@ from collections import Counter
 from typing import Any
 
 from dialer.campaign import frozen_survey
-from dialer.contacts import mask, printable
+from dialer.contacts import FORMULA, mask, printable
 from dialer.store import Store
 from survey_scripts.model import AnswerType
 from survey_scripts.vocabulary import Outcome
 
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 # a bare E.164 number, with an RFC 3966 extension: no formula can hide in it
 _NUMBER = re.compile(r"^\+\d{6,15}(;ext=\d{1,10})?$")
 REACHED = (Outcome.COMPLETED, Outcome.REFUSED, Outcome.OPTED_OUT, Outcome.PARTIAL)
@@ -83,7 +82,7 @@ def _safe(cell: object) -> str:
     text = printable("" if cell is None else str(cell))  # no terminal escapes either
     if _NUMBER.match(text):
         return text
-    return "'" + text if text.startswith(_FORMULA) else text
+    return "'" + text if text.startswith(FORMULA) else text
 
 
 def respondents(store: Store, campaign: str, reveal: bool) -> list[dict[str, Any]]:
@@ -97,7 +96,7 @@ def respondents(store: Store, campaign: str, reveal: bool) -> list[dict[str, Any
         row = {"phone": phone if reveal or not r["ext"] else mask(r["e164"], r["ext"]),
                "name": r["name"], "district": r["district"], "timezone": r["timezone"],
                "status": r["shown"],
-               "why": printable(r["reason"]) if r["shown"] == "set_aside" else "",
+               "why": r["reason"] if r["shown"] == "set_aside" else "",  # CSV: _safe()
                "outcome": r["outcome"], "attempts": r["attempts"], "risk": r["risk"]}
         row.update({q: r["answers"].get(q) for q in qids})
         out.append(row)

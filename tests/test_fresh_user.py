@@ -26,6 +26,16 @@ def _hour(t: float, zone: str) -> int:
     return datetime.fromtimestamp(t, ZoneInfo(zone)).hour
 
 
+def _one_contact(tmp_path: Path) -> tuple[Path, Store]:
+    """A store with campaign "c" (the English survey) of one contact."""
+    listing = tmp_path / "l.csv"
+    write_csv(listing, [["phone"], ["13800000001"]])
+    db = tmp_path / "s.db"
+    store = Store(db)
+    load_list(store, listing, "c", start_at=START)
+    return db, store
+
+
 def test_a_number_in_many_zones_is_called_only_when_every_zone_allows(tmp_path: Path) -> None:
     listing = tmp_path / "l.csv"
     write_csv(listing, [["phone"], ["+7 916 123-45-67"], ["+1 800 555 0101"],
@@ -231,11 +241,7 @@ def test_a_survey_that_cannot_be_spoken_stops_at_load_and_a_new_one_is_allowed(
 
 def test_a_tiny_cps_is_refused_and_one_stored_by_an_older_release_is_clamped(
         tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    listing = tmp_path / "l.csv"
-    write_csv(listing, [["phone"], ["13800000001"]])
-    db = tmp_path / "s.db"
-    store = Store(db)
-    load_list(store, listing, "c", start_at=START)
+    db, store = _one_contact(tmp_path)
     for args in (["set", "c", "--cps", "1e-300"], ["run", "c", "--cps", "1e-300"]):
         assert main([*args, "--db", str(db)]) == 2
         assert "cps must be" in capsys.readouterr().err
@@ -376,11 +382,7 @@ def test_load_exit_codes_blocked_contacts_and_names(tmp_path: Path, capsys) -> N
 
 
 def test_cli_reveals_are_audited_and_a_revoked_name_is_free(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    db = tmp_path / "s.db"
-    listing = tmp_path / "l.csv"
-    write_csv(listing, [["phone"], ["13800000001"]])
-    store = Store(db)
-    load_list(store, listing, "c", start_at=START)
+    db, store = _one_contact(tmp_path)
     for args in (["report", "c", "--reveal"], ["followups", "c", "--reveal"],
                  ["dnc", "list", "--reveal"]):
         assert main([*args, "--db", str(db)]) == 0
@@ -460,11 +462,7 @@ def test_a_survey_in_another_language_than_the_engine_points_at_the_engine(
         tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     from tests.conftest import KO
 
-    listing = tmp_path / "l.csv"
-    write_csv(listing, [["phone"], ["13800000001"]])
-    db = tmp_path / "s.db"
-    store = Store(db)
-    load_list(store, listing, "c", start_at=START)  # English: pocketsphinx
+    db, store = _one_contact(tmp_path)  # English: pocketsphinx
     _recorded_call(store, "c", 0)
     assert main(["replay", "--campaign", "c", "--script", str(KO), "--db", str(db)]) == 2
     err = capsys.readouterr().err

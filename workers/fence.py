@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from redis import Redis
 
-STARTED = ":started"
-
 # KEYS[1] owner key; ARGV[1] job id
 _CLAIM = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -27,18 +25,22 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-# KEYS[1] owner key; ARGV[1] job id
-_HOLDS = """
-local v = redis.call('GET', KEYS[1])
-if v == ARGV[1] or v == ARGV[1] .. ':started' then return 1 end
+# KEYS[1] owner key, KEYS[2] the alive set; ARGV[1] job id, ARGV[2] call id, ARGV[3]
+# the lease's end: renewed only while the call is still this job's
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] .. ':started' then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+  return 1
+end
 return 0
 """
 # KEYS[1] owner key, KEYS[2] results list, KEYS[3] the alive set; ARGV[1] job id,
 # ARGV[2] result, ARGV[3] ttl, ARGV[4] call id. The key then says `<job>:delivered`
 # (until it expires), so a stalled job that made the call too delivers nothing after the
 # owner did. An owner key gone (a Redis restart) still delivers: the dispatcher has
-# handed the call to nobody else, and results are applied once by attempt id. An unclaimed call's result is a drop
-# reported before dialling (no model on this worker): harmless, and it delivers.
+# handed the call to nobody else, and results are applied once by attempt id. An
+# unclaimed call's result is a drop reported before dialling (no model on this
+# worker): harmless, and it delivers.
 _DELIVER = """
 local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] .. ':started' or v == ARGV[1] or v == false then
@@ -69,13 +71,15 @@ def claim(redis: Redis, campaign: str, call_id: str, job_id: str) -> bool:
     return bool(redis.eval(_CLAIM, 1, owner_key(campaign, call_id), job_id))
 
 
-def holds(redis: Redis, campaign: str, call_id: str, job_id: str) -> bool:
-    return bool(redis.eval(_HOLDS, 1, owner_key(campaign, call_id), job_id))
-
-
 def alive_key(campaign: str) -> str:
     """The calls running on some worker: call id -> the end of its lease (epoch s)."""
     return f"hd:{campaign}:alive"
+
+
+def renew(redis: Redis, campaign: str, call_id: str, job_id: str, until: float) -> bool:
+    """The worker, while a call runs: its lease to `until`; False if it is no longer its."""
+    return bool(redis.eval(_RENEW, 2, owner_key(campaign, call_id), alive_key(campaign),
+                           job_id, call_id, until))
 
 
 def deliver(redis: Redis, campaign: str, call_id: str, job_id: str, results: str,

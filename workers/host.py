@@ -38,14 +38,6 @@ from workers.settings import QueueSettings
 
 log = logging.getLogger(__name__)
 
-# KEYS[1] owner, KEYS[2] alive set; ARGV[1] job id, ARGV[2] call id, ARGV[3] lease end
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] .. ':started' then
-  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
-  return 1
-end
-return 0
-"""
 
 
 @dataclass
@@ -148,9 +140,8 @@ class LineHost:
                     self.loop.call_soon_threadsafe(h.task.cancel)
 
     def _renew_one(self, call_id: str, h: _Held) -> bool:
-        return bool(self.redis.eval(_RENEW, 2, fence.owner_key(h.campaign, call_id),
-                                    fence.alive_key(h.campaign), h.job_id, call_id,
-                                    time.time() + self.s.lease_s))
+        return fence.renew(self.redis, h.campaign, call_id, h.job_id,
+                           time.time() + self.s.lease_s)
 
 
 _host: LineHost | None = None

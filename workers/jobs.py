@@ -18,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from dialer.executor import Priority, install, on_speech_thread
+from dialer.executor import Priority, on_speech_thread
 from dialer.lines import Line
 from dialer.lines.pacing import Pacing
 from dialer.lines.simulated import build_simulation
@@ -106,16 +106,6 @@ def open_line(job: CallJob, stack: Stack, pacing: Pacing) -> Line:
     if kind == "simulated":
         return SimulatedLine(stack.simulation, job.line, pacing)
     raise ValueError(f"no line back-end {kind!r} in this worker")
-
-
-def run_batch(batch: Batch, sink: Sink, gate: Gate = OPEN) -> int:
-    """Run a batch of calls on one event loop; returns how many finished."""
-
-    async def main() -> int:
-        install()  # the process's one speech thread: engines are not thread-safe
-        return await run_calls(batch, sink, Pacing(batch.realtime), gate=gate)
-
-    return asyncio.run(main())
 
 
 def dropped(job: CallJob, reason: str) -> CallOutcome:

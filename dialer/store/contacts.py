@@ -51,6 +51,9 @@ class ContactTables(StoreBase):
     _UNBLOCKED = ("NOT EXISTS (SELECT 1 FROM dnc d WHERE d.e164=c.e164 AND d.ext IN ('', c.ext))"
                   " AND NOT EXISTS (SELECT 1 FROM optouts o WHERE o.e164=c.e164 AND"
                   " o.ext IN ('', c.ext))")
+    # a pending contact whose number is blocked is never called: shown as blocked
+    _SHOWN = (f"CASE WHEN status='pending' AND NOT ({_UNBLOCKED}) THEN 'blocked' "
+              "ELSE status END")
 
     @_mapped
     def pending(self, campaign: str) -> list[sqlite3.Row]:

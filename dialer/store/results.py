@@ -103,9 +103,7 @@ class ResultTables(CampaignTables):
         attempts = self.db.execute("SELECT COUNT(*), MIN(started), MAX(started + duration) FROM"
                                    " attempts WHERE campaign=?", (campaign,)).fetchone()
         return {
-            # a pending contact whose number is blocked is never called: shown as blocked
-            "status": grouped(f"SELECT CASE WHEN status='pending' AND NOT ({self._UNBLOCKED}) "
-                              "THEN 'blocked' ELSE status END, COUNT(*) FROM contacts c WHERE "
+            "status": grouped(f"SELECT {self._SHOWN}, COUNT(*) FROM contacts c WHERE "
                               "campaign=? GROUP BY 1"),
             "outcomes": grouped("SELECT outcome, COUNT(*) FROM contacts WHERE campaign=? AND "
                                 "outcome IS NOT NULL GROUP BY 1"),
@@ -123,10 +121,8 @@ class ResultTables(CampaignTables):
                                  " attempts t ON t.id=a.attempt_id WHERE a.campaign=? ORDER BY"
                                  " t.attempt", (campaign,)):
             answers.setdefault(r["contact_id"], {})[r["question"]] = r["value"]
-        for c in self.db.execute(f"SELECT c.*, CASE WHEN status='pending' AND NOT "
-                                 f"({self._UNBLOCKED}) THEN 'blocked' ELSE status END AS shown"
-                                 " FROM contacts c WHERE campaign=? ORDER BY id",
-                                 (campaign,)).fetchall():
+        for c in self.db.execute(f"SELECT c.*, {self._SHOWN} AS shown FROM contacts c "
+                                 "WHERE campaign=? ORDER BY id", (campaign,)).fetchall():
             yield {**dict(c), "answers": answers.get(c["id"], {})}
 
     @_mapped
