@@ -145,7 +145,7 @@ function renderDashboard(root, s) {
     {label: "set aside", n: p.set_aside, cls: "bad"}]);
   kv(document.getElementById("progress"), [["contacts", num(p.contacts)], ["done", num(p.done)],
     ["in progress", num(p.in_progress)], ["waiting for a retry", `${num(p.waiting_retry)} (next ${when(p.next_retry_at, s.clock)})`],
-    ["left", num(p.left)], ["dialable now, in calling hours", num(p.dialable_now)], ["set aside (failed 3 times)", num(p.set_aside)]]);
+    ["left", num(p.left)], ["dialable now, in calling hours", num(p.dialable_now)], ["set aside (failed 3 times, or no calling hour in its zones)", num(p.set_aside)]]);
   bars(document.getElementById("dispositions"), Object.entries(s.outcomes).map(([k, n]) => ({label: k.replace("_", " "), n, cls: OUTCOME_CLS[k]})));
   const d = s.dispositions;
   kv(document.getElementById("rates"), [["responsive (completed, partial)", num(d.responsive)],
