@@ -31,10 +31,10 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dialer.campaign import LoadRequest, load  # noqa: E402
+from dialer.campaign.admin import LoadRequest, load  # noqa: E402
 from dialer.console.auth import digest  # noqa: E402
 from dialer.meter import percentiles  # noqa: E402
-from dialer.settings import CampaignSettings  # noqa: E402
+from dialer.policy.settings import CampaignSettings  # noqa: E402
 from dialer.store import Store  # noqa: E402
 from survey_scripts import DEFAULT_SURVEY  # noqa: E402
 

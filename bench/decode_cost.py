@@ -31,8 +31,8 @@ Answers = dict[str, list[tuple[np.ndarray, int, Grammar]]]
 
 def collect(calls: int, corpus: Path) -> Answers:
     from bench.run import _one_call
-    from dialer.corpus import PAD_S, manifest, read_callee
     from dialer.lines.simulated import build_simulation
+    from dialer.recordings.corpus import PAD_S, manifest, read_callee
     from dialer.robot.robot import build_robot
     from dialer.wire import EngineSpec
     from speech.channel import RATE, from_line, to_line

@@ -30,8 +30,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dialer.corpus import PAD_S, manifest, read_callee  # noqa: E402
-from dialer.scoring import Verdict, corpus_verdict  # noqa: E402
+from dialer.recordings.corpus import PAD_S, manifest, read_callee  # noqa: E402
+from dialer.recordings.scoring import Verdict, corpus_verdict  # noqa: E402
 from speech.channel import RATE, from_line, to_line  # noqa: E402
 from speech.confidence import COEF, Evidence, probability  # noqa: E402
 from speech.listener import Listener  # noqa: E402

@@ -26,7 +26,7 @@ from dialer.lines.recorded import RecordedLine
 from dialer.meter import Meter, percentiles
 from dialer.robot.call import place_call
 from dialer.robot.turn import TurnLog
-from dialer.schema import survey_hash
+from dialer.store.schema import survey_hash
 from dialer.wire import Batch, CallJob, EngineSpec
 from workers.jobs import run_job, stack_for
 

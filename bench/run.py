@@ -47,8 +47,8 @@ from bench.ramp import ramp  # noqa: E402
 from bench.recording import recorded_calls  # noqa: E402
 from bench.report import table  # noqa: E402
 from bench.split import Split  # noqa: E402
-from dialer.demo import demo  # noqa: E402
-from dialer.dispatcher import RunParams  # noqa: E402
+from dialer.campaign.demo import demo  # noqa: E402
+from dialer.dispatch.dispatcher import RunParams  # noqa: E402
 from dialer.lines.simulated import build_simulation  # noqa: E402
 from dialer.lines.simulated.callee import Callee  # noqa: E402
 from dialer.lines.simulated.line import SimulatedLine, Simulation  # noqa: E402

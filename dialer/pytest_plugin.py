@@ -22,7 +22,7 @@ import pytest
 @pytest.fixture(scope="session")
 def replay_call() -> Callable[..., Any]:
     """replay_call(path_or_paths, script=None, engine=None) -> replay.Report"""
-    from dialer.replay import replay_files
+    from dialer.recordings.replay import replay_files
 
     def run(paths: str | Path | list[str | Path], script: str | Path | None = None,
             engine: str | None = None) -> Any:
@@ -35,7 +35,7 @@ def replay_call() -> Callable[..., Any]:
 @pytest.fixture(scope="session")
 def corpus_accuracy() -> Callable[..., Any]:
     """corpus_accuracy(folder, script=None, engine=None) -> corpus.Report"""
-    from dialer.corpus import score_corpus
+    from dialer.recordings.corpus import score_corpus
 
     def run(folder: str | Path, script: str | Path | None = None,
             engine: str | None = None) -> Any:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dialer.campaign import LoadReport, LoadRequest, load
+from dialer.campaign.admin import LoadReport, LoadRequest, load
 from dialer.store import Store
 from dialer.wire import Batch, CallJob, CallOutcome
 from tests.conftest import EN, ROOT

@@ -14,7 +14,7 @@ PACKAGES = ("survey_scripts", "speech", "dialer", "workers")
 KNOWN = {("dialer.lines.simulated", "dialer.robot.robot"),
          ("dialer.lines.simulated.line", "dialer.robot.turn"),
          ("dialer.lines.simulated.population", "dialer.store")}
-ASSEMBLERS = ("dialer.runner", "dialer.commands", "dialer.console.workers")
+ASSEMBLERS = ("dialer.dispatch.runner", "dialer.commands", "dialer.console.workers")
 
 
 def _modules() -> dict[str, Path]:
@@ -61,7 +61,7 @@ def _broken() -> list[tuple[str, str]]:
                         ("dialer.lines.simulated", "dialer.lines.recorded",
                          "dialer.lines.fake"))) or \
                     (a.startswith("dialer.lines") and b.startswith(
-                        ("dialer.robot", "dialer.store", "dialer.dispatcher", "workers"))) or \
+                        ("dialer.robot", "dialer.store", "dialer.dispatch", "workers"))) or \
                     (top_a == "dialer" and top_b == "workers" and not a.startswith(ASSEMBLERS)):
                 bad.append((a, b))
     return sorted(set(bad) - KNOWN)

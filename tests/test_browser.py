@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dialer.settings import CampaignSettings
+from dialer.policy.settings import CampaignSettings
 from dialer.store import Store
 from tests.conftest import ROOT
 from tests.helpers import load_list, write_csv

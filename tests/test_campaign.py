@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from dialer.contacts import mask
-from dialer.dispatcher import Dispatcher, RunParams
-from dialer.hours import is_open
-from dialer.reports import report, wilson
-from dialer.settings import CampaignSettings
+from dialer.campaign.reports import report, wilson
+from dialer.dispatch.dispatcher import Dispatcher, RunParams
+from dialer.policy.contacts import mask
+from dialer.policy.hours import is_open
+from dialer.policy.settings import CampaignSettings
 from dialer.store import Store
 from dialer.wire import CallOutcome
 from survey_scripts.errors import UsageError
@@ -117,7 +117,7 @@ def test_results_apply_once(tmp_path: Path) -> None:
                     (("consent", "yes", "speech"), ("fever", "yes", "keypad")))
     assert store.apply("c", r, c.settings)
     assert not store.apply("c", r, c.settings)
-    assert [r for r in store.aggregator.rows("c") if r[0] == "fever"] == [
+    assert [r for r in store.tallies.rows("c") if r[0] == "fever"] == [
         ["fever", "unknown", "yes", 1]]
 
 
@@ -262,7 +262,7 @@ def test_outcome_carries_turn_latencies_and_older_results_still_apply() -> None:
 
 
 def test_dispatcher_shows_the_turn_latency_of_realtime_calls(tmp_path: Path) -> None:
-    from dialer.dispatcher import RunStats
+    from dialer.dispatch.dispatcher import RunStats
 
     stats = RunStats()
     assert stats.latency_p99_ms is None

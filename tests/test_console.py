@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient
 from dialer.console.app import make_app
 from dialer.console.auth import digest
 from dialer.console.context import ConsoleSettings
-from dialer.dispatcher import Dispatcher, RunParams
+from dialer.dispatch.dispatcher import Dispatcher, RunParams
 from dialer.store import Store
 from tests.conftest import EN
 from tests.helpers import START, FakePool, load_list, write_csv
@@ -245,7 +245,7 @@ def test_recognition_health_counts_decisions_rejections_and_latency(tmp_path: Pa
 
 async def test_recorded_calls_are_for_officials_and_every_listening_is_audited(
         client: TestClient, db: Path) -> None:
-    from dialer.recordings import save
+    from dialer.recordings.files import save
     from tests.test_recordings import _recorded_result
 
     store = Store(db, create=False)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from dialer.cli import main
-from dialer.dispatcher import Dispatcher, RunParams
-from dialer.settings import CampaignSettings
+from dialer.dispatch.dispatcher import Dispatcher, RunParams
+from dialer.policy.settings import CampaignSettings
 from dialer.store import Store
 from dialer.wire import Batch, CallJob, CallOutcome
 from survey_scripts.errors import UsageError
@@ -145,7 +145,7 @@ def test_control_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_run_flags_win_and_are_kept(tmp_path: Path) -> None:
-    from dialer.runner import run
+    from dialer.dispatch.runner import run
 
     store = campaign_store(tmp_path, ["UTC"])
     store.set_control("c", line_cap=50, cps=5.0)
@@ -156,7 +156,7 @@ def test_run_flags_win_and_are_kept(tmp_path: Path) -> None:
     store.set_control("c", "paused")
     from unittest import mock
 
-    with mock.patch("dialer.runner._dispatch", return_value=None) as dispatched:
+    with mock.patch("dialer.dispatch.runner._dispatch", return_value=None) as dispatched:
         run(store, "c", RunParams(), False, None, (7, None))
     params = dispatched.call_args.args[2]
     assert (params.lines, params.cps) == (7, 5.0)

@@ -11,7 +11,7 @@ import functools
 
 import pytest
 
-from dialer.corpus import Report, score_corpus
+from dialer.recordings.corpus import Report, score_corpus
 from tests.conftest import ROOT
 
 CORPUS = ROOT / "tests" / "corpus"

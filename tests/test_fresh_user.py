@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from dialer.campaign.reports import respondents
 from dialer.cli import main
-from dialer.dispatcher import Dispatcher, RunParams
-from dialer.reports import respondents
-from dialer.settings import CampaignSettings
+from dialer.dispatch.dispatcher import Dispatcher, RunParams
+from dialer.policy.settings import CampaignSettings
 from dialer.store import Store
 from survey_scripts.errors import CampaignBusy, StoreError
 from tests.helpers import START, FakePool, load_list, write_csv
@@ -102,7 +102,7 @@ def test_a_closed_window_in_one_zone_delays_no_other_call(tmp_path: Path) -> Non
 
 
 def test_two_paths_to_one_store_are_one_lock(tmp_path: Path) -> None:
-    from dialer.lock import CampaignLock
+    from dialer.dispatch.lock import CampaignLock
 
     store = Store(tmp_path / "t3.db")
     store.close()
@@ -142,7 +142,7 @@ def test_a_file_that_is_not_a_store_is_never_changed(tmp_path: Path, capsys) -> 
 def _recorded_call(store: Store, campaign: str, i: int) -> None:
     import json as _json
 
-    from dialer import recordings
+    from dialer.recordings import files as recordings
     from dialer.wire import CallOutcome
 
     log = _json.dumps({"turns": [{"prompt": {"question": "consent"}, "decision": "accepted",
@@ -156,7 +156,7 @@ def _recorded_call(store: Store, campaign: str, i: int) -> None:
 
 def test_a_purge_from_another_folder_removes_the_files_and_counts_true(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dialer.recordings import purge_expired
+    from dialer.recordings.files import purge_expired
 
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
@@ -183,9 +183,9 @@ def test_shorter_keep_days_shorten_the_recordings_made_and_a_full_disk_leaves_no
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import time as _time
 
-    from dialer import recordings
-    from dialer.campaign import change
-    from dialer.recordings import purge_expired
+    from dialer.campaign.admin import change
+    from dialer.recordings import files as recordings
+    from dialer.recordings.files import purge_expired
 
     listing = tmp_path / "l.csv"
     write_csv(listing, [["phone"], ["13800000001"], ["13800000002"]])
@@ -211,7 +211,7 @@ def test_shorter_keep_days_shorten_the_recordings_made_and_a_full_disk_leaves_no
                                    'keypad_choice: "Please use your keypad. Press {0}."')])
 def test_a_survey_that_cannot_be_spoken_stops_at_load_and_a_new_one_is_allowed(
         tmp_path: Path, capsys, edit: tuple[str, str]) -> None:  # type: ignore[no-untyped-def]
-    from dialer.campaign import change
+    from dialer.campaign.admin import change
     from tests.conftest import EN
 
     text = EN.read_text()
@@ -288,7 +288,7 @@ def test_kill_9_of_run_with_recording_leaves_no_worker_behind(tmp_path: Path) ->
 
 
 def test_a_revealed_report_with_extensions_and_formulas_loads_back(tmp_path: Path) -> None:
-    from dialer.reports import report
+    from dialer.campaign.reports import report
 
     listing = tmp_path / "l.csv"
     write_csv(listing, [["phone", "name", "district"],
@@ -335,7 +335,7 @@ def test_recognize_reads_a_mu_law_wav_and_hears_as_the_corpus_does(tmp_path: Pat
 
     import soundfile
 
-    from dialer.corpus import score_corpus
+    from dialer.recordings.corpus import score_corpus
     from speech.tts import Synthesizer, Voice
 
     a = Synthesizer().speak("yes", Voice("flite", "kal16"))

@@ -18,10 +18,10 @@ import pytest
 import soundfile
 
 from dialer.cli import main
-from dialer.dispatcher import Dispatcher, RunParams
-from dialer.recordings import purge_expired
+from dialer.dispatch.dispatcher import Dispatcher, RunParams
+from dialer.policy.settings import CampaignSettings
+from dialer.recordings.files import purge_expired
 from dialer.robot.call import CallRecord
-from dialer.settings import CampaignSettings
 from dialer.store import Store
 from dialer.wire import CallOutcome
 from survey_scripts.vocabulary import Decision, Outcome
@@ -155,7 +155,7 @@ def test_an_opt_out_purges_the_numbers_recordings_and_corpus_copies(tmp_path: Pa
     db = tmp_path / "s.db"
     store = Store(db)
     load_list(store, listing, "c", start_at=START, settings=CampaignSettings(record="all"))
-    from dialer.recordings import save
+    from dialer.recordings.files import save
 
     c = store.campaign("c")
     for cid in (1, 2):
@@ -215,7 +215,7 @@ def test_a_corpus_takes_no_label_that_cannot_be(tmp_path: Path, capsys) -> None:
     db = tmp_path / "s.db"
     store = Store(db)
     load_list(store, listing, "c", start_at=START, settings=CampaignSettings(record="all"))
-    from dialer.recordings import save
+    from dialer.recordings.files import save
 
     store.apply("c", _recorded_result(1), store.campaign("c").settings)
     save(store, "c", _recorded_result(1), store.campaign("c").settings)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dialer.settings import CampaignSettings
+from dialer.policy.settings import CampaignSettings
 from dialer.store import Store
 from tests.conftest import KO, ROOT
 from tests.helpers import load_list, write_csv
@@ -243,7 +243,7 @@ def test_rq_realtime_runs_a_workers_share_of_the_lines_at_once(
     processes. Six 1-call jobs to one worker process must run side by side."""
     import asyncio
 
-    from dialer.dispatcher import Dispatcher, RunParams
+    from dialer.dispatch.dispatcher import Dispatcher, RunParams
     from dialer.lines.simulated import population
     from workers.rqpool import RQPool
     from workers.settings import QueueSettings

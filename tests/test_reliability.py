@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from dialer.campaign import LoadRequest, change, load
+from dialer.campaign.admin import LoadRequest, change, load
 from dialer.cli import main
-from dialer.contacts import mask, parse_list, read_dnc
-from dialer.dispatcher import Dispatcher, RunParams
-from dialer.lock import CampaignLock, is_running
-from dialer.runner import apply_kept, preflight
-from dialer.settings import CampaignSettings
+from dialer.dispatch.dispatcher import Dispatcher, RunParams
+from dialer.dispatch.lock import CampaignLock, is_running
+from dialer.dispatch.runner import apply_kept, preflight
+from dialer.policy.contacts import mask, parse_list, read_dnc
+from dialer.policy.settings import CampaignSettings
 from dialer.store import Store
 from dialer.wire import CallJob, CallOutcome, EngineSpec
 from survey_scripts.errors import CampaignBusy, EngineError, StoreError, UsageError
@@ -281,7 +281,7 @@ def test_a_store_made_by_the_previous_release_opens_with_nothing_lost(tmp_path: 
     assert sorted(tuple(r[k] for k in old) for r in store.attempts_of("old")) == sorted(
         before["attempts"])
     assert sorted(tuple(r) for r in store.answers_of("old")) == sorted(before["answers"])
-    assert sorted(("old", *r) for r in store.aggregator.rows("old")) == sorted(
+    assert sorted(("old", *r) for r in store.tallies.rows("old")) == sorted(
         before["aggregates"])
     assert [tuple(r[k] for k in ("id", "e164", "status", "attempts", "outcome", "risk"))
             for r in store.contacts_of("old")] == contacts
@@ -291,7 +291,7 @@ def test_a_store_made_by_the_previous_release_opens_with_nothing_lost(tmp_path: 
     with pytest.raises(UsageError, match="set old --script FILE"):
         preflight(store, c, local_model=True)
     change(store, "old", {}, str(EN))
-    from dialer.reports import status
+    from dialer.campaign.reports import status
 
     assert status(store, "old")["outcomes"] == {"completed": 4, "invalid_number": 1,
                                                 "voicemail": 1, "opted_out": 1}
@@ -445,7 +445,7 @@ def test_ctrl_c_stops_run_without_tracebacks_or_leftovers(tmp_path: Path) -> Non
 
 # 18. a revealed report loads back --------------------------------------------------------
 def test_a_revealed_report_loads_back_as_a_call_list(tmp_path: Path) -> None:
-    from dialer.reports import report
+    from dialer.campaign.reports import report
 
     listing = tmp_path / "l.csv"
     write_csv(listing, [["phone"], ["13800139700"], ["+1 202-555-0143 ext. 101"]])

@@ -23,11 +23,11 @@ from dialer.lines import Line
 from dialer.lines.pacing import Pacing
 from dialer.lines.simulated import build_simulation
 from dialer.lines.simulated.line import SimulatedLine, Simulation
+from dialer.policy.settings import record_share
 from dialer.robot.call import CallRecord, place_call
 from dialer.robot.recorder import RecordingLine, call_log, dumps
 from dialer.robot.robot import Robot, build_robot
 from dialer.robot.turn import TurnLog
-from dialer.settings import record_share
 from dialer.wire import Batch, CallJob, CallOutcome, EngineSpec
 from survey_scripts.loader import load_survey_text
 from survey_scripts.vocabulary import Decision, Outcome

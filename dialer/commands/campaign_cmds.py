@@ -20,7 +20,7 @@ from dialer.commands.common import (
     settings_args,
     settings_given,
 )
-from dialer.contacts import printable
+from dialer.policy.contacts import printable
 from survey_scripts.errors import UsageError
 
 
@@ -105,8 +105,8 @@ def register(sub: Any) -> None:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from dialer.campaign import LoadRequest, load
-    from dialer.settings import CampaignSettings
+    from dialer.campaign.admin import LoadRequest, load
+    from dialer.policy.settings import CampaignSettings
     from dialer.store import Store
 
     given = settings_given(args)
@@ -131,7 +131,7 @@ def cmd_load(args: argparse.Namespace) -> int:
 def cmd_set(args: argparse.Namespace) -> int:
     import getpass
 
-    from dialer.campaign import change
+    from dialer.campaign.admin import change
     from dialer.store import Store
 
     given = settings_given(args)
@@ -148,7 +148,7 @@ def cmd_set(args: argparse.Namespace) -> int:
                     f"lines={args.lines} cps={args.cps}")
         c = store.campaign(args.campaign)
     if "keep_days" in given:  # recordings already made keep for the new time: purge now
-        from dialer.recordings import purge_expired
+        from dialer.recordings.files import purge_expired
 
         purged = purge_expired(store)
         if purged.removed or purged.missing:
@@ -162,7 +162,7 @@ def cmd_set(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from dialer.runner import run
+    from dialer.dispatch.runner import run
     from dialer.store import Store
 
     stats = run(Store(args.db, create=False), args.campaign, run_params(args),
@@ -190,7 +190,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from dialer.reports import status
+    from dialer.campaign.reports import status
     from dialer.store import Store
 
     st = status(Store(args.db, create=False), args.campaign)
@@ -203,7 +203,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from dialer.reports import report
+    from dialer.campaign.reports import report
     from dialer.store import Store
 
     store = Store(args.db, create=False)
@@ -215,7 +215,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_followups(args: argparse.Namespace) -> int:
-    from dialer.reports import followups
+    from dialer.campaign.reports import followups
     from dialer.store import Store
 
     store = Store(args.db, create=False)
@@ -242,7 +242,7 @@ def cmd_campaigns(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from dialer.demo import demo
+    from dialer.campaign.demo import demo
 
     if not 1 <= args.contacts <= 10_000_000:
         raise UsageError(f"--contacts {args.contacts}: use 1 to 10000000")

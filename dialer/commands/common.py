@@ -7,7 +7,7 @@ import math
 import os
 from typing import Any
 
-from dialer.settings import cps_problem
+from dialer.policy.settings import cps_problem
 from survey_scripts.errors import UsageError
 
 
@@ -47,7 +47,7 @@ def run_args(p: argparse.ArgumentParser, lines: int | None) -> None:
 
 
 def run_params(args: argparse.Namespace) -> Any:
-    from dialer.dispatcher import RunParams
+    from dialer.dispatch.dispatcher import RunParams
 
     check_lines(args.lines)
     check_cps(args.cps)

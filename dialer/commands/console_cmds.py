@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from dialer.commands.common import db_arg, redis_arg
-from dialer.contacts import printable
+from dialer.policy.contacts import printable
 from survey_scripts.errors import UsageError
 
 

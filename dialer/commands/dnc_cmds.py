@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dialer.commands.common import audit_reveal, db_arg
-from dialer.contacts import mask, normalize, printable
+from dialer.policy.contacts import mask, normalize, printable
 from survey_scripts.errors import UsageError
 
 
@@ -40,7 +40,7 @@ def register(sub: Any) -> None:
 def cmd_add(args: argparse.Namespace) -> int:
     """Exit 1 when some lines were unreadable (the readable ones are added), unless
     --lenient."""
-    from dialer.campaign import dnc_add
+    from dialer.campaign.admin import dnc_add
     from dialer.store import Store
 
     added, dnc = dnc_add(Store(args.db), Path(args.file), args.region)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dialer.commands.common import db_arg, engine_args
-from dialer.contacts import mask
+from dialer.policy.contacts import mask
 from survey_scripts.errors import UsageError
 from survey_scripts.vocabulary import Decision
 
@@ -74,7 +74,7 @@ def cmd_calls(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    from dialer.recordings import purge_expired
+    from dialer.recordings.files import purge_expired
     from dialer.store import Store
 
     print(purge_expired(Store(args.db, create=False)))
@@ -83,7 +83,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Exit 1 with --check when any decision changed."""
-    from dialer.replay import describe, replay_files
+    from dialer.recordings.replay import describe, replay_files
 
     if args.campaign:
         report = _replay_campaign(args)
@@ -96,8 +96,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _replay_campaign(args: argparse.Namespace) -> Any:
-    from dialer.campaign import frozen_survey
-    from dialer.replay import replay_files
+    from dialer.campaign.admin import frozen_survey
+    from dialer.recordings.replay import replay_files
     from dialer.store import Store
     from survey_scripts.loader import load_survey
 
@@ -123,10 +123,10 @@ def _source(given: str | None, campaign: Any, audio: Path) -> str:
 
 
 def cmd_corpus_add(args: argparse.Namespace) -> int:
-    from dialer.campaign import frozen_survey
-    from dialer.corpus import add_item, label_problem
+    from dialer.campaign.admin import frozen_survey
     from dialer.lines.recorded import callee_channel
-    from dialer.replay import _read
+    from dialer.recordings.corpus import add_item, label_problem
+    from dialer.recordings.replay import _read
     from dialer.store import Store
     from speech.audio import Audio
     from speech.channel import RATE

@@ -58,7 +58,7 @@ def _survey_and_engine(args: argparse.Namespace) -> Any:
 
 
 def _robot(args: argparse.Namespace) -> Any:
-    from dialer.campaign import check_speakable
+    from dialer.campaign.admin import check_speakable
     from dialer.robot.robot import build_robot
 
     survey, engine = _survey_and_engine(args)
@@ -101,10 +101,10 @@ def cmd_call(args: argparse.Namespace) -> int:
 
 def cmd_recognize(args: argparse.Namespace) -> int:
     """One JSON line per file, heard as a call hears it (the phone line, endpointing, the
-    confidence the dialog needs: dialer.corpus.hear, as `accuracy --corpus`); any WAV or
+    confidence the dialog needs: dialer.recordings.corpus.hear, as `accuracy --corpus`); any WAV or
     FLAC soundfile reads (G.711 mu-law and A-law WAVs too). An unreadable file gets an
     error line and the rest go on (exit 1 then)."""
-    from dialer.corpus import hear, read_callee
+    from dialer.recordings.corpus import hear, read_callee
     from speech.channel import RATE
 
     robot, _ = _robot(args)
@@ -128,7 +128,7 @@ def cmd_recognize(args: argparse.Namespace) -> int:
 
 
 def cmd_accuracy(args: argparse.Namespace) -> int:
-    from dialer.accuracy import run_accuracy
+    from dialer.recordings.accuracy import run_accuracy
     from speech.engines import make_recognizer
 
     if args.corpus:
@@ -159,7 +159,7 @@ def _corpus(args: argparse.Namespace) -> int:
     synthetic, always)."""
     from pathlib import Path
 
-    from dialer.corpus import score_corpus
+    from dialer.recordings.corpus import score_corpus
 
     report = score_corpus(Path(args.corpus), args.script, args.engine)
     if args.json:

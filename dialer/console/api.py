@@ -27,13 +27,13 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_request import FileField
 
-from dialer.campaign import LoadReport, LoadRequest, check_name, load
+from dialer.campaign.admin import LoadReport, LoadRequest, check_name, load
+from dialer.campaign.reports import followups, report
 from dialer.console.auth import Who, check_csrf, require
 from dialer.console.context import SNAPSHOTS, STORE, in_store
 from dialer.console.snapshot import campaign_list, districts
-from dialer.contacts import mask, normalize, parse_dnc
-from dialer.reports import followups, report
-from dialer.settings import cps_problem
+from dialer.policy.contacts import mask, normalize, parse_dnc
+from dialer.policy.settings import cps_problem
 from dialer.store import Store
 from survey_scripts.errors import HealthdialError
 

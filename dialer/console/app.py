@@ -18,7 +18,7 @@ from aiohttp import web
 from dialer.console import api, auth, calls, live, metrics, pages
 from dialer.console.context import DB, SETTINGS, SNAPSHOTS, STORE, ConsoleSettings, in_store
 from dialer.console.snapshot import Snapshots
-from dialer.contacts import printable
+from dialer.policy.contacts import printable
 from dialer.store import Store
 
 HERE = Path(__file__).resolve().parent

@@ -19,7 +19,7 @@ from aiohttp import web
 from dialer.console.api import campaign_name, error
 from dialer.console.auth import require
 from dialer.console.context import STORE, in_store
-from dialer.contacts import mask
+from dialer.policy.contacts import mask
 from survey_scripts.errors import HealthdialError
 
 

@@ -29,11 +29,11 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from dialer.aggregator import LATENCY_BUCKETS
 from dialer.console.auth import require
 from dialer.console.context import SNAPSHOTS, STORE, in_store
 from dialer.console.snapshot import campaign_list
 from dialer.store import Store
+from dialer.store.tallies import LATENCY_BUCKETS
 
 STATES = ("idle", "running", "paused", "stopped", "finished")
 

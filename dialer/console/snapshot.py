@@ -14,9 +14,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialer.hours import is_open
-from dialer.lock import is_running
-from dialer.reports import prevalence, status
+from dialer.campaign.reports import prevalence, status
+from dialer.dispatch.lock import is_running
+from dialer.policy.hours import is_open
 from dialer.store import Store
 from survey_scripts.vocabulary import CONTACTED, RESPONSIVE, UNCONTACTED, Decision, Outcome
 

@@ -14,9 +14,9 @@ from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from dialer.aggregator import Aggregator
-from dialer.schema import migrate
-from dialer.settings import CampaignSettings
+from dialer.policy.settings import CampaignSettings
+from dialer.store.schema import migrate
+from dialer.store.tallies import Tallies
 from dialer.wire import EngineSpec
 from survey_scripts.errors import StoreError
 
@@ -176,7 +176,7 @@ class StoreBase:
                 raise
             self.migrated = []  # a read-only store can still be read, if it is current
         _owner_only(self.path)
-        self.aggregator = Aggregator(self.db)
+        self.tallies = Tallies(self.db)
 
     def close(self) -> None:
         self.db.close()

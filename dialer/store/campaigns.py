@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from dialer.contacts import Contact
-from dialer.schema import survey_hash
-from dialer.settings import CPS_MAX, CPS_MIN, CampaignSettings, cps_problem
+from dialer.policy.contacts import Contact
+from dialer.policy.settings import CPS_MAX, CPS_MIN, CampaignSettings, cps_problem
 from dialer.store.base import DEFAULT_CPS, DEFAULT_LINES, Campaign, Control, _mapped
 from dialer.store.contacts import ContactTables
+from dialer.store.schema import survey_hash
 from dialer.wire import EngineSpec
 from survey_scripts.errors import UsageError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from dialer.contacts import Contact
+from dialer.policy.contacts import Contact
 from dialer.store.base import StoreBase, _mapped
 
 

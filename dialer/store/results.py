@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from dialer.settings import CampaignSettings
+from dialer.policy.settings import CampaignSettings
 from dialer.store.base import _mapped
 from dialer.store.campaigns import CampaignTables
 from dialer.wire import CallOutcome
@@ -27,7 +27,7 @@ class ResultTables(CampaignTables):
                  r.risk, r.cpu, r.reason))
             if cur.rowcount == 0:
                 return False
-            self.aggregator.add_call(campaign, r)
+            self.tallies.add_call(campaign, r)
             contact = self.contact(r.contact_id)
             if r.outcome == Outcome.DROPPED:
                 self._dropped(contact, r, settings)
@@ -42,7 +42,7 @@ class ResultTables(CampaignTables):
                                 "VALUES (?,?,?,?)", (contact["e164"], contact["ext"], campaign,
                                                      r.started))
             if r.outcome == Outcome.COMPLETED:
-                self.aggregator.add(campaign, contact["district"], r)
+                self.tallies.add(campaign, contact["district"], r)
         return True
 
     def _update_contact(self, c: sqlite3.Row, r: CallOutcome, s: CampaignSettings) -> None:
@@ -136,4 +136,4 @@ class ResultTables(CampaignTables):
                               "a.attempt_id WHERE a.campaign=? ORDER BY 1,5,2",
                               (campaign,)).fetchall()
         return json.dumps([[list(r) for r in x]
-                           for x in (rows, ans, self.aggregator.rows(campaign))])
+                           for x in (rows, ans, self.tallies.rows(campaign))])

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from dialer.hours import local, next_open
 from dialer.lines.simulated.persona import Persona, make_persona
+from dialer.policy.hours import local, next_open
 from dialer.store import Campaign
 from speech.amd import beep
 from speech.channel import RATE

@@ -1,4 +1,5 @@
-"""The aggregator: running counts of answers by question, district and value.
+"""The tallies: running counts of answers by question, district and value (the aggregate
+step of the data path, inside the store).
 
 Each completed survey adds one to the count of each of its recorded answers, in
 the same transaction that records the attempt (the store calls it from
@@ -21,7 +22,7 @@ LATENCY_BUCKETS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, float("i
 NOT_COUNTED = ("unanswered", "dont_know")  # no value was recorded: not in any share
 
 
-class Aggregator:
+class Tallies:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
 

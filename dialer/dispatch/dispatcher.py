@@ -27,8 +27,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from dialer import recordings, spool
-from dialer.hours import next_open
+from dialer.dispatch import spool
+from dialer.policy.hours import next_open
+from dialer.recordings import files as recordings
 from dialer.store import Campaign, Control, Store
 from dialer.wire import Batch, CallJob, CallOutcome
 from survey_scripts.errors import StoreError

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dialer.contacts import (
+from dialer.policy.contacts import (
     DncList,
     ParsedList,
     Rejected,
@@ -25,10 +25,10 @@ from dialer.contacts import (
     read_dnc,
     supported_region,
 )
-from dialer.hours import never_open
-from dialer.schema import survey_hash
-from dialer.settings import CampaignSettings
+from dialer.policy.hours import never_open
+from dialer.policy.settings import CampaignSettings
 from dialer.store import Campaign, Store
+from dialer.store.schema import survey_hash
 from dialer.wire import EngineSpec
 from speech import engines
 from survey_scripts.dialog import every_phrase, every_prompt

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dialer.settings import CampaignSettings
+from dialer.policy.settings import CampaignSettings
 from dialer.store import Store
 from dialer.wire import CallOutcome
 

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dialer import reports
-from dialer.campaign import LoadRequest, load
-from dialer.dispatcher import RunParams
+from dialer.campaign import reports
+from dialer.campaign.admin import LoadRequest, load
+from dialer.dispatch.dispatcher import RunParams
+from dialer.dispatch.runner import run
 from dialer.lines.simulated.population import persona
-from dialer.runner import run
-from dialer.scoring import Tally, verdict
-from dialer.settings import CampaignSettings
+from dialer.policy.settings import CampaignSettings
+from dialer.recordings.scoring import Tally, verdict
 from dialer.store import Store
 from survey_scripts import DEFAULT_SURVEY
 from survey_scripts.errors import UsageError

@@ -17,9 +17,9 @@ from typing import Any
 from dialer.lines.simulated import build_simulation
 from dialer.lines.simulated.line import SimulatedLine, Simulation
 from dialer.lines.simulated.persona import Persona, make_persona
+from dialer.recordings.scoring import Tally, verdict
 from dialer.robot.call import CallRecord, run_survey
 from dialer.robot.robot import Robot, build_robot
-from dialer.scoring import Tally, verdict
 from dialer.wire import EngineSpec
 from survey_scripts import DEFAULT_SURVEY
 from survey_scripts.loader import load_survey

@@ -14,8 +14,8 @@ import re
 from collections import Counter
 from typing import Any
 
-from dialer.campaign import frozen_survey
-from dialer.contacts import FORMULA, mask, printable
+from dialer.campaign.admin import frozen_survey
+from dialer.policy.contacts import FORMULA, mask, printable
 from dialer.store import Store
 from survey_scripts.model import AnswerType
 from survey_scripts.vocabulary import Outcome
@@ -54,7 +54,7 @@ def status(store: Store, campaign: str) -> dict[str, Any]:
 def prevalence(store: Store, campaign: str) -> dict[str, dict[str, Any]]:
     """Per yes/no question: share of 'yes' among completed respondents, overall and by district."""
     survey = frozen_survey(store.campaign(campaign))
-    counts = store.aggregator.counts(campaign)
+    counts = store.tallies.counts(campaign)
     out: dict[str, dict[str, Any]] = {}
     for q in survey.questions[1:]:
         if q.type != AnswerType.YES_NO:

@@ -15,11 +15,12 @@ from dataclasses import replace
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dialer import recordings, spool
-from dialer.campaign import check_engine, check_speakable, frozen_survey
-from dialer.dispatcher import Dispatcher, RunParams, RunStats
+from dialer.campaign.admin import check_engine, check_speakable, frozen_survey
+from dialer.dispatch import spool
+from dialer.dispatch.dispatcher import Dispatcher, RunParams, RunStats
+from dialer.dispatch.lock import CampaignLock
 from dialer.lines.simulated import population
-from dialer.lock import CampaignLock
+from dialer.recordings import files as recordings
 from dialer.store import Campaign, Store
 from survey_scripts.errors import UsageError
 from workers.embedded import EmbeddedPool

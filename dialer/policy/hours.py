@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from dialer.settings import CampaignSettings
+from dialer.policy.settings import CampaignSettings
 
 _SEARCH = 64  # zone-by-zone jumps before a window is declared never open (8 days' worth)
 

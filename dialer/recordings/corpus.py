@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import soundfile
 
-from dialer import scoring
-from dialer.scoring import Verdict, corpus_verdict
+from dialer.recordings import scoring
+from dialer.recordings.scoring import Verdict, corpus_verdict
 from dialer.wire import EngineSpec
 from speech.audio import Audio
 from speech.channel import RATE, from_line, to_line
