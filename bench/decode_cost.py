@@ -43,7 +43,7 @@ def collect(calls: int, corpus: Path) -> Answers:
 
     survey = load_survey(DEFAULT_SURVEY)
     robot = build_robot(survey, EngineSpec())
-    sim = build_simulation(survey, "pocketsphinx", robot)
+    sim = build_simulation(survey, "pocketsphinx", robot.synth, robot.prompts())
     out: Answers = {"sim": [], "corpus": []}
     recognize = robot.listener.recognizer.recognize
 

@@ -9,7 +9,6 @@ Samples are kept from a window that opens once every line is busy.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import multiprocessing as mp
 import os
@@ -20,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from dialer.calllog import CallLog
 from dialer.executor import install
 from dialer.lines.pacing import Pacing
 from dialer.lines.recorded import RecordedLine
@@ -27,7 +27,7 @@ from dialer.meter import Meter, percentiles
 from dialer.robot.call import place_call
 from dialer.robot.turn import TurnLog
 from dialer.store.schema import survey_hash
-from dialer.wire import Batch, CallJob, EngineSpec
+from dialer.wire import Batch, CallJob, EngineSpec, LineSpec, SimSpec
 from workers.jobs import run_job, stack_for
 
 STAGGER_S = 10.0  # lines start spread over this, as a dispatcher's calls-per-second cap does
@@ -80,7 +80,7 @@ def _worker(index: int, lines: int, window_s: float, script: str, ready: Any, go
             results: Any, recordings: list[str] | None) -> None:
     logging.basicConfig(level=logging.ERROR)
     stack_for(_batch(script))
-    played = [(Path(p), json.loads(Path(p).with_suffix(".json").read_text()))
+    played = [(Path(p), CallLog.from_json(Path(p).with_suffix(".json").read_text()))
               for p in recordings or []]
     ready.put(index)
     start = go.get()
@@ -94,7 +94,7 @@ def _batch(script: str) -> Batch:
 
 
 async def _hold(index: int, lines: int, start: float, window_s: float, script: str,
-                played: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
+                played: list[tuple[Path, CallLog]]) -> dict[str, Any]:
     install()
     stack = stack_for(_batch(script))
     meter = Meter()
@@ -110,11 +110,11 @@ async def _hold(index: int, lines: int, start: float, window_s: float, script: s
                 audio, log = played[(i + k) % len(played)]
                 call = await place_call(stack.robot, RecordedLine.from_log(audio, log, pacing),
                                         "", "", lambda t: _turn(meter, t),
-                                        notice=bool(log.get("notice")))
+                                        notice=log.notice)
                 outcome = call.outcome.value
             else:
                 job = CallJob(f"bench:{cid}", cid, 1, "", "", time.time(),
-                              {"kind": "simulated", "seed": SEED, "hour": 11, "contact": cid})
+                              LineSpec("simulated", cid, 1, "", SimSpec(SEED, 11)))
                 outcome = (await run_job(job, stack, pacing, lambda t: _turn(meter, t))).outcome
             if opens <= time.time() < closes:
                 outcomes[outcome] += 1

@@ -27,7 +27,7 @@ from dialer.lines.simulated import build_simulation  # noqa: E402
 from dialer.lines.simulated.line import SimulatedLine  # noqa: E402
 from dialer.lines.simulated.population import persona  # noqa: E402
 from dialer.robot.call import run_survey  # noqa: E402
-from dialer.robot.recorder import RecordingLine, call_log, dumps  # noqa: E402
+from dialer.robot.recorder import LogMeta, RecordingLine, call_log  # noqa: E402
 from dialer.robot.robot import build_robot  # noqa: E402
 from dialer.wire import EngineSpec  # noqa: E402
 from survey_scripts import DEFAULT_SURVEY  # noqa: E402
@@ -37,7 +37,7 @@ from survey_scripts.loader import load_survey  # noqa: E402
 def recording_cost(calls: int = 30, keep: Path | None = None) -> dict[str, Any]:
     survey = load_survey(DEFAULT_SURVEY)
     robot = build_robot(survey, EngineSpec())
-    sim = build_simulation(survey, "pocketsphinx", robot)
+    sim = build_simulation(survey, "pocketsphinx", robot.synth, robot.prompts())
     sim.ear.warm(list(robot.prompts().values()))
     plain = tapped = encode = 0.0
     size = line_s = 0.0
@@ -52,8 +52,8 @@ def recording_cost(calls: int = 30, keep: Path | None = None) -> dict[str, Any]:
         tapped += time.process_time() - t
         t = time.process_time()
         flac = tap.flac()
-        log = dumps(call_log(tap, record, "pocketsphinx", {"attempt_id": f"bench:{cid}",
-                                                          "notice": False}))
+        log = call_log(tap, record, "pocketsphinx",
+                       LogMeta(f"bench:{cid}", cid, 1, survey.name, notice=False)).to_json()
         encode += time.process_time() - t
         size += len(flac) + len(log)
         line_s += tap.now()

@@ -88,7 +88,7 @@ def per_call(calls: int) -> dict[str, Any]:
     """Calls in this process: the robot's time apart from the callee's, and by part."""
     survey = load_survey(DEFAULT_SURVEY)
     robot = build_robot(survey, EngineSpec())
-    sim = build_simulation(survey, "pocketsphinx", robot)
+    sim = build_simulation(survey, "pocketsphinx", robot.synth, robot.prompts())
     answers: list[tuple[Audio, Grammar]] = []  # what the recognizer got, after endpointing
     ends: list[int] = []  # where each call's answers end in `answers`
     recognize = robot.listener.recognizer.recognize

@@ -13,6 +13,7 @@ import asyncio
 import itertools
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextvars import ContextVar
@@ -73,3 +74,10 @@ async def on_speech_thread(priority: Priority, fn: Callable[..., T], *args: Any)
     if thread is None:
         return await asyncio.to_thread(fn, *args)
     return await asyncio.wrap_future(thread.submit(priority, fn, *args))
+
+
+def timed(fn: Callable[..., T], *args: object) -> tuple[T, float]:
+    """`fn(*args)` and the CPU seconds its thread spent on it (run it on the speech
+    thread: the thread's clock counts only that call)."""
+    start = time.thread_time()
+    return fn(*args), time.thread_time() - start

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -29,6 +28,49 @@ class EngineSpec:
 
 
 @dataclass(frozen=True)
+class LineConfig:
+    """A campaign's line: the back-end kind (dialer/lines/registry.py) and the settings
+    that travel with it. The simulation's are its population seed and its callees
+    (duplex, or classic: as before full duplex). A real line's trunk is never here: it
+    lives on each worker."""
+
+    kind: str = "simulated"
+    seed: int = 1
+    callees: str = "duplex"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> LineConfig:
+        d = json.loads(text)
+        return cls(str(d.get("kind", "simulated")), int(d.get("seed", 1)),
+                   str(d.get("callees", "duplex")))
+
+
+@dataclass(frozen=True)
+class SimSpec:
+    """The simulated line's own part of one call: the population seed, the callee's local
+    hour the attempt was planned for (answer rates depend on it), its callees."""
+
+    seed: int = 1
+    hour: int = 12
+    callees: str = "duplex"
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    """What a worker needs to open the line for one call; the dispatcher passes it along
+    unread. `sim` is set for the simulated back-end only."""
+
+    kind: str = "simulated"
+    contact: int = 0
+    attempt: int = 1
+    ext: str = ""
+    sim: SimSpec | None = None
+
+
+@dataclass(frozen=True)
 class CallJob:
     id: str  # attempt id: campaign, contact, attempt (and drops): applying it is idempotent
     contact_id: int
@@ -36,8 +78,7 @@ class CallJob:
     number: str  # E.164, for the line to dial
     ext: str  # dialled as keypad tones after the line answers
     started: float  # epoch seconds: simulated on the fast clock, the wall clock's otherwise
-    # the line back-end's own data for this call, passed along unread by the dispatcher
-    line: dict[str, Any] = field(default_factory=dict)
+    line: LineSpec = field(default_factory=LineSpec)
 
 
 @dataclass(frozen=True)
@@ -51,6 +92,7 @@ class Batch:
     realtime: bool
     calls: tuple[CallJob, ...]
     record: str = "none"  # the campaign's recording policy: none, all, failed, sample:PCT
+    line: str = "simulated"  # the campaign's line kind (dialer/lines/registry.py)
 
     def without_text(self) -> Batch:
         return replace(self, survey_text=None)
@@ -59,7 +101,7 @@ class Batch:
         return replace(self, calls=tuple(c for c in self.calls if c.id in ids))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CallOutcome:
     """One finished attempt, as a worker reports it; `id` makes applying it idempotent."""
 
@@ -74,6 +116,7 @@ class CallOutcome:
     cpu: float = 0.0
     latency_s: tuple[float, ...] = ()  # realtime: end of each answer to the next prompt
     reason: str | None = None  # why a call was dropped, or which rule failed
+    end_cause: str | None = None  # dialer.lines.EndCause: why the call ended
     # per turn heard: question, decision, rejected by the recognizer, latency (paced lines)
     turns: tuple[tuple[str, str, bool, float | None], ...] = ()
     # a recorded call travels with its result (one delivery, applied once, on every

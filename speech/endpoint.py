@@ -124,11 +124,14 @@ class FrameFeeder:
     ECHO_TAIL = 4  # frames: echo comes back up to 80 ms after the sound that made it
     ERL_DB = 10.0
 
-    def __init__(self, ep: Endpointer) -> None:
+    def __init__(self, ep: Endpointer, echo_delay_s: float = 0.0) -> None:
+        """`echo_delay_s`: how late the line returns the robot's voice (a network round
+        trip on a real line); the gate holds that much longer than ECHO_TAIL covers."""
         self.ep = ep
         self._rest = np.zeros(0, dtype=np.int16)
         self._ref_rest = np.zeros(0, dtype=np.int16)  # the reference under `_rest`
-        self._ref_levels: deque[float] = deque([-120.0] * self.ECHO_TAIL, maxlen=self.ECHO_TAIL)
+        tail = max(self.ECHO_TAIL, math.ceil(echo_delay_s / 0.02 - 1e-9) + 2)
+        self._ref_levels: deque[float] = deque([-120.0] * tail, maxlen=tail)
 
     def feed(self, samples: np.ndarray, reference: np.ndarray | None = None) -> bool:
         """Take the next samples off the line; True once the turn is over."""

@@ -34,8 +34,9 @@ class Listener:
         hearing.feed(incoming)
         return hearing.finish()
 
-    def hearing(self, grammar: Grammar) -> Hearing:
-        return Hearing(self, grammar)
+    def hearing(self, grammar: Grammar, echo_delay_s: float = 0.0) -> Hearing:
+        """A turn on a line whose echo returns up to `echo_delay_s` late."""
+        return Hearing(self, grammar, echo_delay_s)
 
 
 class Hearing:
@@ -45,11 +46,11 @@ class Hearing:
     the whole utterance, and an answer of about a second decodes in some 25 ms.
     """
 
-    def __init__(self, listener: Listener, grammar: Grammar) -> None:
+    def __init__(self, listener: Listener, grammar: Grammar, echo_delay_s: float = 0.0) -> None:
         self._listener = listener
         self._grammar = grammar
         self._ep = Endpointer(listener.params)
-        self._feeder = FrameFeeder(self._ep)
+        self._feeder = FrameFeeder(self._ep, echo_delay_s)
         self._chunks: list[np.ndarray] = []
 
     def feed(self, samples: np.ndarray, reference: np.ndarray | None = None) -> bool:

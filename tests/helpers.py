@@ -40,8 +40,9 @@ class FakePool:
         busy = self.busy_odd and job.contact_id % 2 and job.attempt == 1
         outcome = "busy" if busy else "completed"
         answers = (("consent", "yes", "speech"), ("fever", "no", "speech"))
-        return CallOutcome(job.id, job.contact_id, job.attempt, job.started, 120.0, outcome,
-                           "green", answers if outcome == "completed" else ())
+        return CallOutcome(id=job.id, contact_id=job.contact_id, attempt=job.attempt,
+                           started=job.started, duration=120.0, outcome=outcome,
+                           risk="green", answers=answers if outcome == "completed" else ())
 
     def submit(self, batch: Batch) -> None:
         for job in batch.calls:

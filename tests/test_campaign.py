@@ -113,8 +113,9 @@ def test_opted_out_numbers_are_never_dialled(tmp_path: Path) -> None:
 def test_results_apply_once(tmp_path: Path) -> None:
     store = campaign_store(tmp_path, ["America/New_York"])
     c = store.campaign("c")
-    r = CallOutcome("c:1:1", 1, 1, START, 60, "completed", "red",
-                    (("consent", "yes", "speech"), ("fever", "yes", "keypad")))
+    r = CallOutcome(id="c:1:1", contact_id=1, attempt=1, started=START, duration=60,
+                    outcome="completed", risk="red",
+                    answers=(("consent", "yes", "speech"), ("fever", "yes", "keypad")))
     assert store.apply("c", r, c.settings)
     assert not store.apply("c", r, c.settings)
     assert [r for r in store.tallies.rows("c") if r[0] == "fever"] == [
@@ -183,7 +184,8 @@ def test_kill_9_and_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
 def test_opt_out_in_one_campaign_blocks_the_number_everywhere(tmp_path: Path) -> None:
     store = campaign_store(tmp_path, ["America/New_York"] * 2)
     c = store.campaign("c")
-    stop = CallOutcome("c:1:1", 1, 1, START, 40, "opted_out")
+    stop = CallOutcome(id="c:1:1", contact_id=1, attempt=1, started=START, duration=40,
+                       outcome="opted_out")
     store.apply("c", stop, c.settings)
     number = store.contact(1)["e164"]
     assert number in store.opted_out()
@@ -254,7 +256,8 @@ def test_load_command_json_and_errors(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def test_outcome_carries_turn_latencies_and_older_results_still_apply() -> None:
-    o = CallOutcome("c:1:1", 1, 1, 0.0, 10.0, "completed", latency_s=(0.05, 0.2))
+    o = CallOutcome(id="c:1:1", contact_id=1, attempt=1, started=0.0, duration=10.0,
+                    outcome="completed", latency_s=(0.05, 0.2))
     assert CallOutcome.from_json(o.to_json()) == o
     older = {k: v for k, v in json.loads(o.to_json()).items() if k not in ("latency_s",
                                                                           "reason")}

@@ -234,8 +234,10 @@ def test_recognition_health_counts_decisions_rejections_and_latency(tmp_path: Pa
     load_list(store, tmp_path / "l.csv", "r", start_at=START)
     turns = (("fever", "reprompted", True, 0.12), ("fever", "accepted", False, 0.08),
              ("cough", "keypad", False, None), ("cough", "keyed", False, 0.4))
-    store.apply("r", CallOutcome("r:1:1", 1, 1, START, 60, "completed", "green", (), 0.0,
-                                 (), None, turns), store.campaign("r").settings)
+    store.apply("r", CallOutcome(id="r:1:1", contact_id=1, attempt=1, started=START, duration=60,
+                                 outcome="completed", risk="green", answers=(), cpu=0.0,
+                                 latency_s=(), reason=None, turns=turns),
+                store.campaign("r").settings)
     rows = {r["question"]: r for r in recognition(store, "r", START + 60)}
     assert rows["fever"]["turns"] == 2 and rows["fever"]["reprompted"] == 0.5
     assert rows["fever"]["rejected"] == 0.5 and rows["fever"]["p50_ms"] == 100.0

@@ -34,8 +34,9 @@ class SlowPool(FakePool):
             self.submitted_at.append((time.monotonic(), job))
             out = self.outcome(job)
             if self.drop:
-                out = CallOutcome(job.id, job.contact_id, job.attempt, job.started, 0.0,
-                                  "dropped", reason="RuntimeError: the line failed")
+                out = CallOutcome(id=job.id, contact_id=job.contact_id, attempt=job.attempt,
+                                  started=job.started, duration=0.0,
+                                  outcome="dropped", reason="RuntimeError: the line failed")
             self.due.append((time.monotonic() + self.seconds, out))
 
     def result(self, timeout: float) -> CallOutcome | None:

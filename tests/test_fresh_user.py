@@ -149,7 +149,8 @@ def _recorded_call(store: Store, campaign: str, i: int) -> None:
                                   "confidence": 0.9, "rejected": False,
                                   "listened_from_s": 1.0}]})
     contact = store.contacts_of(campaign)[i]
-    r = CallOutcome(f"{campaign}:{contact['id']}:1", contact["id"], 1, START, 10.0, "completed",
+    r = CallOutcome(id=f"{campaign}:{contact['id']}:1", contact_id=contact["id"], attempt=1,
+                    started=START, duration=10.0, outcome="completed",
                     recording=b"fLaC" + b"\0" * 100, log=log)
     recordings.save(store, campaign, r, store.campaign(campaign).settings)
 
@@ -233,7 +234,8 @@ def test_a_survey_that_cannot_be_spoken_stops_at_load_and_a_new_one_is_allowed(
     from dialer.wire import CallOutcome
 
     cid = store.contacts_of("c")[0]["id"]
-    store.apply("c", CallOutcome(f"c:{cid}:1", cid, 1, START, 5.0, "busy"),
+    store.apply("c", CallOutcome(id=f"c:{cid}:1", contact_id=cid, attempt=1, started=START,
+                                 duration=5.0, outcome="busy"),
                 store.campaign("c").settings)
     short = Path(__file__).parent / "data" / "short.yaml"
     assert change(store, "c", {}, str(short)).survey_text == short.read_text()

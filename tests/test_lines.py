@@ -40,8 +40,8 @@ def test_a_machine_gets_the_voicemail_message(robot: Robot) -> None:
     line = FakeLine([(0.3, greeting)])
     record = _call(robot, line)
     assert record.outcome == Outcome.VOICEMAIL
-    assert line.played[-1][1] == robot.say(robot.survey.language.voicemail)
-    assert line.played[-1][0] > 4.3 + 0.4 + 0.5  # after the beep, not over the greeting
+    assert line.plays[-1][1] == robot.say(robot.survey.language.voicemail)
+    assert line.plays[-1][0] > 4.3 + 0.4 + 0.5  # after the beep, not over the greeting
     assert line.hung_up_by_robot and record.turns == []
 
 

@@ -117,8 +117,9 @@ def test_recording_policies(policy: str, turns: list[Decision], outcome: Outcome
 def _recorded_result(cid: int, attempt: int = 1, outcome: str = "completed") -> CallOutcome:
     audio = (RECORDINGS / "refused.flac").read_bytes()
     log = (RECORDINGS / "refused.json").read_text(encoding="utf-8")
-    return CallOutcome(f"c:{cid}:{attempt}", cid, attempt, START, 18.0, outcome, "green",
-                       (("consent", "no", "speech"),), recording=audio, log=log)
+    return CallOutcome(id=f"c:{cid}:{attempt}", contact_id=cid, attempt=attempt, started=START,
+                       duration=18.0, outcome=outcome, risk="green",
+                       answers=(("consent", "no", "speech"),), recording=audio, log=log)
 
 
 class RecordingPool(FakePool):

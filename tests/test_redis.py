@@ -227,7 +227,8 @@ def test_delivery_never_blocks_the_event_loop_when_redis_is_away() -> None:
     async def calls() -> float:
         t0 = time.monotonic()
         for i in range(50):
-            delivery.put("c", "job", CallOutcome(f"c:{i}:1", i, 1, 0.0, 1.0, "busy"))
+            delivery.put("c", "job", CallOutcome(id=f"c:{i}:1", contact_id=i, attempt=1,
+                                                 started=0.0, duration=1.0, outcome="busy"))
             await asyncio.sleep(0)
         return time.monotonic() - t0
 
@@ -244,7 +245,6 @@ def test_rq_realtime_runs_a_workers_share_of_the_lines_at_once(
     import asyncio
 
     from dialer.dispatch.dispatcher import Dispatcher, RunParams
-    from dialer.lines.simulated import population
     from workers.rqpool import RQPool
     from workers.settings import QueueSettings
 
@@ -262,8 +262,7 @@ def test_rq_realtime_runs_a_workers_share_of_the_lines_at_once(
         pool = RQPool(QueueSettings.from_url(redis_server.url), "r")
         params = RunParams(lines=6, cps=20, batch=1, realtime=True)
         t0 = time.monotonic()
-        stats = asyncio.run(Dispatcher(store, store.campaign("r"), params, pool,
-                                       population.plan).run())
+        stats = asyncio.run(Dispatcher(store, store.campaign("r"), params, pool).run())
         wall = time.monotonic() - t0
     finally:
         worker.send_signal(signal.SIGKILL)

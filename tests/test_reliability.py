@@ -237,8 +237,10 @@ def test_a_dropped_call_uses_no_attempt_and_is_set_aside_after_three(tmp_path: P
     store = campaign_store(tmp_path, ["UTC"])
     c = store.campaign("c")
     for k in range(3):
-        assert store.apply("c", CallOutcome(f"c:1:1d{k}" if k else "c:1:1", 1, 1, START, 0.0,
-                                            "dropped", reason="EngineError: boom"), c.settings)
+        assert store.apply("c", CallOutcome(id=f"c:1:1d{k}" if k else "c:1:1", contact_id=1,
+                                            attempt=1, started=START, duration=0.0,
+                                            outcome="dropped", reason="EngineError: boom"),
+                           c.settings)
     row = store.contact(1)
     assert (row["attempts"], row["drops"], row["status"]) == (0, 3, "set_aside")
     assert row["reason"] == "EngineError: boom"
@@ -397,7 +399,8 @@ def test_names_with_escapes_are_printed_harmless(tmp_path: Path, capsys) -> None
     db = tmp_path / "s.db"
     store = Store(db)
     load_list(store, listing)
-    store.apply("c", CallOutcome("c:1:1", 1, 1, START, 9, "completed", "red"),
+    store.apply("c", CallOutcome(id="c:1:1", contact_id=1, attempt=1, started=START, duration=9,
+                                 outcome="completed", risk="red"),
                 store.campaign("c").settings)
     assert main(["followups", "c", "--db", str(db)]) == 0
     out = capsys.readouterr().out

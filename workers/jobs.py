@@ -13,24 +13,23 @@ contact's attempts.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from dialer.executor import Priority, on_speech_thread
-from dialer.lines import Line
+from dialer.lines import Line, Metered
 from dialer.lines.pacing import Pacing
-from dialer.lines.simulated import build_simulation
-from dialer.lines.simulated.line import SimulatedLine, Simulation
-from dialer.policy.settings import record_share
+from dialer.lines.registry import Backend, Shared, backend
+from dialer.policy.recording import keeps
 from dialer.robot.call import CallRecord, place_call
-from dialer.robot.recorder import RecordingLine, call_log, dumps
+from dialer.robot.outcome import outcome_of
+from dialer.robot.recorder import LogMeta, RecordingLine, call_log
 from dialer.robot.robot import Robot, build_robot
 from dialer.robot.turn import TurnLog
 from dialer.wire import Batch, CallJob, CallOutcome, EngineSpec
 from survey_scripts.loader import load_survey_text
-from survey_scripts.vocabulary import Decision, Outcome
+from survey_scripts.vocabulary import Outcome
 
 log = logging.getLogger(__name__)
 Sink = Callable[[CallOutcome], None]
@@ -64,53 +63,48 @@ OPEN = Gate()
 
 @dataclass
 class Stack:
-    """A process's robot for one survey and engine, and the simulated callees beside it."""
+    """A process's robot for one survey and engine, and its line back-end, prepared."""
 
     robot: Robot
-    simulation: Simulation
-
-    def hear_every_prompt(self) -> None:
-        """The callees hear each of the robot's prompts now, once per process, so no turn
-        waits while a prompt is heard for the first time (seconds in all)."""
-        self.simulation.ear.warm(list(self.robot.prompts().values()))
+    backend: Backend
+    prepared: object
 
 
-_stacks: dict[tuple[str, EngineSpec], Stack] = {}
-_heard: set[tuple[str, EngineSpec]] = set()
+_stacks: dict[tuple[str, EngineSpec, str], Stack] = {}
+_warm: set[tuple[str, EngineSpec, str]] = set()
+
+
+def _key(batch: Batch) -> tuple[str, EngineSpec, str]:
+    return batch.survey_hash, batch.engine, batch.line
 
 
 def stack_for(batch: Batch) -> Stack:
     """Models load once per process and stay warm across batches, one stack per frozen
-    survey and engine. On the realtime clock the callees hear every prompt first, so no
-    call waits on it mid-turn."""
-    key = (batch.survey_hash, batch.engine)
+    survey, engine and line kind. On the realtime clock the back-end warms first (the
+    simulated callees hear every prompt), so no call waits on it mid-turn."""
+    key = _key(batch)
     if key not in _stacks:
         assert batch.survey_text is not None, "the survey text travels with the first batch"
         survey = load_survey_text(batch.survey_text, f"the survey of {batch.campaign}")
         robot = build_robot(survey, batch.engine)
-        _stacks[key] = Stack(robot, build_simulation(survey, batch.engine.engine, robot))
+        back = backend(batch.line)
+        shared = Shared(survey, batch.engine.engine, robot.synth, robot.prompts())
+        _stacks[key] = Stack(robot, back, back.prepare(shared))
     stack = _stacks[key]
-    if batch.realtime and key not in _heard:
-        stack.hear_every_prompt()
-        _heard.add(key)
+    if batch.realtime and key not in _warm:
+        stack.backend.warm(stack.prepared)
+        _warm.add(key)
     return stack
 
 
 def has_stack(batch: Batch) -> bool:
-    return (batch.survey_hash, batch.engine) in _stacks
-
-
-def open_line(job: CallJob, stack: Stack, pacing: Pacing) -> Line:
-    """The line back-end the job's line data names."""
-    kind = job.line.get("kind", "simulated")
-    if kind == "simulated":
-        return SimulatedLine(stack.simulation, job.line, pacing)
-    raise ValueError(f"no line back-end {kind!r} in this worker")
+    return _key(batch) in _stacks
 
 
 def dropped(job: CallJob, reason: str) -> CallOutcome:
-    return CallOutcome(job.id, job.contact_id, job.attempt, job.started, 0.0,
-                       Outcome.DROPPED.value, reason=reason[:300])
+    return CallOutcome(id=job.id, contact_id=job.contact_id, attempt=job.attempt,
+                       started=job.started, duration=0.0, outcome=Outcome.DROPPED.value,
+                       reason=reason[:300])
 
 
 async def run_calls(batch: Batch, sink: Sink, pacing: Pacing,
@@ -151,60 +145,26 @@ async def run_job(job: CallJob, stack: Stack, pacing: Pacing,
                   on_turn: Callable[[TurnLog], None] | None = None,
                   record: str = "none") -> CallOutcome:
     """One call; where the campaign records, through a recording line, with the notice."""
-    line = open_line(job, stack, pacing)
+    line = stack.backend.open(stack.prepared, job.line, pacing)
     if record == "none":
-        return outcome_of(job, await place_call(stack.robot, line, job.number, job.ext,
-                                                on_turn))
+        done = await place_call(stack.robot, line, job.number, job.ext, on_turn)
+        return outcome_of(job, _metered(done, line))
     tap = RecordingLine(line)
     try:
         done = await place_call(stack.robot, tap, job.number, job.ext, on_turn, notice=True)
     except Exception as e:  # keep what the line carried: a drop is worth hearing
         log.exception("call %s failed inside healthdial; reported as dropped", job.id)
         done = CallRecord(Outcome.DROPPED, reason=f"{type(e).__name__}: {e}"[:300])
-    outcome = outcome_of(job, done)
-    if tap.plays and keeps(record, job.id, done):
-        meta = {"attempt_id": job.id, "contact_id": job.contact_id, "attempt": job.attempt,
-                "survey": stack.robot.survey.name, "notice": True}
-        outcome = replace(outcome, recording=tap.flac(), log=dumps(
-            call_log(tap, done, stack.robot.listener.recognizer.name, meta)))
+    outcome = outcome_of(job, _metered(done, line))
+    if tap.plays and keeps(record, job.id, done.outcome, [t.decision for t in done.turns]):
+        meta = LogMeta(job.id, job.contact_id, job.attempt, stack.robot.survey.name)
+        outcome = replace(outcome, recording=tap.flac(), log=call_log(
+            tap, done, stack.robot.listener.recognizer.name, meta).to_json())
     return outcome
 
 
-def keeps(policy: str, attempt_id: str, record: CallRecord) -> bool:
-    """Whether a recording policy keeps this call: all of them; the failed ones (a
-    reprompt, a denied read-back, the keypad, an unanswered question, a drop); or a
-    sample, the same calls on every run (by attempt id)."""
-    if policy == "all":
-        return True
-    if policy == "failed":
-        failing = {Decision.REPROMPTED, Decision.DENIED, Decision.KEYPAD, Decision.UNANSWERED}
-        return record.outcome == Outcome.DROPPED or any(
-            t.decision in failing for t in record.turns)
-    share = record_share(policy) or 0.0
-    digest = hashlib.blake2b(attempt_id.encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "big") / 2**32 < share
-
-
-def outcome_of(job: CallJob, record: CallRecord) -> CallOutcome:
-    r = record.result
-    answers = tuple((q, None if a.value is None else _text(a.value), a.how)
-                    for q, a in r.answers.items())
-    reason = record.reason or "; ".join(r.rule_errors) or None
-    if r.rule_errors:
-        log.warning("call %s: %s", job.id, reason)
-    surveyed = record.outcome not in (Outcome.VOICEMAIL, Outcome.BUSY, Outcome.NO_ANSWER,
-                                      Outcome.INVALID_NUMBER, Outcome.DROPPED)
-    return CallOutcome(job.id, job.contact_id, job.attempt, job.started, record.audio_s,
-                       record.outcome.value, r.risk if surveyed else None,
-                       answers if surveyed else (), record.cpu_s,
-                       tuple(round(x, 4) for x in record.latency_s), reason,
-                       tuple((t.prompt.question_id or "", t.decision.value,
-                              bool(t.recognition and t.recognition.rejected),
-                              None if t.latency_s is None else round(t.latency_s, 4))
-                             for t in record.turns if t.decision is not None))
-
-
-def _text(value: str | float) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+def _metered(record: CallRecord, line: Line) -> CallRecord:
+    """A simulated far end spends this process's CPU too: the call's cost includes it."""
+    if isinstance(line, Metered):
+        record.cpu_s += line.cpu_s
+    return record

@@ -29,7 +29,7 @@ from dialer.policy.hours import never_open
 from dialer.policy.settings import CampaignSettings
 from dialer.store import Campaign, Store
 from dialer.store.schema import survey_hash
-from dialer.wire import EngineSpec
+from dialer.wire import EngineSpec, LineConfig
 from speech import engines
 from survey_scripts.dialog import every_phrase, every_prompt
 from survey_scripts.errors import EngineError, SurveyError, UsageError
@@ -194,8 +194,8 @@ def _new_campaign(req: LoadRequest, region: str) -> Campaign:
     start = req.start_at if req.start_at is not None else time.time()
     return Campaign(req.campaign, str(Path(req.script).resolve()), region, settings, start,
                     text, survey_hash(text), spec,
-                    {"kind": "simulated", "seed": 1 if req.seed is None else req.seed,
-                     "callees": req.callees or "duplex"})
+                    LineConfig("simulated", 1 if req.seed is None else req.seed,
+                               req.callees or "duplex"))
 
 
 def _refuse_changes(c: Campaign, req: LoadRequest, region: str) -> None:
@@ -213,8 +213,8 @@ def _refuse_changes(c: Campaign, req: LoadRequest, region: str) -> None:
                        f"`healthdial set {c.name} ...`)")
     if req.seed is not None and req.seed != c.seed:
         changed.append(f"--seed (the campaign's is {c.seed})")
-    if req.callees is not None and req.callees != c.line.get("callees", "duplex"):
-        changed.append(f"--callees (the campaign's are {c.line.get('callees', 'duplex')})")
+    if req.callees is not None and req.callees != c.line.callees:
+        changed.append(f"--callees (the campaign's are {c.line.callees})")
     if (req.engine or req.vosk_model) and EngineSpec(*engines.choose(
             req.engine, req.vosk_model, _language(c))) != c.engine:
         changed.append(f"--engine/--vosk-model (the campaign's is {c.engine.engine}"

@@ -12,6 +12,7 @@ import getpass
 from typing import Any
 
 from dialer.commands.common import db_arg
+from dialer.store import ControlState
 from survey_scripts.errors import UsageError
 
 _DONE = {"pause": "paused", "resume": "resumed", "stop": "stopped"}
@@ -33,15 +34,16 @@ def cmd_control(args: argparse.Namespace) -> int:
 
     store = Store(args.db, create=False)
     control = store.campaign(args.campaign).control
-    if control.state == "stopped":
+    if control.state == ControlState.STOPPED:
         raise UsageError(f"campaign {args.campaign!r} is stopped; it cannot be "
                          f"{_DONE[args.action]}")
     if args.action == "stop" and not args.yes:
         raise UsageError(f"stopping {args.campaign!r} is permanent: run again with --yes")
-    state = {"pause": "paused", "resume": "active", "stop": "stopped"}[args.action]
+    state = {"pause": ControlState.PAUSED, "resume": ControlState.ACTIVE,
+             "stop": ControlState.STOPPED}[args.action]
     who = f"cli:{getpass.getuser()}"
     store.set_control(args.campaign, state, f"{_DONE[args.action]} by {who}"
-                      if state != "active" else None)
+                      if state != ControlState.ACTIVE else None)
     store.audit(who, args.action, args.campaign)
     print(f"campaign {args.campaign}: {state}")
     return 0

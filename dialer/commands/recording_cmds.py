@@ -113,7 +113,7 @@ def _replay_campaign(args: argparse.Namespace) -> Any:
 
 def _source(given: str | None, campaign: Any, audio: Path) -> str:
     """A simulated campaign's callees are synthetic voices, whatever is said."""
-    simulated = campaign is not None and campaign.line.get("kind", "simulated") == "simulated"
+    simulated = campaign is not None and campaign.line.kind == "simulated"
     if simulated and given == "real":
         raise UsageError(f"{audio}: a call of the simulated campaign {campaign.name!r}: its "
                          "callee is a synthetic voice, not --source real")
@@ -126,21 +126,25 @@ def cmd_corpus_add(args: argparse.Namespace) -> int:
     from dialer.campaign.admin import frozen_survey
     from dialer.lines.recorded import callee_channel
     from dialer.recordings.corpus import add_item, label_problem
-    from dialer.recordings.replay import _read
+    from dialer.recordings.replay import read_log
     from dialer.store import Store
     from speech.audio import Audio
     from speech.channel import RATE
 
     audio = Path(args.recording)
-    log = _read(audio)
-    if not 1 <= args.turn <= len(log["turns"]):
-        raise UsageError(f"{audio}: turns are 1 to {len(log['turns'])}")
-    turn = log["turns"][args.turn - 1]
+    try:
+        log = read_log(audio)
+    except ValueError as e:
+        raise UsageError(f"{audio.with_suffix('.json')}: not a healthdial call log (it lacks"
+                         f" or mangles {e})") from e
+    if not 1 <= args.turn <= len(log.turns):
+        raise UsageError(f"{audio}: turns are 1 to {len(log.turns)}")
+    turn = log.turns[args.turn - 1]
     callee = callee_channel(audio)
-    lo = max(0, int((turn["listened_from_s"] - 0.1) * RATE))
-    hi = int(turn["ended_s"] * RATE)
+    lo = max(0, int((turn.listened_from_s - 0.1) * RATE))
+    hi = int(turn.ended_s * RATE)
     name = f"{audio.stem}-t{args.turn}"
-    question = turn["prompt"]["question"] or ""
+    question = turn.prompt.question or ""
     store = Store(args.db, create=False) if Path(args.db).exists() else None
     known = store.recordings_of_path(str(audio.resolve())) if store else []
     source = _source(args.source, store.campaign(known[0]["campaign"]) if store and known

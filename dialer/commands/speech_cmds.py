@@ -77,7 +77,8 @@ def cmd_call(args: argparse.Namespace) -> int:
     from dialer.robot.call import run_survey
 
     robot, engine = _robot(args)
-    sim = build_simulation(robot.survey, engine.engine, robot, args.callees == "duplex")
+    sim = build_simulation(robot.survey, engine.engine, robot.synth, robot.prompts(),
+                           args.callees == "duplex")
     persona = make_persona(args.seed, robot.survey)
     print(f"callee: voice {persona.voice}, habits {persona.habits}")
     line = SimulatedLine.with_person(sim, persona)

@@ -34,10 +34,11 @@ from dialer.console.context import SNAPSHOTS, STORE, in_store
 from dialer.console.snapshot import campaign_list, districts
 from dialer.policy.contacts import mask, normalize, parse_dnc
 from dialer.policy.settings import cps_problem
-from dialer.store import Store
+from dialer.store import ControlState, Store
 from survey_scripts.errors import HealthdialError
 
-CONTROL = {"pause": "paused", "resume": "active", "stop": "stopped"}
+CONTROL = {"pause": ControlState.PAUSED, "resume": ControlState.ACTIVE,
+           "stop": ControlState.STOPPED}
 
 
 def routes(app: web.Application) -> None:
@@ -119,10 +120,10 @@ async def control(request: web.Request) -> web.Response:
         current = await in_store(request.app, store.control, name)
     except HealthdialError as e:
         return error(404, str(e))
-    if current.state == "stopped":
+    if current.state == ControlState.STOPPED:
         return error(409, f"campaign {name!r} is stopped; it cannot be {action}d")
     state = CONTROL[action]
-    reason = None if state == "active" else f"{action}d by {who.name}"
+    reason = None if state == ControlState.ACTIVE else f"{action}d by {who.name}"
     new = await in_store(request.app, store.set_control, name, state, reason)
     await in_store(request.app, store.audit, who.name, action, name)
     return web.json_response({"name": name, "control": new.state, "reason": new.reason})

@@ -17,7 +17,7 @@ from typing import Any
 from dialer.campaign.reports import prevalence, status
 from dialer.dispatch.lock import is_running
 from dialer.policy.hours import is_open
-from dialer.store import Store
+from dialer.store import ControlState, Store
 from survey_scripts.vocabulary import CONTACTED, RESPONSIVE, UNCONTACTED, Decision, Outcome
 
 STALE_S = 5.0  # live figures older than this: no dispatcher is writing them
@@ -28,11 +28,11 @@ HEALTH = (Decision.REPROMPTED, Decision.CONFIRMING, Decision.KEYPAD, Decision.UN
 
 def state_of(store: Store, name: str, control_state: str, pending: int) -> str:
     """idle (loaded, or no live dispatcher), running, paused, stopped, finished."""
-    if control_state == "stopped":
+    if control_state == ControlState.STOPPED:
         return "stopped"
     if pending == 0:
         return "finished"
-    if control_state == "paused":
+    if control_state == ControlState.PAUSED:
         return "paused"
     return "running" if is_running(store.path, name) else "idle"
 

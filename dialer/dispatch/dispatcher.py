@@ -28,9 +28,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from dialer.dispatch import spool
+from dialer.lines.registry import PlannedCall, backend
 from dialer.policy.hours import next_open
 from dialer.recordings import files as recordings
-from dialer.store import Campaign, Control, Store
+from dialer.store import Campaign, Control, ControlState, Store
 from dialer.wire import Batch, CallJob, CallOutcome
 from survey_scripts.errors import StoreError
 from survey_scripts.vocabulary import Outcome
@@ -49,11 +50,6 @@ class Pool(Protocol):
 TICK_S = 0.5  # the operator's controls are read this often (they act within 2 s)
 BREAKER_WINDOW = 20  # the circuit breaker looks at this many latest calls...
 BREAKER_SHARE = 0.5  # ...and pauses the campaign when more than this share failed
-
-
-# the line back-end's own data for one call (simulated: its seed and nominal hour); the
-# dispatcher passes it along without reading it
-LinePlan = Callable[[Campaign, sqlite3.Row, int], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -98,10 +94,9 @@ class RunStats:
 
 class Dispatcher:
     def __init__(self, store: Store, campaign: Campaign, params: RunParams, pool: Pool,
-                 plan: LinePlan | None = None,
                  on_result: Callable[[RunStats], None] | None = None) -> None:
         self.store, self.c, self.p, self.pool = store, campaign, params, pool
-        self.plan = plan or (lambda _c, _row, _attempt: {})
+        self.line = backend(campaign.line.kind)  # plans each call's LineSpec, unread here
         self.on_result = on_result or (lambda _s: None)
         self.stats = RunStats()
         self.contacts = {r["id"]: r for r in store.pending(campaign.name)}
@@ -123,19 +118,19 @@ class Dispatcher:
 
     async def run(self) -> RunStats:
         t0 = time.monotonic()
-        self.pool.set_paused(self.control.state == "paused")
+        self.pool.set_paused(self.control.state == ControlState.PAUSED)
         try:
             while self.due or self.inflight:
-                if self.control.state == "stopped" and not self.inflight:
+                if self.control.state == ControlState.STOPPED and not self.inflight:
                     self.stats.stopped = True
                     break
-                if self.control.state == "active":
+                if self.control.state == ControlState.ACTIVE:
                     await self._dispatch()
                 if not self.inflight:
-                    if not self.free and self.control.state == "active":
+                    if not self.free and self.control.state == ControlState.ACTIVE:
                         raise RuntimeError("no line free and none in flight: lines leaked")
-                    if self.p.realtime or self.control.state != "active":
-                        await asyncio.sleep(TICK_S if self.control.state != "active"
+                    if self.p.realtime or self.control.state != ControlState.ACTIVE:
+                        await asyncio.sleep(TICK_S if self.control.state != ControlState.ACTIVE
                                             else self._idle_s())
                     await asyncio.to_thread(self._tick, True)
                     continue
@@ -155,14 +150,16 @@ class Dispatcher:
         row = self.contacts[cid]
         attempt = row["attempts"] + 1
         drops = f"d{row['drops']}" if row["drops"] else ""
+        planned = PlannedCall(self.c.line, cid, attempt, row["ext"], row["timezone"],
+                              self.c.start_at, self.c.settings)
         return CallJob(id=f"{self.c.name}:{cid}:{attempt}{drops}", contact_id=cid,
                        attempt=attempt, number=row["e164"], ext=row["ext"], started=start,
-                       line=self.plan(self.c, row, attempt))
+                       line=self.line.plan(planned))
 
     def _batch(self, calls: list[CallJob]) -> Batch:
         assert self.c.survey_hash is not None
         return Batch(self.c.name, self.c.survey_hash, self.c.survey_text, self.c.engine,
-                     self.p.realtime, tuple(calls), self.c.settings.record)
+                     self.p.realtime, tuple(calls), self.c.settings.record, self.c.line.kind)
 
     async def _dispatch(self) -> None:
         batch: list[CallJob] = []
@@ -282,9 +279,9 @@ class Dispatcher:
         if control.state != self.control.state:
             log.info("campaign %s: %s%s", self.c.name, control.state,
                      f" ({control.reason})" if control.reason else "")
-        if control.state != self.control.state or control.state != "active":
-            self.pool.set_paused(control.state != "active")  # again while paused: a worker
-            # that missed it (Redis away) learns it now
+        if control.state != self.control.state or control.state != ControlState.ACTIVE:
+            # again while paused: a worker that missed it (Redis away) learns it now
+            self.pool.set_paused(control.state != ControlState.ACTIVE)
         if control.line_cap != self.control.line_cap:
             self._recap(control.line_cap)
         if control.cps != self.control.cps:
@@ -325,11 +322,11 @@ class Dispatcher:
         self._recent.append(r.outcome == Outcome.DROPPED)
         failed = sum(self._recent)
         if len(self._recent) == BREAKER_WINDOW and failed > BREAKER_SHARE * BREAKER_WINDOW \
-                and self.control.state == "active":
+                and self.control.state == ControlState.ACTIVE:
             reason = (f"circuit breaker: {failed} of the last {BREAKER_WINDOW} calls failed "
                       f"(last: {r.reason or 'no reason given'})")
             log.warning("campaign %s paused: %s", self.c.name, reason)
-            self._take(self.store.set_control(self.c.name, "paused", reason))
+            self._take(self.store.set_control(self.c.name, ControlState.PAUSED, reason))
             self.store.audit("circuit breaker", "pause", self.c.name, reason)
 
     def _apply(self, r: CallOutcome) -> None:

@@ -19,9 +19,8 @@ from dialer.campaign.admin import check_engine, check_speakable, frozen_survey
 from dialer.dispatch import spool
 from dialer.dispatch.dispatcher import Dispatcher, RunParams, RunStats
 from dialer.dispatch.lock import CampaignLock
-from dialer.lines.simulated import population
 from dialer.recordings import files as recordings
-from dialer.store import Campaign, Store
+from dialer.store import Campaign, ControlState, Store
 from survey_scripts.errors import UsageError
 from workers.embedded import EmbeddedPool
 from workers.rqjobs import calls_queue
@@ -63,7 +62,7 @@ def run(store: Store, campaign: str, params: RunParams, progress: bool = True,
     calls per second come from the campaign's control; `given` (from `run --lines/--cps`)
     wins and is stored."""
     c = store.campaign(campaign)
-    if c.control.state == "stopped":
+    if c.control.state == ControlState.STOPPED:
         why = c.control.reason or "by an operator"
         raise UsageError(f"campaign {campaign!r} was stopped ({why}); a stopped campaign is "
                          "not run again")
@@ -107,7 +106,7 @@ def _dispatch(store: Store, c: Campaign, params: RunParams, pool: EmbeddedPool |
 
         log.info("campaign %s: %d contacts to call on %d lines, %d worker processes",
                  c.name, total, params.lines, params.processes)
-        dispatcher = Dispatcher(store, c, params, pool, population.plan, shown)
+        dispatcher = Dispatcher(store, c, params, pool, shown)
         return asyncio.run(dispatcher.run())
 
 

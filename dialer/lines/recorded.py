@@ -11,14 +11,15 @@ the recorded course (the replay says so and stops comparing there).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import soundfile
 
-from dialer.lines import Dialled
+from dialer.calllog import CallLog
+from dialer.lines import RING_TIMEOUT_S, Dialled, EndCause, Progress
 from dialer.lines.pacing import FAST, Pacing
-from speech.channel import RATE, ulaw_decode, ulaw_encode
+from dialer.lines.playout import LineBase
+from speech.channel import RATE, ulaw_encode
 from survey_scripts.errors import AudioError
 
 
@@ -33,13 +34,11 @@ def callee_channel(path: Path) -> np.ndarray:
     return np.ascontiguousarray(audio[:, -1])
 
 
-class RecordedLine:
-    paced: bool
-    cpu_s = 0.0
-
+class RecordedLine(LineBase):
     def __init__(self, callee: np.ndarray, plays: list[int], pacing: Pacing = FAST) -> None:
         """`callee`: the callee's channel from the answer on; `plays`: the sample at which
         each of the robot's plays started in the recording."""
+        super().__init__()
         self.callee, self.pacing = callee, pacing.fresh()
         self.paced = self.pacing.realtime
         self.starts = list(plays)
@@ -47,16 +46,15 @@ class RecordedLine:
         self.off_course = False
         self._t = 0  # the robot's line time, samples
         self._offset = 0  # recording position minus line time
-        self._out = np.zeros(0, dtype=np.int16)
-        self._out_at = 0
-        self._hung_up = False
+        self._we_hung_up = False
 
     @classmethod
-    def from_log(cls, audio: Path, log: dict[str, Any], pacing: Pacing = FAST) -> RecordedLine:
-        return cls(callee_channel(audio), [p["at"] for p in log["plays"]], pacing)
+    def from_log(cls, audio: Path, log: CallLog, pacing: Pacing = FAST) -> RecordedLine:
+        return cls(callee_channel(audio), [p.at for p in log.plays], pacing)
 
-    async def dial(self, number: str) -> Dialled:
+    async def dial(self, number: str, ring_timeout_s: float = RING_TIMEOUT_S) -> Dialled:
         self.pacing.start()
+        self.noted(Progress.ANSWERED, 0.0)
         return Dialled.ANSWERED
 
     def play(self, audio: bytes) -> None:
@@ -65,25 +63,25 @@ class RecordedLine:
         else:
             self.off_course = True
         self.plays += 1
-        self._out, self._out_at = ulaw_decode(audio), self._t
-
-    def stop(self) -> None:
-        self._out = self._out[:self._t - self._out_at]
-
-    def playing_left(self) -> int:
-        return max(0, self._out_at + len(self._out) - self._t)
+        super().play(audio)
 
     async def receive(self, n: int) -> bytes:
         start = self._t + self._offset
-        end = min(start + n, len(self.callee)) if not self._hung_up else start
+        end = min(start + n, len(self.callee)) if not self._we_hung_up else start
         got = max(0, end - start)
+        if got < n and not self._we_hung_up:  # the recording ends: the callee hung up
+            self.ended(EndCause.CALLEE_HUNG_UP)
         await self.pacing.until((self._t + got) / RATE)
         x = self.callee[start:end] if not self.off_course else np.zeros(got, dtype=np.int16)
         self._t += got
         return ulaw_encode(x)
 
     async def hangup(self) -> None:
-        self._hung_up = True
+        self.ended(EndCause.WE_HUNG_UP)
+        self._we_hung_up = True
+
+    def elapsed(self) -> int:
+        return self._t
 
     def now(self) -> float:
         return self._t / RATE

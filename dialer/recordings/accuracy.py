@@ -79,7 +79,8 @@ def score_calls(robot: Robot, sim: Simulation, seeds: range) -> Report:
 
 def _worker(survey: Survey, engine: EngineSpec, seeds: range, duplex: bool) -> Report:
     robot = build_robot(survey, engine)
-    return score_calls(robot, build_simulation(survey, engine.engine, robot, duplex), seeds)
+    return score_calls(robot, build_simulation(survey, engine.engine, robot.synth, robot.prompts(),
+                                               duplex), seeds)
 
 
 def run_accuracy(survey: Survey | None, engine: EngineSpec, calls: int, seed: int,

@@ -12,7 +12,6 @@ every recording of that number at once, corpus copies included.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import re
@@ -20,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dialer.calllog import CallLog
 from dialer.policy.settings import CampaignSettings
 from dialer.store import Store
 from dialer.wire import CallOutcome
@@ -55,8 +55,8 @@ def save(store: Store, campaign: str, r: CallOutcome, settings: CampaignSettings
             with contextlib.suppress(OSError):
                 path.unlink()
         raise
-    turns = [(i, t["prompt"]["question"], t["decision"], t["confidence"], int(t["rejected"]),
-              t["listened_from_s"]) for i, t in enumerate(json.loads(r.log)["turns"])]
+    turns = [(i, t.prompt.question, t.decision, t.confidence, int(t.rejected),
+              t.listened_from_s) for i, t in enumerate(CallLog.from_json(r.log).turns)]
     keep = time.time() + settings.keep_days * 86400
     return store.add_recording(campaign, r, str(audio), str(text),
                                len(r.recording) + len(r.log), keep, turns)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dialer.calllog import CallLog, LoggedTurn
 from dialer.lines.recorded import RecordedLine
 from dialer.robot.call import place_call
 from dialer.robot.robot import Robot, build_robot
@@ -83,10 +84,10 @@ class Report:
                                for c in self.calls]}
 
 
-def _then(t: dict[str, Any]) -> dict[str, Any]:
-    return {"question": t["prompt"]["question"], "kind": t["prompt"]["kind"],
-            "decision": t["decision"], "interpreted": t.get("interpreted"),
-            "transcript": t["transcript"], "confidence": t["confidence"]}
+def _then(t: LoggedTurn) -> dict[str, Any]:
+    return {"question": t.prompt.question, "kind": t.prompt.kind, "decision": t.decision,
+            "interpreted": t.interpreted, "transcript": t.transcript,
+            "confidence": t.confidence}
 
 
 def _now(t: TurnLog) -> dict[str, Any]:
@@ -95,12 +96,11 @@ def _now(t: TurnLog) -> dict[str, Any]:
             "transcript": t.heard.transcript, "confidence": round(t.heard.confidence, 3)}
 
 
-def replay_one(robot: Robot, audio: Path, log: dict[str, Any]) -> CallReplay:
+def replay_one(robot: Robot, audio: Path, log: CallLog) -> CallReplay:
     line = RecordedLine.from_log(audio, log)
-    record = asyncio.run(place_call(robot, line, "", str(log.get("ext", "")),
-                                    notice=bool(log.get("notice"))))
+    record = asyncio.run(place_call(robot, line, "", log.ext, notice=log.notice))
     out = CallReplay(str(audio))
-    for i, then in enumerate(log["turns"]):
+    for i, then in enumerate(log.turns):
         now = record.turns[i] if i < len(record.turns) else None
         pair = TurnPair(i + 1, _then(then), _now(now) if now else None)
         if pair.now is None or (pair.now["question"], pair.now["kind"]) != (
@@ -109,25 +109,27 @@ def replay_one(robot: Robot, audio: Path, log: dict[str, Any]) -> CallReplay:
             now_says = "ends the call" if now is None else \
                 f"says {now.prompt.kind.value} {now.prompt.question_id}"
             out.note = (f"at turn {i + 1} the robot now {now_says} where the recording has "
-                        f"{then['prompt']['kind']} {then['prompt']['question']}: the rest is "
+                        f"{then.prompt.kind} {then.prompt.question}: the rest is "
                         "not compared")
             out.pairs.append(pair)
             break
         out.pairs.append(pair)
-    if out.left_course_at is None and len(record.turns) > len(log["turns"]):
-        out.left_course_at = len(log["turns"]) + 1
+    if out.left_course_at is None and len(record.turns) > len(log.turns):
+        out.left_course_at = len(log.turns) + 1
         out.note = "the robot now asks more than the recording answers: the rest is not compared"
     return out
 
 
-def _read(audio: Path) -> dict[str, Any]:
+def read_log(audio: Path) -> CallLog:
+    """The log beside a recording, any format so far."""
     log_path = audio.with_suffix(".json")
     try:
-        log: dict[str, Any] = json.loads(log_path.read_text(encoding="utf-8"))
+        text = log_path.read_text(encoding="utf-8")
+        json.loads(text)
     except (OSError, ValueError) as e:
         raise AudioError(f"{log_path}: the recording's log cannot be read ({e}); a recording"
                          " is a .flac with its .json beside it") from e
-    return log
+    return CallLog.from_json(text)  # ValueError: not a call log (the caller says so)
 
 
 def replay_files(paths: list[Path], script: str | Path | None = None,
@@ -145,7 +147,7 @@ def replay_files(paths: list[Path], script: str | Path | None = None,
         try:
             if not path.exists():
                 raise AudioError(f"{path}: no such recording")
-            report.calls.append(replay_one(robot, path, _read(path)))
+            report.calls.append(replay_one(robot, path, read_log(path)))
         except AudioError as e:  # one bad recording never stops the others
             report.skipped.append(str(e))
         except (KeyError, TypeError, ValueError, IndexError) as e:

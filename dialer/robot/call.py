@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dialer.lines import Dialled, Line
-from dialer.robot.pickup import dial_extension, drain, leave_message, who_answered
+from dialer.lines import RING_TIMEOUT_S, Dialled, EndCause, Line, Progress
+from dialer.robot.pickup import Answered, dial_extension, drain, leave_message, who_answered
 from dialer.robot.robot import Robot
 from dialer.robot.turn import TurnLog, take_turn
 from survey_scripts.dialog import Dialog, Heard, Result
@@ -26,8 +26,10 @@ class CallRecord:
     result: Result = field(default_factory=Result)
     turns: list[TurnLog] = field(default_factory=list)
     audio_s: float = 0.0  # line time from dialling to hang-up
-    cpu_s: float = 0.0  # CPU of the robot and of the line's back-end for this call
+    cpu_s: float = 0.0  # CPU of the robot (and, added by the job, of a simulated far end)
     reason: str | None = None  # why a call was dropped
+    end_cause: EndCause | None = None
+    progress: list[tuple[float, Progress]] = field(default_factory=list)
 
     @property
     def latency_s(self) -> list[float]:
@@ -37,29 +39,32 @@ class CallRecord:
 
 async def place_call(robot: Robot, line: Line, number: str, ext: str = "",
                      on_turn: Callable[[TurnLog], None] | None = None,
-                     notice: bool = False) -> CallRecord:
+                     notice: bool = False, ring_timeout_s: float = RING_TIMEOUT_S) -> CallRecord:
     """Dial, and whoever answers gets what fits: the survey, or a message on a machine."""
     record = CallRecord()
     try:
-        dialled = await line.dial(number)
+        dialled = await line.dial(number, ring_timeout_s)
         if dialled != Dialled.ANSWERED:
             record.outcome = _NOT_ANSWERED[dialled]
-            record.reason = "the line failed" if dialled == Dialled.FAILED else None
+            record.reason = "the network refused the call" if dialled == Dialled.FAILED \
+                else None
         elif ext and not await dial_extension(line, ext):
             record.outcome = Outcome.NO_ANSWER  # the switchboard hung up on the extension
         else:
             kind = await who_answered(line)
-            if kind == "machine":
+            if kind == Answered.MACHINE:
                 await leave_message(robot, line)
                 record.outcome = Outcome.VOICEMAIL
-            elif kind == "hangup":
+            elif kind == Answered.HANGUP:
                 record.outcome = Outcome.NO_ANSWER
             else:  # a person, or silence: the survey (a silent line hears it, says nothing)
                 await run_survey(robot, line, record, on_turn, notice)
     finally:  # an error or a cancellation (a call cut short) still hangs up the line
         await line.hangup()
     record.audio_s = line.now()
-    record.cpu_s += line.cpu_s
+    record.progress, record.end_cause = list(line.progress), line.end_cause
+    if record.end_cause == EndCause.LINE_LOST:  # nobody's answer: no attempt used
+        record.outcome, record.reason = Outcome.DROPPED, "the line was lost mid-call"
     return record
 
 

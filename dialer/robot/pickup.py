@@ -8,14 +8,15 @@ a person simply hears the survey, as it would from any robot on a real line.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import numpy as np
 
 from dialer.executor import Priority, on_speech_thread
 from dialer.lines import Line
 from dialer.robot.robot import Robot
-from speech import dtmf
 from speech.amd import find_beep, kind_of, opening
-from speech.channel import RATE, ulaw_decode, ulaw_encode
+from speech.channel import RATE, ulaw_decode
 
 BEEP_CHUNK = RATE // 2  # the beep is looked for every half second of greeting...
 BEEP_WAIT_S = 30.0  # ...for at most this long; then the message is left anyway
@@ -29,22 +30,33 @@ async def drain(line: Line) -> bool:
     return True
 
 
+class Answered(StrEnum):
+    """Who is on the line once it answered, as the opening audio tells."""
+
+    HUMAN = "human"
+    MACHINE = "machine"
+    SILENCE = "silence"
+    HANGUP = "hangup"
+
+
 async def dial_extension(line: Line, ext: str) -> bool:
-    """The extension as keypad tones, once the switchboard has answered."""
-    line.play(ulaw_encode(dtmf.tones(ext)))
+    """The extension as keypad tones (in band or out, as the line carries them), once the
+    switchboard has answered."""
+    line.send_digits(ext)
     return await drain(line)
 
 
-async def who_answered(line: Line) -> str:
-    """"human" | "machine" | "silence" | "hangup", from the opening audio as it arrives."""
+async def who_answered(line: Line) -> Answered:
+    """From the opening audio after the answer, as it arrives; early media (a greeting
+    played before the answer) never reaches here, so it cannot pass for a machine."""
     feeder = opening()
     while not feeder.ep.over:
         want = feeder.samples_left()
         x = ulaw_decode(await line.receive(want))
         if len(x) < want:
-            return "hangup"
+            return Answered.HANGUP
         feeder.feed(x)
-    return kind_of(feeder.ep)
+    return Answered(kind_of(feeder.ep))
 
 
 async def leave_message(robot: Robot, line: Line) -> None:

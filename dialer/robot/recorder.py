@@ -12,57 +12,77 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import soundfile
 
-from dialer.lines import Dialled, Line
+from dialer.calllog import CallLog, LoggedAnswer, LoggedPlay, LoggedPrompt, LoggedTurn
+from dialer.lines import RING_TIMEOUT_S, Dialled, Digit, EndCause, Line, Progress
 from dialer.robot.call import CallRecord
+from dialer.robot.turn import TurnLog
 from speech.channel import RATE, ulaw_decode
-
-FORMAT = 1  # the layout of recordings and their logs; bumped if either changes
 
 
 class RecordingLine:
-    """A Line that passes everything through and keeps what it carried."""
+    """A Line that passes everything through and keeps what it carried, placed by the
+    line's own clock (samples since the answer)."""
 
     def __init__(self, inner: Line) -> None:
         self.inner = inner
         self.paced = inner.paced
+        self.echo_delay_s = inner.echo_delay_s
         self._answered_at: float | None = None  # line time of the answer
         self._incoming: list[bytes] = []
-        self._received = 0  # samples from the far end since the answer
         self.plays: list[list[Any]] = []  # [at sample, audio, samples kept]
 
     @property
-    def cpu_s(self) -> float:
-        return self.inner.cpu_s
+    def progress(self) -> list[tuple[float, Progress]]:
+        return self.inner.progress
 
-    async def dial(self, number: str) -> Dialled:
-        dialled = await self.inner.dial(number)
+    @property
+    def early_media(self) -> bytes:
+        return self.inner.early_media
+
+    @property
+    def end_cause(self) -> EndCause | None:
+        return self.inner.end_cause
+
+    async def dial(self, number: str, ring_timeout_s: float = RING_TIMEOUT_S) -> Dialled:
+        dialled = await self.inner.dial(number, ring_timeout_s)
         self._answered_at = self.inner.now()
         return dialled
 
     def play(self, audio: bytes) -> None:
-        self.plays.append([self._received, audio, len(audio)])
+        self.plays.append([self.inner.elapsed(), audio, len(audio)])
         self.inner.play(audio)
 
     def stop(self) -> None:
         if self.plays:
             at, audio, _ = self.plays[-1]
-            self.plays[-1][2] = min(len(audio), self._received - at)
+            self.plays[-1][2] = min(len(audio), self.inner.elapsed() - at)
         self.inner.stop()
 
     def playing_left(self) -> int:
         return self.inner.playing_left()
 
+    def played(self) -> int:
+        return self.inner.played()
+
+    def elapsed(self) -> int:
+        return self.inner.elapsed()
+
     async def receive(self, n: int) -> bytes:
         data = await self.inner.receive(n)
         self._incoming.append(data)
-        self._received += len(data)
         return data
+
+    def send_digits(self, keys: str) -> None:
+        self.inner.send_digits(keys)
+
+    def digits(self) -> list[Digit]:
+        return self.inner.digits()
 
     async def hangup(self) -> None:
         await self.inner.hangup()
@@ -91,40 +111,45 @@ class RecordingLine:
         return buf.getvalue()
 
 
-def call_log(line: RecordingLine, record: CallRecord, engine: str,
-             meta: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class LogMeta:
+    """Who the recorded call was: the attempt, and whether the robot said it records."""
+
+    attempt_id: str
+    contact_id: int
+    attempt: int
+    survey: str
+    notice: bool = True
+
+
+def _turn(t: TurnLog, t0: float, engine: str) -> LoggedTurn:
+    rec = t.recognition
+    p = t.prompt
+    return LoggedTurn(
+        LoggedPrompt(p.question_id, p.kind.value, p.text,
+                     hashlib.blake2b(p.text.encode(), digest_size=6).hexdigest()),
+        round(t.started_s - t0, 3), round(t.listened_from_s - t0, 3),
+        None if t.speech_s is None else (round(t.speech_s[0] - t0, 3),
+                                         round(t.speech_s[1] - t0, 3)),
+        round(t.ended_s - t0, 3), engine, p.listen.key if p.listen else None,
+        t.heard.transcript, rec.raw if rec else None, bool(rec and rec.rejected),
+        round(t.heard.confidence, 3), digits=t.heard.digits, silent=t.heard.silent,
+        hangup=t.heard.hangup, interpreted=t.interpreted,
+        decision=t.decision.value if t.decision else None, barged_in=t.barged_in,
+        answered_early=t.answered_early,
+        latency_s=None if t.latency_s is None else round(t.latency_s, 4))
+
+
+def call_log(line: RecordingLine, record: CallRecord, engine: str, meta: LogMeta) -> CallLog:
     """Every turn as the robot decided it, in seconds from the answer: the prompt, the
     speech as endpointed, the recognizer's words and confidence, the decision."""
     t0 = line.answered_at
-    turns = []
-    for t in record.turns:
-        rec = t.recognition
-        turns.append({
-            "prompt": {"question": t.prompt.question_id, "kind": t.prompt.kind.value,
-                       "text": t.prompt.text,
-                       "sha": hashlib.blake2b(t.prompt.text.encode(), digest_size=6).hexdigest()},
-            "started_s": round(t.started_s - t0, 3),
-            "listened_from_s": round(t.listened_from_s - t0, 3),
-            "speech_s": None if t.speech_s is None else [round(x - t0, 3) for x in t.speech_s],
-            "ended_s": round(t.ended_s - t0, 3),
-            "recognizer": engine,
-            "grammar": t.prompt.listen.key if t.prompt.listen else None,
-            "transcript": t.heard.transcript, "raw": rec.raw if rec else None,
-            "rejected": bool(rec and rec.rejected), "confidence": round(t.heard.confidence, 3),
-            "digits": t.heard.digits, "silent": t.heard.silent, "hangup": t.heard.hangup,
-            "interpreted": t.interpreted, "decision": t.decision.value if t.decision else None,
-            "barged_in": t.barged_in, "answered_early": t.answered_early,
-            "latency_s": None if t.latency_s is None else round(t.latency_s, 4)})
-    return {"format": FORMAT, **meta, "outcome": record.outcome.value,
-            "answers": {q: {"value": a.value, "how": a.how}
-                        for q, a in record.result.answers.items()},
-            "duration_s": round(line.now() - t0, 3), "rate": RATE,
-            "channels": ["robot", "callee"],
-            # in samples too: a replay lines prompts up to the sample, as frames are cut
-            "plays": [{"at_s": round(at / RATE, 3), "at": at, "played": kept}
-                      for at, _, kept in line.plays],
-            "turns": turns}
-
-
-def dumps(log: dict[str, Any]) -> str:
-    return json.dumps(log, ensure_ascii=False, indent=1)
+    return CallLog(
+        meta.attempt_id, meta.contact_id, meta.attempt, meta.survey, meta.notice,
+        record.outcome.value,
+        {q: LoggedAnswer(a.value, a.how) for q, a in record.result.answers.items()},
+        round(line.now() - t0, 3),
+        tuple(LoggedPlay(round(at / RATE, 3), at, kept) for at, _, kept in line.plays),
+        tuple(_turn(t, t0, engine) for t in record.turns), rate=RATE,
+        end_cause=record.end_cause.value if record.end_cause else None,
+        progress=tuple((round(at, 3), step.value) for at, step in record.progress))

@@ -12,14 +12,12 @@ or hung up; recognition runs on the robot's speech executor.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
 
-from dialer.executor import Priority, on_speech_thread
-from dialer.lines import Line
+from dialer.executor import Priority, on_speech_thread, timed
+from dialer.lines import Digit, Line
 from dialer.robot.robot import Robot
 from speech.channel import RATE, ulaw_decode
 from speech.endpoint import FRAME, Endpointer, EndpointParams, FrameFeeder, State
@@ -28,10 +26,10 @@ from speech.recognizer import Recognition
 from survey_scripts.dialog import Heard, Prompt
 from survey_scripts.vocabulary import Decision
 
-T = TypeVar("T")
 CHUNK = 2000  # samples (250 ms): how often speech is looked for while a prompt plays
 MARGIN = 5  # frames kept before speech that began during a prompt
 _DURING = EndpointParams(no_input_s=1e9)  # speech may start at any moment of a prompt
+KEY_GAP_S = EndpointParams().end_silence_s  # out-of-band keys: the answer is over after this
 
 
 @dataclass
@@ -52,11 +50,6 @@ class TurnLog:
     interpreted: str | None = None  # what the dialog took the turn to mean
 
 
-def timed(fn: Callable[..., T], *args: object) -> tuple[T, float]:
-    start = time.thread_time()
-    return fn(*args), time.thread_time() - start
-
-
 async def take_turn(robot: Robot, line: Line, prompt: Prompt) -> tuple[TurnLog, float]:
     """Play the prompt, hear the answer; the turn's log and the robot's CPU seconds."""
     out = robot.say(prompt.text)
@@ -64,22 +57,26 @@ async def take_turn(robot: Robot, line: Line, prompt: Prompt) -> tuple[TurnLog, 
     line.play(out)
     barge = robot.barge_in(prompt)
     reference = ulaw_decode(out)  # what the line carries of the robot: its echo's source
-    onset = FrameFeeder(Endpointer(_DURING))
+    onset = FrameFeeder(Endpointer(_DURING), line.echo_delay_s)
     during: list[np.ndarray] = []
-    played, barged = 0, False
+    keys: list[Digit] = []
+    barged = False
     while (left := line.playing_left()) > 0:
         want = min(left, CHUNK) if barge else left
         x = ulaw_decode(await line.receive(want))
         during.append(x)
-        onset.feed(x, reference[played:played + len(x)])
-        played += len(x)
-        if len(x) < want:  # the far end hung up while the prompt played
+        played = line.played()  # the line's playout position lines the echo up
+        onset.feed(x, reference[max(0, played - len(x)):played])
+        keys += line.digits()
+        if len(x) < want:  # the call ended while the prompt played
             return _hung_up(prompt, started, line), 0.0
-        if barge and onset.ep.state != State.WAITING:
+        if barge and (keys or onset.ep.state != State.WAITING):
             line.stop()
             barged = True
             break
-    hearing = robot.listener.hearing(robot.grammar(prompt))
+    if keys:  # keys out of band began the answer while the prompt played
+        return await _keyed(line, prompt, started, keys, barged, True), 0.0
+    hearing = robot.listener.hearing(robot.grammar(prompt), line.echo_delay_s)
     heard_from = line.now()
     if onset.ep.state != State.WAITING:  # the answer began while the prompt played
         audio = np.concatenate(during)
@@ -96,6 +93,8 @@ async def _listen(robot: Robot, line: Line, prompt: Prompt, hearing: Hearing, st
     while not hearing.over:
         want = hearing.samples_left()
         x = ulaw_decode(await line.receive(want))
+        if keys := line.digits():  # an answer on the keypad, out of band
+            return await _keyed(line, prompt, started, keys, barged, False), 0.0
         if len(x) < want:
             hearing.feed(x)
             return _hung_up(prompt, started, line), 0.0
@@ -110,6 +109,23 @@ async def _listen(robot: Robot, line: Line, prompt: Prompt, hearing: Hearing, st
     if line.paced:  # the next prompt starts now
         log.latency_s = time.monotonic() - arrived
     return log, cpu
+
+
+async def _keyed(line: Line, prompt: Prompt, started: float, keys: list[Digit],
+                 barged: bool, early: bool) -> TurnLog:
+    """Keys received out of band: the answer is over once no key came for KEY_GAP_S
+    (the in-band path's end of speech), or the call ended."""
+    gap = int(KEY_GAP_S * RATE)
+    while (wait := keys[-1].at + gap - line.elapsed()) > 0:
+        got = len(await line.receive(wait))
+        keys += line.digits()
+        if got < wait:
+            break
+    answered = line.now() - line.elapsed() / RATE  # line time of the answer
+    first, last = answered + keys[0].at / RATE, answered + keys[-1].at / RATE
+    heard = Heard(digits="".join(k.key for k in keys), confidence=1.0)
+    return TurnLog(prompt, heard, started, first, (first, last), line.now(), barged_in=barged,
+                   answered_early=early)
 
 
 def _hung_up(prompt: Prompt, started: float, line: Line) -> TurnLog:

@@ -11,10 +11,10 @@ that names the file and says what to do. It may import dialer's leaf modules
 
 from __future__ import annotations
 
-from dialer.store.base import Campaign, Control
+from dialer.store.base import Campaign, Control, ControlState
 from dialer.store.recordings import RecordingTables
 
-__all__ = ["Campaign", "Control", "Store"]
+__all__ = ["Campaign", "Control", "ControlState", "Store"]
 
 
 class Store(RecordingTables):

@@ -10,14 +10,15 @@ import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import wraps
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 from dialer.policy.settings import CampaignSettings
 from dialer.store.schema import migrate
 from dialer.store.tallies import Tallies
-from dialer.wire import EngineSpec
+from dialer.wire import EngineSpec, LineConfig
 from survey_scripts.errors import StoreError
 
 P = ParamSpec("P")
@@ -56,12 +57,18 @@ def _mapped(fn: Callable[P, R]) -> Callable[P, R]:
 DEFAULT_LINES, DEFAULT_CPS = 100, 20.0
 
 
+class ControlState(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    STOPPED = "stopped"  # for good
+
+
 @dataclass(frozen=True)
 class Control:
     """How the operator wants a campaign run; kept in the store, so it survives restarts
     and reaches every dispatcher and worker the same way, embedded or over RQ."""
 
-    state: str = "active"  # active | paused | stopped (stopped is for good)
+    state: ControlState = ControlState.ACTIVE
     reason: str | None = None  # why it was paused or stopped (the circuit breaker says)
     line_cap: int = DEFAULT_LINES
     cps: float = DEFAULT_CPS
@@ -77,12 +84,12 @@ class Campaign:
     survey_text: str | None  # the survey as loaded: frozen, whatever happens to the file
     survey_hash: str | None
     engine: EngineSpec
-    line: dict[str, Any]  # the line back-end and its own settings (simulated: its seed)
+    line: LineConfig  # the line back-end and its own settings (simulated: its seed)
     control: Control = field(default_factory=lambda: Control())
 
     @property
     def seed(self) -> int:
-        return int(self.line.get("seed", 1))
+        return self.line.seed
 
 
 def _owner_only(path: str) -> None:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 
 from dialer.policy.contacts import Contact
 from dialer.policy.settings import CPS_MAX, CPS_MIN, CampaignSettings, cps_problem
-from dialer.store.base import DEFAULT_CPS, DEFAULT_LINES, Campaign, Control, _mapped
+from dialer.store.base import DEFAULT_CPS, DEFAULT_LINES, Campaign, Control, ControlState, _mapped
 from dialer.store.contacts import ContactTables
 from dialer.store.schema import survey_hash
-from dialer.wire import EngineSpec
+from dialer.wire import EngineSpec, LineConfig
 from survey_scripts.errors import UsageError
 
 
@@ -26,7 +25,7 @@ class CampaignTables(ContactTables):
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (c.name, c.script, c.region, c.settings.to_json(), c.seed, c.start_at,
                  c.survey_text, c.survey_hash, c.engine.engine, c.engine.model, c.engine.hint,
-                 json.dumps(c.line)))
+                 c.line.to_json()))
             return self._add_contacts(c.name, contacts, c.start_at)
 
     @_mapped
@@ -44,14 +43,15 @@ class CampaignTables(ContactTables):
                         CampaignSettings.from_json(row["settings"]), row["start_at"],
                         row["survey_text"], row["survey_hash"],
                         EngineSpec(row["engine"], row["model"], row["model_hint"]),
-                        json.loads(row["line"]), self._control(row))
+                        LineConfig.from_json(row["line"]), self._control(row))
 
     @staticmethod
     def _control(row: sqlite3.Row) -> Control:
         cps = row["cps"] or DEFAULT_CPS
         if cps_problem(cps):  # stored by an older release that took any number
             cps = min(max(float(cps), CPS_MIN), CPS_MAX)
-        return Control(row["control"], row["control_reason"], row["line_cap"] or DEFAULT_LINES,
+        return Control(ControlState(row["control"]), row["control_reason"],
+                       row["line_cap"] or DEFAULT_LINES,
                        cps)
 
     @_mapped
@@ -64,7 +64,7 @@ class CampaignTables(ContactTables):
         return self._control(row)
 
     @_mapped
-    def set_control(self, name: str, state: str | None = None, reason: str | None = None,
+    def set_control(self, name: str, state: ControlState | None = None, reason: str | None = None,
                     line_cap: int | None = None, cps: float | None = None) -> Control:
         with self.tx():
             if state is not None:

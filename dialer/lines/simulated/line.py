@@ -17,27 +17,28 @@ no echo): the same seed then gives the same calls as then.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from dialer.executor import Priority, on_speech_thread
-from dialer.lines import Dialled
+from dialer.executor import Priority, on_speech_thread, timed
+from dialer.lines import NOT_ANSWERED, RING_TIMEOUT_S, Dialled, EndCause, Progress
 from dialer.lines.pacing import FAST, Pacing
+from dialer.lines.playout import LineBase
 from dialer.lines.simulated.callee import Callee, Ear, Reply, SoundEar
 from dialer.lines.simulated.persona import Persona
 from dialer.lines.simulated.population import machine_greeting, network, persona
-from dialer.robot.turn import timed
+from dialer.wire import LineSpec, SimSpec
 from speech import dtmf
 from speech.audio import to_int16
-from speech.channel import RATE, ulaw_decode, ulaw_encode
+from speech.channel import RATE, ulaw_encode
 from speech.tts import Synthesizer
 from survey_scripts.model import Survey
 
 SIGNAL_S = {Dialled.INVALID: 2.0, Dialled.BUSY: 8.0, Dialled.NO_ANSWER: 30.0}  # line time
 MACHINE_RECORDS_S = 60.0  # a machine records this long after its beep, then hangs up
 SWITCHBOARD_WAIT_S = 6.0  # a switchboard waits this long for an extension's tones
+ECHO_DELAY_S = (0.008, 0.04)  # a line's echo returns within this range (a local hybrid)
 
 
 @dataclass
@@ -48,54 +49,58 @@ class Simulation:
     synth: Synthesizer
     ear: Ear | SoundEar
     duplex: bool = True  # early answers and echo
+    prompts: dict[str, bytes] = field(default_factory=dict)  # the robot's, as heard
 
 
-class SimulatedLine:
-    paced: bool
+class SimulatedLine(LineBase):
+    echo_delay_s = ECHO_DELAY_S[1]
 
-    def __init__(self, sim: Simulation, data: dict[str, Any], pacing: Pacing = FAST) -> None:
+    def __init__(self, sim: Simulation, spec: LineSpec, pacing: Pacing = FAST) -> None:
+        super().__init__()
         self.sim, self.pacing = sim, pacing.fresh()
         self.paced = self.pacing.realtime
-        self.seed = int(data.get("seed", 1))
-        self.contact = int(data.get("contact", 0))
-        self.attempt = int(data.get("attempt", 1))
-        self.hour = int(data.get("hour", 12))
-        self.ext = str(data.get("ext", ""))
-        self.duplex = sim.duplex and data.get("callees", "duplex") == "duplex"
+        sp = spec.sim or SimSpec()
+        self.seed, self.contact, self.attempt = sp.seed, spec.contact, spec.attempt
+        self.hour, self.ext = sp.hour, spec.ext
+        self.duplex = sim.duplex and sp.callees == "duplex"
         self.cpu_s = 0.0
         self.callee: Callee | None = None
         self.replies: list[Reply] = []  # the simulation's side, for printing only
-        self._t = 0  # line time in samples
+        self._t = 0  # line time in samples since the answer
         self._offset_s = 0.0  # ringing and signalling before the far end answered
         self._sound: list[tuple[int, np.ndarray]] = []  # far-end audio by start sample
-        self._out = np.zeros(0, dtype=np.int16)  # what the robot is playing (linear)
-        self._out_at = 0
         self._unheard: bytes | None = None  # a prompt the callee has still to hear
         self._hangup_at: int | None = None
+        self._we_hung_up = False
         self._waiting_for: str | None = None  # a switchboard waiting for these tones
         rng = random.Random(f"{self.seed}:{self.contact}:{self.attempt}:line")
-        self._echo = (int(rng.uniform(0.008, 0.04) * RATE), 10 ** (-rng.uniform(20, 35) / 20))
-        self._early = rng
+        self._echo = (int(rng.uniform(*ECHO_DELAY_S) * RATE), 10 ** (-rng.uniform(20, 35) / 20))
+        self._early_rng = rng
 
     @classmethod
     def with_person(cls, sim: Simulation, who: Persona, attempt: int = 1,
                     pacing: Pacing = FAST, duplex: bool | None = None) -> SimulatedLine:
         """A line a person has just answered and waits on (no dialling, no machine, no
         "hello?"): the survey starts at once, as in accuracy runs."""
-        line = cls(sim, {"seed": 0, "contact": who.seed, "attempt": attempt,
-                         "callees": "duplex" if (sim.duplex if duplex is None else duplex)
-                         else "classic"}, pacing)
+        callees = "duplex" if (sim.duplex if duplex is None else duplex) else "classic"
+        line = cls(sim, LineSpec("simulated", who.seed, attempt, "",
+                                 SimSpec(seed=0, callees=callees)), pacing)
         line.callee = Callee(who, sim.survey, sim.ear, attempt)
         return line
 
     # the far end --------------------------------------------------------------------
-    async def dial(self, number: str) -> Dialled:
+    async def dial(self, number: str, ring_timeout_s: float = RING_TIMEOUT_S) -> Dialled:
         status = network(self.seed, self.contact, self.attempt, self.hour)
+        if status != "invalid":
+            self.noted(Progress.RINGING, 0.0)
         if status in ("invalid", "busy", "no_answer"):
             dialled = Dialled(status)
-            await self.pacing.until(SIGNAL_S[dialled])
-            self._offset_s = SIGNAL_S[dialled]
+            signal_s = min(SIGNAL_S[dialled], ring_timeout_s)
+            await self.pacing.until(signal_s)
+            self._offset_s = signal_s
+            self.ended(NOT_ANSWERED[dialled])
             return dialled
+        self.noted(Progress.ANSWERED, 0.0)
         self.pacing.start()
         if self.ext:
             self._waiting_for = self.ext
@@ -129,15 +134,15 @@ class SimulatedLine:
                                                      prompt)
         self.cpu_s += cpu
         self.replies.append(reply)
-        end = self._out_at + len(prompt)
+        end = self.out.at + len(prompt)
         if reply.kind == "hangup":
             self._hangup_at = end
             return
         start = end
         early = self.callee.p.habits.early
         if self.duplex and early and self.callee.heard_kind == "question" and \
-                self._early.random() < early:
-            start = self._out_at + int(self._early.uniform(0.5, 0.9) * len(prompt))
+                self._early_rng.random() < early:
+            start = self.out.at + int(self._early_rng.uniform(0.5, 0.9) * len(prompt))
         self._sound = [(at, x[:max(0, start - at)]) for at, x in self._sound]
         self._sound.append((start, sound))
 
@@ -153,34 +158,28 @@ class SimulatedLine:
         # the callee falls quiet when the robot speaks (their last answer's trailing
         # room noise ends here: the simulation has no noise between answers)
         self._sound = [(at, x[:max(0, self._t - at)]) for at, x in self._sound]
-        self._out = ulaw_decode(audio)
-        self._out_at = self._t
+        super().play(audio)
         if self.callee is not None:
             self._unheard = audio
-
-    def stop(self) -> None:
-        self._out = self._out[:self._t - self._out_at]
-
-    def playing_left(self) -> int:
-        return max(0, self._out_at + len(self._out) - self._t)
 
     async def receive(self, n: int) -> bytes:
         if self._unheard is not None:
             prompt, self._unheard = self._unheard, None
             await self._hear(prompt)
         end = self._t + n
-        if self._hangup_at is not None:
-            end = min(end, max(self._t, self._hangup_at))
+        if self._hangup_at is not None and self._hangup_at < end:
+            end = max(self._t, self._hangup_at)
+            self.ended(EndCause.WE_HUNG_UP if self._we_hung_up else EndCause.CALLEE_HUNG_UP)
         await self.pacing.until(end / RATE)
         x = self._mix(self._t, end)
         self._t = end
-        if self._waiting_for and self.playing_left() == 0 and len(self._out):
+        if self._waiting_for and self.playing_left() == 0 and len(self.out.audio):
             await self._switchboard()
         return ulaw_encode(x)
 
     async def _switchboard(self) -> None:
         """A switchboard puts the call through when the robot's tones spell the extension."""
-        if dtmf.detect(self._out) == self._waiting_for:
+        if dtmf.detect(self.out.audio) == self._waiting_for:
             self._waiting_for = None
             await self._connect()
 
@@ -190,17 +189,18 @@ class SimulatedLine:
             lo, hi = max(a, at), min(b, at + len(sound))
             if lo < hi:
                 x[lo - a:hi - a] += sound[lo - at:hi - at]
-        if self.duplex and len(self._out):
-            delay, gain = self._echo
-            lo, hi = max(a, self._out_at + delay), min(b, self._out_at + delay + len(self._out))
-            if lo < hi:
-                src = self._out[lo - self._out_at - delay:hi - self._out_at - delay]
-                x[lo - a:hi - a] += src * gain
+        if self.duplex and len(self.out.audio):
+            self.out.mix_into(x, a, *self._echo)
         return to_int16(x / 32768)
 
     async def hangup(self) -> None:
+        self.ended(EndCause.WE_HUNG_UP)
+        self._we_hung_up = True
         self._hangup_at = self._t
-        self._out = self._out[:0]
+        self.out.clear()
+
+    def elapsed(self) -> int:
+        return self._t
 
     def now(self) -> float:
         return self._offset_s + self._t / RATE

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import random
-import sqlite3
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
+from dialer.lines.registry import PlannedCall
 from dialer.lines.simulated.persona import Persona, make_persona
 from dialer.policy.hours import local, next_open
-from dialer.store import Campaign
+from dialer.wire import LineSpec, SimSpec
 from speech.amd import beep
 from speech.channel import RATE
 from speech.tts import Synthesizer, Voice
@@ -75,11 +74,12 @@ def machine_greeting(seed: int, contact_id: int, synth: Synthesizer) -> np.ndarr
     return np.clip(out, -32768, 32767).astype(np.int16)
 
 
-def plan(campaign: Campaign, contact: sqlite3.Row, attempt: int) -> dict[str, Any]:
+def plan(call: PlannedCall) -> LineSpec:
     """The simulated line's own data for one call: the population's seed, and the local
     hour the attempt was planned for (answer rates depend on it, not on line luck)."""
-    s, tz = campaign.settings, contact["timezone"]
-    planned = campaign.start_at + sum(s.retry_after_s(k) for k in range(1, attempt))
+    s, tz = call.settings, call.timezone
+    planned = call.start_at + sum(s.retry_after_s(k) for k in range(1, call.attempt))
     opens = next_open(planned, tz, s)
-    return {**campaign.line, "hour": local(planned if opens is None else opens, tz).hour,
-            "contact": contact["id"], "attempt": attempt, "ext": contact["ext"]}
+    hour = local(planned if opens is None else opens, tz).hour
+    return LineSpec(call.config.kind, call.contact, call.attempt, call.ext,
+                    SimSpec(call.config.seed, hour, call.config.callees))
