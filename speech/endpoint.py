@@ -147,6 +147,12 @@ class FrameFeeder:
                 return True
         return False
 
+    def prime(self, reference: np.ndarray) -> None:
+        """What the robot played just before the first sample to come (its echo is still
+        on its way back): the gate holds for the frames it covers."""
+        for level in levels(reference[len(reference) % FRAME:]).tolist():
+            self._ref_levels.append(level)
+
     def _gates(self, reference: np.ndarray | None, n: int, whole: int) -> list[float] | None:
         """The echo gate of each whole frame; None when no echo can be in them."""
         echoing = reference is not None or self._ref_rest.any() or max(self._ref_levels) > -100

@@ -53,6 +53,14 @@ class Hearing:
         self._feeder = FrameFeeder(self._ep, echo_delay_s)
         self._chunks: list[np.ndarray] = []
 
+    def after_prompt(self, reference: np.ndarray, echo_delay_s: float) -> None:
+        """The turn starts as a prompt ends: on a line whose echo comes back later than
+        the shortest speech, the prompt's last `echo_delay_s` still gate what arrives (a
+        shorter echo tail cannot pass for speech, and is left alone)."""
+        if echo_delay_s >= self._listener.params.min_speech_s:
+            n = int(echo_delay_s * RATE) // FRAME * FRAME + 2 * FRAME
+            self._feeder.prime(reference[-n:])
+
     def feed(self, samples: np.ndarray, reference: np.ndarray | None = None) -> bool:
         """Take the next samples off the line (with what the robot played meanwhile, if it
         played); True once the turn is over."""

@@ -7,7 +7,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from dialer.lines import Dialled
+from dialer.lines import Dialled, EndCause, Progress
 from dialer.lines.fake import FakeLine
 from dialer.robot.call import place_call
 from dialer.robot.robot import Robot
@@ -136,3 +136,124 @@ def test_a_call_failing_or_cut_short_still_hangs_up(robot: Robot) -> None:
         return slow
 
     assert asyncio.run(cut()).hung_up_by_robot
+
+
+# Line protocol version 2: call progress, end causes, keypad out of band ------------------
+
+
+def test_early_media_then_answer_runs_no_machine_detection_on_the_greeting(robot: Robot) -> None:
+    """A 5 s announcement in 183 early media, then a person answers: were the greeting heard
+    as the opening, it would pass for a machine (over 2 s of speech)."""
+    line = FakeLine([(0.2, _burst(0.5))], progress=[(0.5, Progress.RINGING),
+                                                    (1.0, Progress.EARLY_MEDIA)],
+                    early=_burst(5.0), answer_s=7.0, hangup_s=4.0)
+    record = _call(robot, line)
+    assert [step for _, step in record.progress] == [
+        Progress.RINGING, Progress.EARLY_MEDIA, Progress.ANSWERED]
+    assert record.outcome == Outcome.PARTIAL and record.turns  # the survey began: a person
+    assert len(line.early_media) == 5 * 8000  # kept apart, never heard as the answer
+    assert record.turns[0].started_s >= 7.0  # line time counts the ringing
+    assert record.end_cause == EndCause.CALLEE_HUNG_UP
+
+
+def test_early_media_then_busy_is_busy_and_no_survey(robot: Robot) -> None:
+    line = FakeLine(progress=[(0.5, Progress.EARLY_MEDIA)], early=_burst(3.0),
+                    dialled=Dialled.BUSY, answer_s=4.0)
+    record = _call(robot, line)
+    assert record.outcome == Outcome.BUSY and record.turns == [] and line.plays == []
+    assert record.end_cause == EndCause.BUSY and record.audio_s == pytest.approx(4.0)
+
+
+def test_a_ring_timeout_cancels_the_call_as_no_answer(robot: Robot) -> None:
+    line = FakeLine(progress=[(0.5, Progress.RINGING)], answer_s=None)  # rings for ever
+    record = asyncio.run(place_call(robot, line, "+8613800138000", ring_timeout_s=25.0))
+    assert record.outcome == Outcome.NO_ANSWER and line.cancelled
+    assert record.end_cause == EndCause.NO_ANSWER and record.audio_s == pytest.approx(25.0)
+    late = FakeLine([(0.2, _burst(0.5))], answer_s=40.0, hangup_s=3.0)  # after the timeout
+    assert asyncio.run(place_call(robot, late, "+1", ring_timeout_s=25.0)).outcome == \
+        Outcome.NO_ANSWER
+    in_time = FakeLine([(0.2, _burst(0.5))], answer_s=20.0, hangup_s=3.0)
+    assert asyncio.run(place_call(robot, in_time, "+1", ring_timeout_s=25.0)).outcome == \
+        Outcome.PARTIAL
+
+
+def test_a_line_lost_mid_question_is_dropped_never_partial(robot: Robot) -> None:
+    """Consent answered, then the line dies while the callee answers: not their doing."""
+    line = FakeLine([(0.2, _burst(0.5))], respond={0: dtmf.tones("1")}, lost_s=14.0)
+    record = _call(robot, line)
+    assert record.end_cause == EndCause.LINE_LOST
+    assert record.outcome == Outcome.DROPPED and record.reason == "the line was lost mid-call"
+    assert record.result.answers["consent"].value == "yes"  # heard, but the call is redone
+    from dialer.robot.outcome import outcome_of
+    from dialer.wire import CallJob
+
+    sent = outcome_of(CallJob("c:1:1", 1, 1, "+1", "", 0.0), record)
+    assert sent.outcome == "dropped" and sent.answers == () and sent.risk is None
+    assert sent.end_cause == "line_lost"
+    same_time_hangup = _call(robot, FakeLine([(0.2, _burst(0.5))],
+                                             respond={0: dtmf.tones("1")}, hangup_s=14.0))
+    assert same_time_hangup.outcome == Outcome.PARTIAL  # the callee's hang-up is theirs
+    assert same_time_hangup.end_cause == EndCause.CALLEE_HUNG_UP
+
+
+def test_the_far_end_hanging_up_mid_prompt_is_the_callees_end(robot: Robot) -> None:
+    line = FakeLine([(0.2, _burst(0.5))], hangup_s=3.0)  # the first prompt starts at ~1.5 s
+    record = _call(robot, line)
+    assert record.end_cause == EndCause.CALLEE_HUNG_UP and record.outcome == Outcome.PARTIAL
+    assert record.turns[0].heard.hangup and record.turns[0].started_s < 3.0
+    assert not line.plays[0][1] == b"" and line.hung_up_by_robot  # we still hang up after
+    done = _call(robot, FakeLine([(0.2, _burst(0.5))], respond={0: dtmf.tones("2")}))
+    assert done.outcome == Outcome.REFUSED and done.end_cause == EndCause.WE_HUNG_UP
+
+
+def test_keypad_out_of_band_both_ways(robot: Robot) -> None:
+    """RFC 4733 keys: the callee's arrive as events with silent audio and answer every
+    question; the robot's extension goes out as events, not tones."""
+    keys = [(1.6 + 8.0 * k, "1") for k in range(40)]  # one press every 8 s, from 1.6 s
+    line = FakeLine([(0.2, _burst(0.5))], keys=keys, out_of_band=True, hangup_s=400.0)
+    record = _call(robot, line, ext="204")
+    assert line.sent_digits == ["204"] and line.plays[0][1] != b""
+    assert record.outcome == Outcome.COMPLETED
+    assert {a.how for a in record.result.answers.values()} == {"keypad"}
+    assert record.result.answers["consent"].value == "yes"
+    keyed = [t for t in record.turns if t.heard.digits]
+    assert keyed and all(t.heard.digits == "1" and t.heard.confidence == 1.0 for t in keyed)
+    assert any(t.barged_in for t in keyed)  # a key during a yes/no prompt cuts it short
+
+
+def test_two_keys_out_of_band_make_one_answer(robot: Robot) -> None:
+    """Keys within KEY_GAP_S of each other are one answer ("42"), as in-band tones are."""
+    from dialer.robot.turn import KEY_GAP_S, take_turn
+    from survey_scripts.dialog import Dialog
+
+    prompt = next(Dialog(robot.survey).run())  # the first question
+    line = FakeLine(keys=[(8.0, "4"), (8.0 + KEY_GAP_S / 2, "2")], hangup_s=60.0)
+    asyncio.run(line.dial("+1"))
+    log, _ = asyncio.run(take_turn(robot, line, prompt))
+    assert log.heard.digits == "42" and log.heard.confidence == 1.0
+    assert log.ended_s == pytest.approx(8.0 + KEY_GAP_S / 2 + KEY_GAP_S, abs=0.01)
+    assert log.speech_s == pytest.approx((8.0, 8.0 + KEY_GAP_S / 2), abs=0.001)
+
+
+def test_the_echo_gate_waits_for_the_lines_echo_delay(robot: Robot) -> None:
+    """An echo 200 ms late (a network round trip), 12 dB down: gated for the line's delay,
+    it is not taken for the callee answering, during the prompt or after it; a line that
+    says its echo is prompt (the fixed 80 ms of before) takes it for speech."""
+    late = FakeLine([(0.2, _burst(0.5))], echo=0.25, echo_delay_s=0.2, hangup_s=40.0)
+    turn = _call(robot, late).turns[0]
+    assert not turn.answered_early and turn.heard.silent
+    wrong = FakeLine([(0.2, _burst(0.5))], echo=0.25, echo_late_s=0.2, hangup_s=40.0)
+    with pytest.raises(IndexError):  # the recognizer (scripted: nothing) was asked to decode
+        _call(robot, wrong)
+
+
+def test_the_recording_places_plays_by_the_lines_clock(robot: Robot) -> None:
+    from dialer.robot.recorder import RecordingLine
+
+    line = FakeLine([(0.2, _burst(0.5))], respond={0: dtmf.tones("1")}, hangup_s=12.0,
+                    answer_s=3.0)
+    tap = RecordingLine(line)
+    record = _call(robot, tap)  # type: ignore[arg-type]
+    first = tap.plays[0][0]
+    assert first == int(round((record.turns[0].started_s - 3.0) * 8000))
+    assert tap.end_cause == EndCause.CALLEE_HUNG_UP and tap.progress == line.progress

@@ -354,3 +354,27 @@ def test_listener_fed_in_pieces_decides_as_fed_at_once() -> None:
         fed += step
     piecewise = hearing.finish()
     assert piecewise == whole
+
+
+def test_a_slow_lines_echo_after_the_prompt_is_not_speech() -> None:
+    """A prompt that ends loud, on a line whose echo returns 200 ms late: those 200 ms
+    arrive after the prompt ended. Primed with the prompt's end they are gated; not
+    primed, they are 10 frames of "speech" (over the 80 ms shortest speech)."""
+    from speech.listener import Listener
+    from speech.recognizer import FakeRecognizer
+
+    rng = np.random.default_rng(7)
+    prompt = rng.normal(0, 8000, 8000).astype(np.int16)
+    echo = np.concatenate([(prompt[-1600:] * 0.25).astype(np.int16),
+                           np.zeros(6 * 8000, np.int16)])
+    grammar = Grammar("yes_no", ("yes", "no"))
+
+    def heard(primed: bool) -> bool:
+        hearing = Listener(FakeRecognizer([])).hearing(grammar, 0.2)
+        if primed:
+            hearing.after_prompt(prompt, 0.2)
+        hearing.feed(echo)
+        return hearing.speech_span_s is not None
+
+    assert not heard(primed=True)
+    assert heard(primed=False)

@@ -24,16 +24,19 @@ class FakeLine(LineBase):
                  progress: list[tuple[float, Progress]] | None = None,
                  answer_s: float | None = 0.0, early: np.ndarray | None = None,
                  lost_s: float | None = None, keys: list[tuple[float, str]] | None = None,
-                 out_of_band: bool = False, echo_delay_s: float = 0.0) -> None:
+                 out_of_band: bool = False, echo_delay_s: float = 0.0,
+                 echo_late_s: float | None = None) -> None:
         """`sounds`: (at seconds after the answer, 8 kHz samples); `respond`: the sound to
         start when the robot's Nth prompt ends (0-based); `hangup_s`: the far end hangs up
         then; `lost_s`: the line is lost then; `echo`: the gain at which the robot's own
-        audio comes back, `echo_delay_s` late. Before the answer: `progress` (seconds
+        audio comes back, `echo_delay_s` late (as the line says; `echo_late_s`: as it is,
+        when the line is wrong about it). Before the answer: `progress` (seconds
         after dialling), `early` media heard meanwhile, and `answer_s`, when the network
         gives `dialled` (None: it rings for ever). `keys`: (seconds, key) received out of
         band; `out_of_band`: keys the robot sends go out of band too."""
         super().__init__()
         self.echo, self.echo_delay_s = echo, echo_delay_s
+        self.echo_late_s = echo_delay_s if echo_late_s is None else echo_late_s
         self.sounds = [(int(at * RATE), x) for at, x in (sounds or [])]
         self.dialled, self.respond = dialled, respond or {}
         self.hangup_at = None if hangup_s is None else int(hangup_s * RATE)
@@ -96,7 +99,7 @@ class FakeLine(LineBase):
             if lo < hi:
                 x[lo - self._t:hi - self._t] += sound[lo - at:hi - at]
         if self.echo:
-            self.out.mix_into(x, self._t, int(self.echo_delay_s * RATE), self.echo)
+            self.out.mix_into(x, self._t, int(self.echo_late_s * RATE), self.echo)
         for at, key in self.keys:
             if self._t <= at < end:
                 self.keyed(Digit(at, key))

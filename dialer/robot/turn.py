@@ -83,6 +83,8 @@ async def take_turn(robot: Robot, line: Line, prompt: Prompt) -> tuple[TurnLog, 
         first = max(0, (onset.ep.start - MARGIN) * FRAME)
         hearing.feed(audio[first:], reference[first:len(audio)])
         heard_from = started + first / RATE
+    else:  # the prompt's last words still echo back on a slow line
+        hearing.after_prompt(reference[:line.played()], line.echo_delay_s)
     log, cpu = await _listen(robot, line, prompt, hearing, started, heard_from, barged)
     log.answered_early = onset.ep.state != State.WAITING
     return log, cpu
