@@ -122,7 +122,7 @@ def measure(lines: int = 100, clients: int = 10, window: float = 30.0) -> dict[s
         for p in (run, serve):
             os.killpg(p.pid, signal.SIGINT)
             p.wait(timeout=60)
-    busy = live[1]["lines_busy"] if live else 0
+    busy = live[1].lines_busy if live else 0
     return {"lines": lines, "lines_busy_at_end": busy, "clients": clients, "window_s": wall,
             "serve_cpu_s": cpu, "serve_cpu_share": cpu / (wall * (os.cpu_count() or 1)),
             **got}

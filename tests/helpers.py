@@ -31,6 +31,8 @@ class FakePool:
     """Answers every call at once: busy on odd first attempts, then completed. With
     `repeat`, every result is delivered twice (a worker retried)."""
 
+    lost_batches = 0  # nothing is lost between the dispatcher and these workers
+
     def __init__(self, busy_odd: bool = True, repeat: bool = False) -> None:
         self.busy_odd, self.repeat = busy_odd, repeat
         self.jobs: list[CallJob] = []

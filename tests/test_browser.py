@@ -107,7 +107,7 @@ def test_dashboard_live_pause_in_a_real_browser(tmp_path: Path) -> None:
         paused_at = time.time()
         _wait(lambda: figure("state") == "paused", 10)
         time.sleep(6)  # calls in progress finish; none may start
-        started = [r["started"] for r in Store(db, create=False).attempts_of("live")]
+        started = [r.started for r in Store(db, create=False).attempts_of("live")]
         late = [t for t in started if t > paused_at + 2.0]
         assert late == [], f"{len(late)} calls started after the pause"
         assert "paused" in browser.find_element(By.CSS_SELECTOR, ".reason").text

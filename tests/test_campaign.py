@@ -92,7 +92,7 @@ def test_no_call_outside_calling_hours(tmp_path: Path) -> None:
     c = store.campaign("c")
     asyncio.run(Dispatcher(store, c, RunParams(lines=7, cps=0.05), pool).run())
     assert len(pool.jobs) == 60  # 40 contacts, the 20 busy ones twice
-    tz = {r["id"]: r["timezone"] for r in store.contacts_of("c")}
+    tz = {r.id: r.timezone for r in store.contacts_of("c")}
     for job in pool.jobs:
         assert is_open(job.started, tz[job.contact_id], c.settings), job
     retried = [j for j in pool.jobs if j.attempt == 2]
@@ -102,7 +102,7 @@ def test_no_call_outside_calling_hours(tmp_path: Path) -> None:
 
 def test_opted_out_numbers_are_never_dialled(tmp_path: Path) -> None:
     store = campaign_store(tmp_path, ["America/New_York"] * 6)
-    victim = store.contact(3)["e164"]
+    victim = store.contact(3).e164
     store.opt_out(victim, "", "old", 0.0)
     pool = FakePool()
     asyncio.run(Dispatcher(store, store.campaign("c"), RunParams(lines=3), pool).run())
@@ -174,9 +174,9 @@ def test_kill_9_and_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     a, b = Store(base), Store(tmp_path / "killed.db")
     for x, y in zip(json.loads(a.dump("k")), json.loads(b.dump("k")), strict=True):
         assert [r for r in x if r not in y] == [r for r in y if r not in x] == []
-    attempts = [(r["contact_id"], r["attempt"]) for r in b.attempts_of("k")]
+    attempts = [(r.contact_id, r.attempt) for r in b.attempts_of("k")]
     assert len(attempts) == len(set(attempts))  # no attempt made twice
-    completed = [r["contact_id"] for r in b.attempts_of("k") if r["outcome"] == "completed"]
+    completed = [r.contact_id for r in b.attempts_of("k") if r.outcome == "completed"]
     assert len(completed) == len(set(completed))
     assert "pending" not in b.counts("k")["status"]
 
@@ -187,9 +187,9 @@ def test_opt_out_in_one_campaign_blocks_the_number_everywhere(tmp_path: Path) ->
     stop = CallOutcome(id="c:1:1", contact_id=1, attempt=1, started=START, duration=40,
                        outcome="opted_out")
     store.apply("c", stop, c.settings)
-    number = store.contact(1)["e164"]
+    number = store.contact(1).e164
     assert number in store.opted_out()
-    assert 1 not in {r["id"] for r in store.pending("c")}
+    assert 1 not in {r.id for r in store.pending("c")}
     listing = tmp_path / "again.csv"
     write_csv(listing, [["phone"], [number]])
     with pytest.raises(UsageError, match="do-not-call list"):  # no empty campaign made

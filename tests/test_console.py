@@ -103,7 +103,7 @@ async def test_control_routes_and_their_audit(client: TestClient, db: Path) -> N
     assert (await client.post("/api/campaigns/c1/resume", headers=OPERATOR)).status == 409
     store = Store(db, create=False)
     assert store.control("c1").state == "stopped" and store.control("c1").line_cap == 40
-    actions = [(r["who"], r["action"]) for r in store.audit_log()][::-1]
+    actions = [(r.who, r.action) for r in store.audit_log()][::-1]
     assert actions[-4:] == [("otto", "pause"), ("otto", "resume"), ("otto", "set"),
                             ("otto", "stop")]
 
@@ -122,7 +122,7 @@ async def test_numbers_are_masked_unless_an_official_reveals_them(client: TestCl
     assert quietly.status == 403
     audit = Store(db, create=False).audit_log()
     latest = audit[0]
-    assert (latest["who"], latest["action"], latest["detail"]) == ("olga", "reveal",
+    assert (latest.who, latest.action, latest.detail) == ("olga", "reveal",
                                                                    "report.csv")
 
 
@@ -253,7 +253,7 @@ async def test_recorded_calls_are_for_officials_and_every_listening_is_audited(
     store = Store(db, create=False)
     r = replace(_recorded_result(3, 2), id="c1:3:2")
     save(store, "c1", r, store.campaign("c1").settings)
-    rid = store.recordings_of("c1")[0]["id"]
+    rid = store.recordings_of("c1")[0].id
     for path in ("/api/campaigns/c1/recordings", f"/api/recordings/{rid}",
                  f"/api/recordings/{rid}/audio", f"/recordings/{rid}", "/campaigns/c1/calls"):
         assert (await client.get(path, headers=OPERATOR)).status == 403, path
@@ -269,8 +269,8 @@ async def test_recorded_calls_are_for_officials_and_every_listening_is_audited(
     assert worst[0]["recording"] == rid and worst[0]["turn"] == 2  # the read-back not heard
     assert (await client.get("/api/recordings/999/audio", headers=OFFICIAL)).status == 404
     latest = Store(db, create=False).audit_log()[0]
-    assert (latest["who"], latest["action"], latest["detail"]) == ("olga", "listen", "c1:3:2")
-    await asyncio.to_thread(Path(store.recording(rid)["audio"]).unlink)  # gone, still listed
+    assert (latest.who, latest.action, latest.detail) == ("olga", "listen", "c1:3:2")
+    await asyncio.to_thread(Path(store.recording(rid).audio).unlink)  # gone, still listed
     for path in (f"/api/recordings/{rid}", f"/api/recordings/{rid}/audio"):
         gone = await client.get(path, headers=OFFICIAL)
         assert gone.status == 404 and "gone from disk" in (await gone.json())["error"]

@@ -122,9 +122,9 @@ def test_the_circuit_breaker_pauses_a_failing_campaign(tmp_path: Path) -> None:
     stats, _ = _run(store, pool, RunParams(lines=4, cps=1000, realtime=True), later_stop, 0.0)
     assert stats.outcomes["dropped"] <= 24  # paused after 20; the calls in flight finish
     assert stats.outcomes["dropped"] >= 20
-    paused = [r for r in store.audit_log() if r["action"] == "pause"]
-    assert [r["who"] for r in paused] == ["circuit breaker"]
-    assert paused[0]["detail"].startswith("circuit breaker: 20 of the last 20 calls failed")
+    paused = [r for r in store.audit_log() if r.action == "pause"]
+    assert [r.who for r in paused] == ["circuit breaker"]
+    assert paused[0].detail.startswith("circuit breaker: 20 of the last 20 calls failed")
     assert store.counts("c")["status"].get("set_aside", 0) == 0  # no contact burnt
 
 
@@ -141,7 +141,7 @@ def test_control_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["stop", "c", "--db", db, "--yes"]) == 0
     assert main(["run", "c", "--db", db, "--no-progress"]) == 2
     assert "was stopped" in capsys.readouterr().err
-    assert [r["action"] for r in store.audit_log()][::-1] == ["pause", "resume", "set", "stop"]
+    assert [r.action for r in store.audit_log()][::-1] == ["pause", "resume", "set", "stop"]
     assert main(["set", "c", "--cps", "nan", "--db", db]) == 2
 
 

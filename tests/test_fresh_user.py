@@ -43,7 +43,7 @@ def test_a_number_in_many_zones_is_called_only_when_every_zone_allows(tmp_path: 
     store = Store(tmp_path / "s.db")
     rep = load_list(store, listing, "z", "US", start_at=START)
     assert rep.loaded == 3 and not rep.rejected
-    zones = {r["e164"]: r["timezone"].split() for r in store.contacts_of("z")}
+    zones = {r.e164: r.timezone.split() for r in store.contacts_of("z")}
     assert {"Europe/Moscow", "Asia/Kamchatka"} <= set(zones["+79161234567"])
     assert {"America/New_York", "America/Adak"} <= set(zones["+18005550101"])
     pool = FakePool(busy_odd=True)
@@ -78,11 +78,11 @@ def test_set_hours_that_close_a_numbers_zones_sets_it_aside_without_an_attempt(
     store.update_campaign("z", CampaignSettings(hours_start=10, hours_end=18))
     pool = FakePool(busy_odd=False)
     asyncio.run(Dispatcher(store, store.campaign("z"), RunParams(lines=2), pool).run())
-    rows = {r["e164"]: r for r in store.contacts_of("z")}
+    rows = {r.e164: r for r in store.contacts_of("z")}
     assert [j.number for j in pool.jobs] == ["+74951234567"]
-    assert rows["+79161234567"]["status"] == "set_aside"
-    assert rows["+79161234567"]["attempts"] == 0
-    assert "timezone" in rows["+79161234567"]["reason"]
+    assert rows["+79161234567"].status == "set_aside"
+    assert rows["+79161234567"].attempts == 0
+    assert "timezone" in rows["+79161234567"].reason
 
 
 def test_a_closed_window_in_one_zone_delays_no_other_call(tmp_path: Path) -> None:
@@ -149,7 +149,7 @@ def _recorded_call(store: Store, campaign: str, i: int) -> None:
                                   "confidence": 0.9, "rejected": False,
                                   "listened_from_s": 1.0}]})
     contact = store.contacts_of(campaign)[i]
-    r = CallOutcome(id=f"{campaign}:{contact['id']}:1", contact_id=contact["id"], attempt=1,
+    r = CallOutcome(id=f"{campaign}:{contact.id}:1", contact_id=contact.id, attempt=1,
                     started=START, duration=10.0, outcome="completed",
                     recording=b"fLaC" + b"\0" * 100, log=log)
     recordings.save(store, campaign, r, store.campaign(campaign).settings)
@@ -172,7 +172,7 @@ def test_a_purge_from_another_folder_removes_the_files_and_counts_true(
     assert len(files) == 4
     monkeypatch.chdir(tmp_path / "b")
     other = Store("../s.db")
-    assert all(Path(r["audio"]).is_absolute() for r in other.recordings_of("c"))
+    assert all(Path(r.audio).is_absolute() for r in other.recordings_of("c"))
     files[0].unlink()  # one recording's audio already gone by hand
     purged = purge_expired(other, now=1e12)
     assert (purged.removed, purged.missing) == (1, 1)
@@ -233,7 +233,7 @@ def test_a_survey_that_cannot_be_spoken_stops_at_load_and_a_new_one_is_allowed(
     load_list(store, listing, "c", start_at=START)
     from dialer.wire import CallOutcome
 
-    cid = store.contacts_of("c")[0]["id"]
+    cid = store.contacts_of("c")[0].id
     store.apply("c", CallOutcome(id=f"c:{cid}:1", contact_id=cid, attempt=1, started=START,
                                  duration=5.0, outcome="busy"),
                 store.campaign("c").settings)
@@ -305,7 +305,7 @@ def test_a_revealed_report_with_extensions_and_formulas_loads_back(tmp_path: Pat
     assert "+12025550143;ext=101" in out.read_text()
     rep = load_list(store, out, "b", "US", start_at=START)
     assert (rep.loaded, rep.rejected) == (5, [])
-    names = {(r["e164"], r["ext"]): r["name"] for r in store.contacts_of("b")}
+    names = {(r.e164, r.ext): r.name for r in store.contacts_of("b")}
     assert names[("+12025550143", "101")] == "=HYPERLINK(\"x\")"
     assert names[("+12025550145", "")] == "-Cy"
 
@@ -327,7 +327,7 @@ def test_a_doubled_column_is_refused_and_an_open_quote_swallows_no_row_silently(
     assert rep.loaded == 2
     assert [r.row for r in rep.rejected] == [2]
     assert "not closed" in rep.rejected[0].reason
-    rows = sorted(r["name"] for r in store.contacts_of("q"))
+    rows = sorted(r.name for r in store.contacts_of("q"))
     assert rows == ["Cy", "Di"]
 
 
@@ -388,7 +388,7 @@ def test_cli_reveals_are_audited_and_a_revoked_name_is_free(tmp_path: Path, caps
     for args in (["report", "c", "--reveal"], ["followups", "c", "--reveal"],
                  ["dnc", "list", "--reveal"]):
         assert main([*args, "--db", str(db)]) == 0
-    actions = [(r["action"], r["detail"]) for r in store.audit_log()]
+    actions = [(r.action, r.detail) for r in store.audit_log()]
     assert [a for a, _ in actions].count("reveal") == 3
     assert main(["token", "ann", "--role", "operator", "--db", str(db)]) == 0
     assert main(["token", "ann", "--revoke", "--db", str(db)]) == 0

@@ -201,7 +201,7 @@ def test_the_far_end_hanging_up_mid_prompt_is_the_callees_end(robot: Robot) -> N
     record = _call(robot, line)
     assert record.end_cause == EndCause.CALLEE_HUNG_UP and record.outcome == Outcome.PARTIAL
     assert record.turns[0].heard.hangup and record.turns[0].started_s < 3.0
-    assert not line.plays[0][1] == b"" and line.hung_up_by_robot  # we still hang up after
+    assert line.plays[0][1] != b"" and line.hung_up_by_robot  # we still hang up after
     done = _call(robot, FakeLine([(0.2, _burst(0.5))], respond={0: dtmf.tones("2")}))
     assert done.outcome == Outcome.REFUSED and done.end_cause == EndCause.WE_HUNG_UP
 
@@ -255,5 +255,5 @@ def test_the_recording_places_plays_by_the_lines_clock(robot: Robot) -> None:
     tap = RecordingLine(line)
     record = _call(robot, tap)  # type: ignore[arg-type]
     first = tap.plays[0][0]
-    assert first == int(round((record.turns[0].started_s - 3.0) * 8000))
+    assert first == round((record.turns[0].started_s - 3.0) * 8000)
     assert tap.end_cause == EndCause.CALLEE_HUNG_UP and tap.progress == line.progress

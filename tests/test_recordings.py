@@ -162,7 +162,7 @@ def test_an_opt_out_purges_the_numbers_recordings_and_corpus_copies(tmp_path: Pa
     for cid in (1, 2):
         store.apply("c", _recorded_result(cid), c.settings)
         save(store, "c", _recorded_result(cid), c.settings)
-    audio = Path(store.recordings_of("c")[0]["audio"])
+    audio = Path(store.recordings_of("c")[0].audio)
     corpus = tmp_path / "corpus"
     assert main(["corpus", "add", str(audio), "--turn", "1", "--expected", "no", "--to",
                  str(corpus), "--db", str(db)]) == 0
@@ -172,7 +172,7 @@ def test_an_opt_out_purges_the_numbers_recordings_and_corpus_copies(tmp_path: Pa
     d._apply(_recorded_result(1, 2, "opted_out"))  # the person asks never to be called
     assert not audio.exists() and not (corpus / "c-1-1-t1.wav").exists()
     assert "c-1-1-t1.wav" not in (corpus / "manifest.csv").read_text()
-    assert [r["contact_id"] for r in store.recordings_of("c")] == [2]  # the other one stays
+    assert [r.contact_id for r in store.recordings_of("c")] == [2]  # the other one stays
     assert sorted(os.listdir(f"{db}.recordings/c")) == ["c-2-1.flac", "c-2-1.json"]
 
 
@@ -220,7 +220,7 @@ def test_a_corpus_takes_no_label_that_cannot_be(tmp_path: Path, capsys) -> None:
 
     store.apply("c", _recorded_result(1), store.campaign("c").settings)
     save(store, "c", _recorded_result(1), store.campaign("c").settings)
-    audio = Path(store.recordings_of("c")[0]["audio"])
+    audio = Path(store.recordings_of("c")[0].audio)
     corpus = tmp_path / "corpus"
     add = ["corpus", "add", str(audio), "--turn", "1", "--to", str(corpus), "--db", str(db)]
     for bad in ("maybe", "12345", "nan", "../../x"):

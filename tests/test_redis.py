@@ -136,7 +136,7 @@ def test_rq_workers_killed_and_redis_restarted_lose_nothing(tmp_path: Path,
     for x, y in zip(json.loads(a.dump("r")), json.loads(b.dump("r")), strict=True):
         assert [r for r in x if r not in y] == [r for r in y if r not in x] == []
     assert "pending" not in b.counts("r")["status"]
-    attempts = [(r["contact_id"], r["attempt"]) for r in b.attempts_of("r")]
+    attempts = [(r.contact_id, r.attempt) for r in b.attempts_of("r")]
     assert len(attempts) == len(set(attempts))
 
 
@@ -154,7 +154,7 @@ def _korean(tmp_path: Path) -> Path:
 
 
 def _recorded(db: Path) -> int:
-    return sum(r["value"] is not None for r in Store(db).answers_of("ko"))
+    return sum(r.value is not None for r in Store(db).answers_of("ko"))
 
 
 @pytest.mark.slow
@@ -267,7 +267,7 @@ def test_rq_realtime_runs_a_workers_share_of_the_lines_at_once(
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait()
-    durations = [r["duration"] for r in store.attempts_of("r")]
+    durations = [r.duration for r in store.attempts_of("r")]
     assert stats.attempts == 6
     # side by side: the campaign lasts about its longest call (plus the worker's start-up
     # of the models), far from the sum of the six (one after another: 217 s of 240)

@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import stat
 import time
+from dataclasses import astuple
 from pathlib import Path
 
 import pytest
@@ -78,7 +79,7 @@ def test_two_runs_of_one_campaign_dial_no_number_twice(tmp_path: Path) -> None:
     text = log.read_text()
     assert "being run by process" in text and "Traceback" not in text
     s = Store(db)
-    attempts = [(r["contact_id"], r["attempt"]) for r in s.attempts_of("cc2")]
+    attempts = [(r.contact_id, r.attempt) for r in s.attempts_of("cc2")]
     assert len(attempts) == len(set(attempts)) > 0
     assert s.counts("cc2")["status"].get("pending", 0) == 0
 
@@ -176,7 +177,7 @@ def test_a_number_blocked_later_is_not_dialled_and_a_bare_number_blocks_extensio
     listed = capsys.readouterr().out
     assert "+12025550143" not in listed and mask("+12025550143") in listed
     assert main(["dnc", "remove", "+12025550150", "--db", str(db), "--region", "US"]) == 0
-    assert store.pending("c")[0]["e164"] == "+12025550150"
+    assert store.pending("c")[0].e164 == "+12025550150"
 
 
 # 6. a store that stops taking writes ------------------------------------------------------
@@ -242,8 +243,8 @@ def test_a_dropped_call_uses_no_attempt_and_is_set_aside_after_three(tmp_path: P
                                             outcome="dropped", reason="EngineError: boom"),
                            c.settings)
     row = store.contact(1)
-    assert (row["attempts"], row["drops"], row["status"]) == (0, 3, "set_aside")
-    assert row["reason"] == "EngineError: boom"
+    assert (row.attempts, row.drops, row.status) == (0, 3, "set_aside")
+    assert row.reason == "EngineError: boom"
     assert store.counts("c")["attempt_outcomes"] == {"dropped": 3}
 
 
@@ -280,12 +281,12 @@ def test_a_store_made_by_the_previous_release_opens_with_nothing_lost(tmp_path: 
     assert store.schema_version() == 5
     old = ("id", "campaign", "contact_id", "attempt", "started", "duration", "outcome", "risk",
            "cpu")
-    assert sorted(tuple(r[k] for k in old) for r in store.attempts_of("old")) == sorted(
+    assert sorted(tuple(getattr(r, k) for k in old) for r in store.attempts_of("old")) == sorted(
         before["attempts"])
-    assert sorted(tuple(r) for r in store.answers_of("old")) == sorted(before["answers"])
+    assert sorted(astuple(r) for r in store.answers_of("old")) == sorted(before["answers"])
     assert sorted(("old", *r) for r in store.tallies.rows("old")) == sorted(
         before["aggregates"])
-    assert [tuple(r[k] for k in ("id", "e164", "status", "attempts", "outcome", "risk"))
+    assert [tuple(getattr(r, k) for k in ("id", "e164", "status", "attempts", "outcome", "risk"))
             for r in store.contacts_of("old")] == contacts
     assert store.is_blocked("+8613800138009")  # its opt-out kept
     c = store.campaign("old")

@@ -86,6 +86,8 @@ async def _serve(tasks: Any, results: Any, parent: int, pacing: Pacing, gate: Ga
 class EmbeddedPool:
     """Worker processes fed batches through a task queue; results come back one by one."""
 
+    lost_batches = 0  # nothing is lost between the dispatcher and these workers
+
     def __init__(self, processes: int, realtime: bool = False) -> None:
         ctx = mp.get_context("spawn")  # no inherited espeak or decoder state
         self.tasks: Any = ctx.Queue()

@@ -68,11 +68,11 @@ def cmd_token(args: argparse.Namespace) -> int:
     store = Store(args.db, create=False)
     if args.list:
         for t in store.tokens():
-            state = "revoked" if t["revoked"] else "expired" if t["expires"] and \
-                t["expires"] < time.time() else "active"
-            until = time.strftime("%Y-%m-%d", time.localtime(t["expires"])) \
-                if t["expires"] else "never"
-            print(f"{printable(t['name']):24s} {t['role']:9s} {state:8s} expires {until}")
+            state = "revoked" if t.revoked else "expired" if t.expires and \
+                t.expires < time.time() else "active"
+            until = time.strftime("%Y-%m-%d", time.localtime(t.expires)) \
+                if t.expires else "never"
+            print(f"{printable(t.name):24s} {t.role:9s} {state:8s} expires {until}")
         return 0
     if not args.name:
         raise UsageError("give the token's NAME (or --list)")

@@ -61,9 +61,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     store = Store(args.db, create=False)
     if args.reveal:
         audit_reveal(store, None, "dnc list")
-    rows = [{"number": r["e164"] if args.reveal else mask(r["e164"]), "ext": r["ext"],
-             "added": datetime.fromtimestamp(r["added_at"] or 0, UTC).isoformat(
-                 timespec="seconds"), "source": r["source"]}
+    rows = [{"number": r.e164 if args.reveal else mask(r.e164), "ext": r.ext,
+             "added": datetime.fromtimestamp(r.added_at or 0, UTC).isoformat(
+                 timespec="seconds"), "source": r.source}
             for r in store.dnc_entries()]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))

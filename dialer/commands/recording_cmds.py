@@ -59,9 +59,10 @@ def cmd_calls(args: argparse.Namespace) -> int:
     store = Store(args.db, create=False)
     store.campaign(args.campaign)
     rows = store.recordings_of(args.campaign, args.question, args.decision)
-    out = [{"id": r["id"], "attempt": r["attempt_id"], "phone": mask(r["e164"], r["ext"]),
-            "district": r["district"], "started": r["started"], "duration_s": r["duration"],
-            "outcome": r["outcome"], "audio": r["audio"]} for r in rows]
+    out: list[dict[str, Any]] = [
+        {"id": r.id, "attempt": r.attempt_id, "phone": mask(r.e164 or "", r.ext or ""),
+            "district": r.district, "started": r.started, "duration_s": r.duration,
+            "outcome": r.outcome, "audio": r.audio} for r in rows]
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
         return 0
@@ -103,7 +104,7 @@ def _replay_campaign(args: argparse.Namespace) -> Any:
 
     store = Store(args.db, create=False)
     c = store.campaign(args.campaign)
-    paths = [Path(r["audio"]) for r in store.recordings_of(args.campaign)]
+    paths = [Path(r.audio) for r in store.recordings_of(args.campaign)]
     if not paths:
         raise UsageError(f"campaign {args.campaign!r} has no recorded calls; record with "
                          f"`healthdial set {args.campaign} --record all`")
@@ -147,10 +148,10 @@ def cmd_corpus_add(args: argparse.Namespace) -> int:
     question = turn.prompt.question or ""
     store = Store(args.db, create=False) if Path(args.db).exists() else None
     known = store.recordings_of_path(str(audio.resolve())) if store else []
-    source = _source(args.source, store.campaign(known[0]["campaign"]) if store and known
+    source = _source(args.source, store.campaign(known[0].campaign) if store and known
                      else None, audio)
     if store and known:
-        survey = frozen_survey(store.campaign(known[0]["campaign"]))
+        survey = frozen_survey(store.campaign(known[0].campaign))
         problem = label_problem(survey.question(question), args.expected) \
             if question in {q.id for q in survey.questions} else None
         if problem:
@@ -158,6 +159,6 @@ def cmd_corpus_add(args: argparse.Namespace) -> int:
     path = add_item(Path(args.to), Audio(callee[lo:hi], RATE), name, question, args.expected,
                     source, args.speaker)
     if store and known:
-        store.add_corpus_copy(str(path.resolve()), known[0]["id"])  # purged with the call
+        store.add_corpus_copy(str(path.resolve()), known[0].id)  # purged with the call
     print(f"{path}: {question} expected {args.expected}")
     return 0

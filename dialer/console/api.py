@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -227,8 +228,8 @@ async def dnc_list(request: web.Request) -> web.Response:
     who = require(request, "official")
     reveal = _reveal(request, who)
     rows = await in_store(request.app, request.app[STORE].dnc_entries)
-    out = [{"number": r["e164"] if reveal else mask(r["e164"]), "ext": r["ext"],
-            "added_at": r["added_at"], "source": r["source"]} for r in rows]
+    out = [{"number": r.e164 if reveal else mask(r.e164), "ext": r.ext,
+            "added_at": r.added_at, "source": r.source} for r in rows]
     if reveal:
         await in_store(request.app, request.app[STORE].audit, who.name, "reveal", None,
                        f"do-not-call list, {len(out)} numbers")
@@ -277,4 +278,4 @@ async def dnc_remove(request: web.Request) -> web.Response:
 async def audit(request: web.Request) -> web.Response:
     require(request, "official")
     rows = await in_store(request.app, request.app[STORE].audit_log)
-    return web.json_response([dict(r) for r in rows])
+    return web.json_response([asdict(r) for r in rows])

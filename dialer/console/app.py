@@ -74,13 +74,13 @@ async def _who(request: web.Request) -> auth.Who | None:
     app = request.app
     bearer = request.headers.get("Authorization", "")
     if bearer.startswith("Bearer "):
-        row = await in_store(app, app[STORE].token_by_hash, auth.digest(bearer[7:].strip()))
-        return None if row is None else auth.Who(row["name"], row["role"], None)
+        token = await in_store(app, app[STORE].token_by_hash, auth.digest(bearer[7:].strip()))
+        return None if token is None else auth.Who(token.name, token.role, None)
     cookie = request.cookies.get(auth.COOKIE)
     if cookie:
-        row = await in_store(app, app[STORE].session, auth.digest(cookie))
-        if row is not None:
-            return auth.Who(row["name"], row["role"], row["csrf"])
+        session = await in_store(app, app[STORE].session, auth.digest(cookie))
+        if session is not None:
+            return auth.Who(session.name, session.role, session.csrf)
     return None
 
 

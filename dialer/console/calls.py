@@ -54,10 +54,10 @@ async def worst(request: web.Request) -> web.Response:
     require(request, "official")
     name, question = campaign_name(request), request.query.get("question", "")
     rows = await in_store(request.app, request.app[STORE].worst_turns, name, question)
-    return web.json_response([{"recording": r["recording_id"], "attempt": r["attempt_id"],
-                               "turn": r["turn"] + 1, "decision": r["decision"],
-                               "confidence": r["confidence"], "rejected": bool(r["rejected"]),
-                               "at_s": r["at_s"]} for r in rows])
+    return web.json_response([{"recording": r.recording_id, "attempt": r.attempt_id,
+                               "turn": r.turn + 1, "decision": r.decision,
+                               "confidence": r.confidence, "rejected": bool(r.rejected),
+                               "at_s": r.at_s} for r in rows])
 
 
 def _files_there(*paths: str) -> bool:
@@ -75,7 +75,7 @@ async def _recording(request: web.Request) -> Any:
     if row is None:
         raise web.HTTPNotFound(text='{"error": "no such recording (purged?)"}',
                                content_type="application/json")
-    if not await in_store(request.app, _files_there, row["audio"], row["log"]):
+    if not await in_store(request.app, _files_there, row.audio, row.log):
         raise web.HTTPNotFound(text='{"error": "the recording is listed but its files are '
                                'gone from disk; healthdial purge takes it off the list"}',
                                content_type="application/json")

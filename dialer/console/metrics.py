@@ -88,14 +88,14 @@ def families(store: Store, snaps: Any) -> list[Metric]:
 
 
 def _turns(store: Store, name: str) -> dict[tuple[str, str], int]:
-    return {(r["question"], r["decision"]): r["n"] for r in store.turn_stats(name)}
+    return {(r.question, r.decision): r.n for r in store.turn_stats(name)}
 
 
 def _histogram(store: Store, name: str) -> tuple[list[tuple[str, float]], float]:
     """Cumulative buckets; the sum is estimated from bucket bounds (the store keeps counts)."""
     counts: dict[float, int] = defaultdict(int)
     for r in store.latency(name):
-        counts[r["bucket"]] += r["n"]
+        counts[r.bucket] += r.n
     out, seen, total = [], 0, 0.0
     lower = 0.0
     for bound in LATENCY_BUCKETS:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import asdict
 from typing import Any
 
 import aiohttp_jinja2
@@ -55,9 +56,9 @@ async def login(request: web.Request) -> web.Response:
             "login.html", request, {"error": "That token is not valid (or has expired)."},
             status=401)
     session, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-    await in_store(app, app[STORE].add_session, auth.digest(session), row["id"], csrf,
+    await in_store(app, app[STORE].add_session, auth.digest(session), row.id, csrf,
                    time.time() + auth.SESSION_S)
-    await in_store(app, app[STORE].audit, row["name"], "login", None, None)
+    await in_store(app, app[STORE].audit, row.name, "login", None, None)
     response = web.HTTPSeeOther("/")
     response.set_cookie(auth.COOKIE, session, httponly=True, samesite="Strict", path="/",
                         secure=app[SETTINGS].secure_cookies, max_age=auth.SESSION_S)
@@ -114,6 +115,6 @@ async def new_campaign(request: web.Request) -> web.Response:
 async def audit(request: web.Request) -> web.Response:
     rows = await in_store(request.app, request.app[STORE].audit_log)
     return _page(request, "audit.html", "official",
-                 rows=[{**dict(r), "when": time.strftime("%Y-%m-%d %H:%M:%S",
-                                                         time.localtime(r["at"]))}
+                 rows=[{**asdict(r), "when": time.strftime("%Y-%m-%d %H:%M:%S",
+                                                         time.localtime(r.at))}
                        for r in rows])

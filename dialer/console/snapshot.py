@@ -18,6 +18,7 @@ from dialer.campaign.reports import prevalence, status
 from dialer.dispatch.lock import is_running
 from dialer.policy.hours import is_open
 from dialer.store import ControlState, Store
+from dialer.store.rows import LiveFigures
 from survey_scripts.vocabulary import CONTACTED, RESPONSIVE, UNCONTACTED, Decision, Outcome
 
 STALE_S = 5.0  # live figures older than this: no dispatcher is writing them
@@ -51,28 +52,28 @@ def snapshot(store: Store, name: str, workers: dict[str, Any] | None = None) -> 
     c = store.campaign(name)
     st = status(store, name)
     live_row = store.read_live(name)
-    at, live = live_row if live_row else (0.0, {})
-    fresh = bool(live) and time.time() - at < STALE_S
-    now = float(live.get("now", time.time())) if fresh else time.time()
-    if not fresh and live.get("clock") == "fast":
-        now = float(live.get("now", c.start_at))
+    at, live = live_row if live_row else (0.0, None)
+    fresh = live is not None and time.time() - at < STALE_S
+    now = live.now if live is not None and fresh else time.time()
+    if live is not None and not fresh and live.clock == "fast":
+        now = live.now
     counts = store.counts(name)
     outcomes = {o.value: counts["attempt_outcomes"].get(o.value, 0) for o in Outcome}
     state = state_of(store, name, c.control.state, st["pending"])
-    in_flight = int(live.get("lines_busy", 0)) if fresh and state in ("running", "paused") else 0
+    in_flight = live.lines_busy if live and fresh and state in ("running", "paused") else 0
     snap: dict[str, Any] = {
         "name": name, "state": state, "reason": c.control.reason,
-        "clock": live.get("clock", "fast"), "now": now,
+        "clock": live.clock if live else "fast", "now": now,
         "updated_s_ago": round(time.time() - at, 1) if live_row else None,
         "lines_busy": in_flight, "line_cap": c.control.line_cap, "cps": c.control.cps,
         "attempts": counts["attempts"], "completed": outcomes[Outcome.COMPLETED],
         "outcomes": outcomes, "dispositions": _dispositions(outcomes, st),
-        "rates": _rates(live if fresh else {}),
+        "rates": _rates(live if live and fresh else LiveFigures()),
         "progress": _progress(store, name, now, in_flight, c.settings),
         "pipeline": _pipeline(store, name, now),
         "recognition": recognition(store, name, now),
         "throughput": _throughput(store, name),
-        "risk": st["risk"], "lost_batches": live.get("lost_batches", 0),
+        "risk": st["risk"], "lost_batches": live.lost_batches if live else 0,
         "workers": workers or {},
     }
     snap["eta_s"] = _eta(snap)
@@ -87,11 +88,11 @@ def _dispositions(outcomes: dict[str, int], st: dict[str, Any]) -> dict[str, Any
     return out
 
 
-def _rates(live: dict[str, Any]) -> dict[str, Any]:
-    return {"started_per_min": live.get("started_last_min", 0),
-            "completed_per_min": live.get("completed_last_min", 0),
-            "completed_per_s": round(float(live.get("completed_per_s", 0.0)), 3),
-            "results_per_min": live.get("results_last_min", 0)}
+def _rates(live: LiveFigures) -> dict[str, Any]:
+    return {"started_per_min": live.started_last_min,
+            "completed_per_min": live.completed_last_min,
+            "completed_per_s": round(live.completed_per_s, 3),
+            "results_per_min": live.results_last_min}
 
 
 def _progress(store: Store, name: str, now: float, in_flight: int,
@@ -101,14 +102,14 @@ def _progress(store: Store, name: str, now: float, in_flight: int,
     next_retry: float | None = None
     dialable = 0
     for r in rows:
-        by[r["status"]] += r["n"]
-        if r["status"] != "pending":
+        by[r.status] += r.n
+        if r.status != "pending":
             continue
-        if r["due"]:
-            dialable += r["n"] if is_open(now, r["timezone"], settings) else 0
-        elif r["attempts"] > 0:
-            by["waiting"] += r["n"]
-            next_retry = r["next_at"] if next_retry is None else min(next_retry, r["next_at"])
+        if r.due:
+            dialable += r.n if is_open(now, r.timezone, settings) else 0
+        elif r.attempts > 0 and r.next_at is not None:
+            by["waiting"] += r.n
+            next_retry = r.next_at if next_retry is None else min(next_retry, r.next_at)
     pending = by["pending"]
     return {"contacts": sum(by[k] for k in ("pending", "done", "set_aside")),
             "done": by["done"], "in_progress": in_flight, "waiting_retry": by["waiting"],
@@ -120,10 +121,10 @@ def _pipeline(store: Store, name: str, now: float) -> list[dict[str, int]]:
     """Contacts by attempts made: still being tried (due) vs waiting for a retry."""
     out: dict[int, Counter[str]] = defaultdict(Counter)
     for r in store.pipeline(name, now):
-        if r["status"] == "pending":
-            out[r["attempts"]]["trying" if r["due"] else "waiting"] += r["n"]
+        if r.status == "pending":
+            out[r.attempts]["trying" if r.due else "waiting"] += r.n
         else:
-            out[r["attempts"]][r["status"]] += r["n"]
+            out[r.attempts][r.status] += r.n
     return [{"attempts": k, **{x: v[x] for x in ("trying", "waiting", "done", "set_aside")}}
             for k, v in sorted(out.items())]
 
@@ -147,12 +148,12 @@ def recognition(store: Store, name: str, now: float) -> list[dict[str, Any]]:
     total: dict[str, Counter[str]] = defaultdict(Counter)
     recent: dict[str, Counter[str]] = defaultdict(Counter)
     for r in store.turn_stats(name):
-        total[r["question"]][r["decision"]] += r["n"]
+        total[r.question][r.decision] += r.n
     for r in store.turn_stats(name, int(now // 60) - RECENT_MIN):
-        recent[r["question"]][r["decision"]] += r["n"]
+        recent[r.question][r.decision] += r.n
     lat: dict[str, list[tuple[float, int]]] = defaultdict(list)
-    for r in store.latency(name):
-        lat[r["question"]].append((r["bucket"], r["n"]))
+    for b in store.latency(name):
+        lat[b.question].append((b.bucket, b.n))
     out = []
     for q, cnt in sorted(total.items()):
         turns = sum(n for d, n in cnt.items() if d != "rejected")
@@ -184,7 +185,7 @@ def _throughput(store: Store, name: str, minutes: int = 180) -> list[dict[str, A
     """Attempts and completed surveys per minute of the campaign's clock, the latest ones."""
     per: dict[int, Counter[str]] = defaultdict(Counter)
     for r in store.throughput(name):
-        per[r["minute"]][r["outcome"]] += r["n"]
+        per[r.minute][r.outcome] += r.n
     keep = sorted(per)[-minutes:]
     return [{"minute": m, "attempts": sum(per[m].values()),
              "completed": per[m][Outcome.COMPLETED.value]} for m in keep]
@@ -205,7 +206,7 @@ def districts(store: Store, name: str) -> list[dict[str, Any]]:
     """Prevalence per symptom by district with 95% intervals, beside each district's
     contact rate: a district whose people are not reached stands out."""
     prev = prevalence(store, name)
-    reach = {r["district"]: (r["contacts"], r["reached"] or 0)
+    reach = {r.district: (r.contacts, r.reached or 0)
              for r in store.district_reach(name)}
     out = []
     for d, (contacts, reached) in sorted(reach.items()):

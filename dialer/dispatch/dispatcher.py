@@ -18,12 +18,11 @@ import asyncio
 import heapq
 import logging
 import os
-import sqlite3
 import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -32,6 +31,7 @@ from dialer.lines.registry import PlannedCall, backend
 from dialer.policy.hours import next_open
 from dialer.recordings import files as recordings
 from dialer.store import Campaign, Control, ControlState, Store
+from dialer.store.rows import ContactRow, LiveFigures
 from dialer.wire import Batch, CallJob, CallOutcome
 from survey_scripts.errors import StoreError
 from survey_scripts.vocabulary import Outcome
@@ -41,6 +41,8 @@ DRAIN_S = 600.0  # after a store failure, how long to wait for the calls in flig
 
 
 class Pool(Protocol):
+    lost_batches: int  # batches lost before a worker took them (RQ)
+
     def submit(self, batch: Batch) -> None: ...
     def result(self, timeout: float) -> CallOutcome | None: ...
     def alive(self) -> int: ...
@@ -99,9 +101,9 @@ class Dispatcher:
         self.line = backend(campaign.line.kind)  # plans each call's LineSpec, unread here
         self.on_result = on_result or (lambda _s: None)
         self.stats = RunStats()
-        self.contacts = {r["id"]: r for r in store.pending(campaign.name)}
+        self.contacts = {r.id: r for r in store.pending(campaign.name)}
         start = time.time() if params.realtime else campaign.start_at
-        self.due = [(max(r["next_at"] or start, start), cid) for cid, r in self.contacts.items()]
+        self.due = [(max(r.next_at or start, start), cid) for cid, r in self.contacts.items()]
         heapq.heapify(self.due)
         self.cap, self.cps = params.lines, params.cps
         self.free = [start] * params.lines
@@ -148,12 +150,12 @@ class Dispatcher:
 
     def _job(self, cid: int, start: float) -> CallJob:
         row = self.contacts[cid]
-        attempt = row["attempts"] + 1
-        drops = f"d{row['drops']}" if row["drops"] else ""
-        planned = PlannedCall(self.c.line, cid, attempt, row["ext"], row["timezone"],
+        attempt = row.attempts + 1
+        drops = f"d{row.drops}" if row.drops else ""
+        planned = PlannedCall(self.c.line, cid, attempt, row.ext, row.timezone,
                               self.c.start_at, self.c.settings)
         return CallJob(id=f"{self.c.name}:{cid}:{attempt}{drops}", contact_id=cid,
-                       attempt=attempt, number=row["e164"], ext=row["ext"], started=start,
+                       attempt=attempt, number=row.e164, ext=row.ext, started=start,
                        line=self.line.plan(planned))
 
     def _batch(self, calls: list[CallJob]) -> Batch:
@@ -198,7 +200,7 @@ class Dispatcher:
         """A number put on the do-not-call list (or opted out elsewhere) after this run
         started is never dialled: checked at the moment of dialling."""
         row = self.contacts[cid]
-        if self.store.is_blocked(row["e164"], row["ext"]):
+        if self.store.is_blocked(row.e164, row.ext):
             self.stats.blocked += 1
             return True
         return False
@@ -207,9 +209,9 @@ class Dispatcher:
         """When the contact may be called, from `t`; None (and set aside, with why) for a
         number whose possible zones share no hour of the calling window."""
         row = self.contacts[cid]
-        start = next_open(t, row["timezone"], self.c.settings)
+        start = next_open(t, row.timezone, self.c.settings)
         if start is None:
-            self.store.set_aside(cid, f"its possible time zones ({row['timezone']}) share no "
+            self.store.set_aside(cid, f"its possible time zones ({row.timezone}) share no "
                                  f"hour of the calling window {self.c.settings.hours_start}-"
                                  f"{self.c.settings.hours_end}; give it a timezone column")
         return start
@@ -300,21 +302,21 @@ class Dispatcher:
                 self._owed += 1
         self.cap = cap
 
-    def live(self) -> dict[str, Any]:
+    def live(self) -> LiveFigures:
         """The figures the console shows, as of now."""
         wall = time.time()
         s = self.stats
-        return {"state": self.control.state, "reason": self.control.reason,
-                "clock": "realtime" if self.p.realtime else "fast",
-                "now": wall if self.p.realtime else self.last_start,
-                "lines_busy": len(self.inflight), "line_cap": self.cap, "cps": self.cps,
-                "attempts": s.attempts, "outcomes": dict(s.outcomes), "duplicates": s.duplicates,
-                "started_last_min": sum(1 for t in s.started_at if t > wall - 60),
-                "completed_last_min": sum(1 for t in s.completed_at if t > wall - 60),
-                "results_last_min": sum(1 for t in s.results_at if t > wall - 60),
-                "completed_per_s": s.calls_per_s, "wall_s": s.wall_s,
-                "lost_batches": getattr(self.pool, "lost_batches", 0),
-                "pid": os.getpid()}
+        return LiveFigures(
+            state=self.control.state.value, reason=self.control.reason,
+            clock="realtime" if self.p.realtime else "fast",
+            now=wall if self.p.realtime else self.last_start,
+            lines_busy=len(self.inflight), line_cap=self.cap, cps=self.cps,
+            attempts=s.attempts, outcomes=dict(s.outcomes), duplicates=s.duplicates,
+            started_last_min=sum(1 for t in s.started_at if t > wall - 60),
+            completed_last_min=sum(1 for t in s.completed_at if t > wall - 60),
+            results_last_min=sum(1 for t in s.results_at if t > wall - 60),
+            completed_per_s=s.calls_per_s, wall_s=s.wall_s,
+            lost_batches=self.pool.lost_batches, pid=os.getpid())
 
     def _breaker(self, r: CallOutcome) -> None:
         """More than half of the latest calls failed (inside healthdial, or the line):
@@ -356,18 +358,19 @@ class Dispatcher:
         self.stats.latency_s.extend(r.latency_s)
         self.stats.sim_end = max(self.stats.sim_end, end)
         row = self.store.contact(r.contact_id)
+        assert row is not None, "the store just applied a result for it"
         self.contacts[r.contact_id] = row
         self._keep_recording(r, row)
-        if row["status"] == "pending":
-            heapq.heappush(self.due, (row["next_at"], r.contact_id))
+        if row.status == "pending" and row.next_at is not None:
+            heapq.heappush(self.due, (row.next_at, r.contact_id))
 
-    def _keep_recording(self, r: CallOutcome, contact: sqlite3.Row) -> None:
+    def _keep_recording(self, r: CallOutcome, contact: ContactRow) -> None:
         """The call's recording beside the store; an opt-out purges the number's recordings
         (this one too). A recording that cannot be written costs no result."""
         try:
             recordings.save(self.store, self.c.name, r, self.c.settings)
             if r.outcome == Outcome.OPTED_OUT:
-                recordings.purge_number(self.store, contact["e164"], contact["ext"])
+                recordings.purge_number(self.store, contact.e164, contact.ext)
         except OSError as e:
             log.error("call %s: its recording could not be written (%s)", r.id, e)
 

@@ -117,7 +117,7 @@ def _unlist_corpus_copies(paths: list[str]) -> None:
 def purge_expired(store: Store, now: float | None = None) -> Purged:
     """Every recording past its campaign's keep_days, files and corpus copies."""
     rows = store.expired_recordings(time.time() if now is None else now)
-    done = _delete(store, [(r["id"], r["audio"], r["log"]) for r in rows])
+    done = _delete(store, [(r.id, r.audio, r.log) for r in rows])
     if done.removed or done.missing or done.failed:
         log.info("%s, past their keeping time", done)
     return done
@@ -126,4 +126,4 @@ def purge_expired(store: Store, now: float | None = None) -> Purged:
 def purge_number(store: Store, e164: str, ext: str = "") -> Purged:
     """An opt-out: every recording of the number, in every campaign, at once."""
     rows = store.recordings_of_number(e164, ext)
-    return _delete(store, [(r["id"], r["audio"], r["log"]) for r in rows])
+    return _delete(store, [(r.id, r.audio, r.log) for r in rows])

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
 from dialer.policy.contacts import Contact
 from dialer.store.base import StoreBase, _mapped
+from dialer.store.rows import ContactRow, DncRow, one, typed
 
 
 class ContactTables(StoreBase):
@@ -56,17 +56,16 @@ class ContactTables(StoreBase):
               "ELSE status END")
 
     @_mapped
-    def pending(self, campaign: str) -> list[sqlite3.Row]:
+    def pending(self, campaign: str) -> list[ContactRow]:
         """Contacts still to call, never a blocked number."""
-        return self.db.execute(
+        return typed(ContactRow, self.db.execute(
             f"SELECT * FROM contacts c WHERE campaign=? AND status='pending' AND "
-            f"{self._UNBLOCKED} ORDER BY id", (campaign,)).fetchall()
+            f"{self._UNBLOCKED} ORDER BY id", (campaign,)).fetchall())
 
     @_mapped
-    def contact(self, contact_id: int) -> sqlite3.Row:
-        row: sqlite3.Row = self.db.execute("SELECT * FROM contacts WHERE id=?",
-                                           (contact_id,)).fetchone()
-        return row
+    def contact(self, contact_id: int) -> ContactRow | None:
+        return one(ContactRow, self.db.execute("SELECT * FROM contacts WHERE id=?",
+                                               (contact_id,)).fetchone())
 
     # the do-not-call list -----------------------------------------------------
     @_mapped
@@ -84,6 +83,6 @@ class ContactTables(StoreBase):
         return cur.rowcount
 
     @_mapped
-    def dnc_entries(self) -> list[sqlite3.Row]:
-        return self.db.execute("SELECT e164, ext, added_at, source FROM dnc ORDER BY e164, ext"
-                               ).fetchall()
+    def dnc_entries(self) -> list[DncRow]:
+        return typed(DncRow, self.db.execute(
+            "SELECT e164, ext, added_at, source FROM dnc ORDER BY e164, ext").fetchall())

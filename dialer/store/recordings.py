@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 from dialer.store.base import _mapped
 from dialer.store.console import ConsoleTables
+from dialer.store.rows import RecordingRow, TurnRow, one, typed
 from dialer.wire import CallOutcome
 
 
@@ -32,7 +32,7 @@ class RecordingTables(ConsoleTables):
 
     @_mapped
     def recordings_of(self, campaign: str, question: str | None = None,
-                      decision: str | None = None) -> list[sqlite3.Row]:
+                      decision: str | None = None) -> list[RecordingRow]:
         """A campaign's recorded calls (with their contact's number, for masking), those
         with a turn of `question` and/or `decision` if given."""
         where = "r.campaign=?"
@@ -41,44 +41,46 @@ class RecordingTables(ConsoleTables):
             where += (" AND r.id IN (SELECT recording_id FROM recorded_turns WHERE "
                       "question = COALESCE(?, question) AND decision = COALESCE(?, decision))")
             args += [question, decision]
-        return self.db.execute(
+        return typed(RecordingRow, self.db.execute(
             "SELECT r.*, c.e164, c.ext, c.district FROM recordings r JOIN contacts c ON "
-            f"c.id=r.contact_id WHERE {where} ORDER BY r.started", args).fetchall()
+            f"c.id=r.contact_id WHERE {where} ORDER BY r.started", args).fetchall())
 
     @_mapped
-    def recording(self, rid: int) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.db.execute(
+    def recording(self, rid: int) -> RecordingRow | None:
+        row = self.db.execute(
             "SELECT r.*, c.e164, c.ext FROM recordings r JOIN contacts c ON c.id=r.contact_id "
             "WHERE r.id=?", (rid,)).fetchone()
-        return row
+        return one(RecordingRow, row)
 
     @_mapped
-    def recordings_of_path(self, audio: str) -> list[sqlite3.Row]:
-        return self.db.execute("SELECT * FROM recordings WHERE audio=? OR audio=?",
-                               (audio, str(Path(audio).resolve()))).fetchall()
+    def recordings_of_path(self, audio: str) -> list[RecordingRow]:
+        return typed(RecordingRow, self.db.execute(
+            "SELECT * FROM recordings WHERE audio=? OR audio=?",
+            (audio, str(Path(audio).resolve()))).fetchall())
 
     @_mapped
-    def worst_turns(self, campaign: str, question: str, limit: int = 20) -> list[sqlite3.Row]:
+    def worst_turns(self, campaign: str, question: str, limit: int = 20) -> list[TurnRow]:
         """A question's recorded turns, worst first: reprompted and rejected ones, then the
         least confident."""
-        return self.db.execute(
+        return typed(TurnRow, self.db.execute(
             "SELECT t.*, r.id AS recording_id, r.attempt_id FROM recorded_turns t JOIN "
             "recordings r ON r.id=t.recording_id WHERE r.campaign=? AND t.question=? ORDER BY "
             "(t.decision IN ('reprompted', 'keypad', 'unanswered', 'denied')) DESC, "
             "t.rejected DESC, t.confidence ASC, t.recording_id, t.turn LIMIT ?",
-            (campaign, question, limit)).fetchall()
+            (campaign, question, limit)).fetchall())
 
     @_mapped
-    def expired_recordings(self, now: float) -> list[sqlite3.Row]:
-        return self.db.execute("SELECT id, audio, log FROM recordings WHERE keep_until < ?",
-                               (now,)).fetchall()
+    def expired_recordings(self, now: float) -> list[RecordingRow]:
+        return typed(RecordingRow, self.db.execute(
+            "SELECT id, audio, log FROM recordings WHERE keep_until < ?",
+            (now,)).fetchall())
 
     @_mapped
-    def recordings_of_number(self, e164: str, ext: str) -> list[sqlite3.Row]:
+    def recordings_of_number(self, e164: str, ext: str) -> list[RecordingRow]:
         """Every recording of a number, in every campaign (a bare number: every extension)."""
-        return self.db.execute(
+        return typed(RecordingRow, self.db.execute(
             "SELECT r.id, r.audio, r.log FROM recordings r JOIN contacts c ON c.id=r.contact_id"
-            " WHERE c.e164=? AND (?='' OR c.ext=?)", (e164, ext, ext)).fetchall()
+            " WHERE c.e164=? AND (?='' OR c.ext=?)", (e164, ext, ext)).fetchall())
 
     @_mapped
     def corpus_copies(self, rid: int) -> list[str]:

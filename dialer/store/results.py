@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
 from dialer.policy.settings import CampaignSettings
 from dialer.store.base import _mapped
 from dialer.store.campaigns import CampaignTables
+from dialer.store.rows import AnswerRow, AttemptRow, ContactRow, typed
 from dialer.wire import CallOutcome
+from survey_scripts.errors import StoreError
 from survey_scripts.vocabulary import Outcome
 
 
@@ -29,6 +30,9 @@ class ResultTables(CampaignTables):
                 return False
             self.tallies.add_call(campaign, r)
             contact = self.contact(r.contact_id)
+            if contact is None:
+                raise StoreError(f"{self.path}: a result for contact {r.contact_id}, which is "
+                                 "not in this store; was the store replaced mid-run?")
             if r.outcome == Outcome.DROPPED:
                 self._dropped(contact, r, settings)
                 return True
@@ -39,31 +43,31 @@ class ResultTables(CampaignTables):
                 [(r.id, r.contact_id, campaign, q, v, how) for q, v, how in r.answers])
             if r.outcome == Outcome.OPTED_OUT:
                 self.db.execute("INSERT OR IGNORE INTO optouts(e164, ext, campaign, at) "
-                                "VALUES (?,?,?,?)", (contact["e164"], contact["ext"], campaign,
+                                "VALUES (?,?,?,?)", (contact.e164, contact.ext, campaign,
                                                      r.started))
             if r.outcome == Outcome.COMPLETED:
-                self.tallies.add(campaign, contact["district"], r)
+                self.tallies.add(campaign, contact.district, r)
         return True
 
-    def _update_contact(self, c: sqlite3.Row, r: CallOutcome, s: CampaignSettings) -> None:
+    def _update_contact(self, c: ContactRow, r: CallOutcome, s: CampaignSettings) -> None:
         retry = r.outcome in s.retry_outcomes and r.attempt < s.max_attempts
         status = "pending" if retry else "done"
         next_at = r.started + r.duration + s.retry_after_s(r.attempt) if retry else None
         self.db.execute("UPDATE contacts SET status=?, attempts=?, drops=0, next_at=?, outcome=?,"
                         " risk=COALESCE(?, risk) WHERE id=?",
-                        (status, r.attempt, next_at, r.outcome, r.risk, c["id"]))
+                        (status, r.attempt, next_at, r.outcome, r.risk, c.id))
 
-    def _dropped(self, c: sqlite3.Row, r: CallOutcome, s: CampaignSettings) -> None:
+    def _dropped(self, c: ContactRow, r: CallOutcome, s: CampaignSettings) -> None:
         """Our failure, not the callee's: retried later without using up an attempt, and
         set aside with its reason after `max_drops` in a row."""
-        drops = c["drops"] + 1
+        drops = c.drops + 1
         if drops >= s.max_drops:
             self.db.execute("UPDATE contacts SET status='set_aside', drops=?, next_at=NULL, "
-                            "reason=? WHERE id=?", (drops, r.reason, c["id"]))
+                            "reason=? WHERE id=?", (drops, r.reason, c.id))
             return
         self.db.execute("UPDATE contacts SET drops=?, next_at=?, reason=? WHERE id=?",
                         (drops, r.started + r.duration + s.drop_retry_minutes * 60, r.reason,
-                         c["id"]))
+                         c.id))
 
     @_mapped
     def set_aside(self, contact_id: int, reason: str) -> None:
@@ -74,19 +78,22 @@ class ResultTables(CampaignTables):
 
     # reading ----------------------------------------------------------------
     @_mapped
-    def contacts_of(self, campaign: str) -> list[sqlite3.Row]:
-        return self.db.execute("SELECT * FROM contacts WHERE campaign=? ORDER BY id",
-                               (campaign,)).fetchall()
+    def contacts_of(self, campaign: str) -> list[ContactRow]:
+        return typed(ContactRow, self.db.execute(
+            "SELECT * FROM contacts WHERE campaign=? ORDER BY id",
+            (campaign,)).fetchall())
 
     @_mapped
-    def attempts_of(self, campaign: str) -> list[sqlite3.Row]:
-        return self.db.execute("SELECT * FROM attempts WHERE campaign=? ORDER BY contact_id,"
-                               " attempt, id", (campaign,)).fetchall()
+    def attempts_of(self, campaign: str) -> list[AttemptRow]:
+        return typed(AttemptRow, self.db.execute(
+            "SELECT * FROM attempts WHERE campaign=? ORDER BY contact_id,"
+            " attempt, id", (campaign,)).fetchall())
 
     @_mapped
-    def answers_of(self, campaign: str) -> list[sqlite3.Row]:
-        return self.db.execute("SELECT * FROM answers WHERE campaign=? ORDER BY attempt_id,"
-                               " question", (campaign,)).fetchall()
+    def answers_of(self, campaign: str) -> list[AnswerRow]:
+        return typed(AnswerRow, self.db.execute(
+            "SELECT * FROM answers WHERE campaign=? ORDER BY attempt_id,"
+            " question", (campaign,)).fetchall())
 
     @_mapped
     def opt_out(self, e164: str, ext: str, campaign: str, at: float) -> None:
