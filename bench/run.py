@@ -47,7 +47,6 @@ from bench.ramp import ramp  # noqa: E402
 from bench.recording import recorded_calls  # noqa: E402
 from bench.report import table  # noqa: E402
 from bench.split import Split  # noqa: E402
-from dialer.campaign.demo import demo  # noqa: E402
 from dialer.dispatch.dispatcher import RunParams  # noqa: E402
 from dialer.lines.simulated import build_simulation  # noqa: E402
 from dialer.lines.simulated.callee import Callee  # noqa: E402
@@ -55,6 +54,7 @@ from dialer.lines.simulated.line import SimulatedLine, Simulation  # noqa: E402
 from dialer.lines.simulated.population import persona  # noqa: E402
 from dialer.robot.call import run_survey  # noqa: E402
 from dialer.robot.robot import Robot, build_robot  # noqa: E402
+from dialer.simulation.demo import demo  # noqa: E402
 from dialer.store import Store  # noqa: E402
 from dialer.wire import EngineSpec  # noqa: E402
 from speech.audio import Audio  # noqa: E402

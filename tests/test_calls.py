@@ -212,7 +212,7 @@ def test_a_cached_phrase_does_not_wait_for_a_new_one(monkeypatch: pytest.MonkeyP
 def test_accuracy_floor_on_twenty_simulated_calls() -> None:
     """Scored against the callees' hidden truth (synthetic voices): a robot that records
     answers wrong, or records too few, fails here."""
-    from dialer.recordings.accuracy import run_accuracy
+    from dialer.simulation.accuracy import run_accuracy
 
     report = run_accuracy(None, EngineSpec(), calls=20, seed=101, processes=1)
     t = report.total

@@ -178,7 +178,7 @@ def test_kill_9_and_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     assert len(attempts) == len(set(attempts))  # no attempt made twice
     completed = [r.contact_id for r in b.attempts_of("k") if r.outcome == "completed"]
     assert len(completed) == len(set(completed))
-    assert "pending" not in b.counts("k")["status"]
+    assert "pending" not in b.counts("k").status
 
 
 def test_opt_out_in_one_campaign_blocks_the_number_everywhere(tmp_path: Path) -> None:

@@ -125,7 +125,7 @@ def test_the_circuit_breaker_pauses_a_failing_campaign(tmp_path: Path) -> None:
     paused = [r for r in store.audit_log() if r.action == "pause"]
     assert [r.who for r in paused] == ["circuit breaker"]
     assert paused[0].detail.startswith("circuit breaker: 20 of the last 20 calls failed")
-    assert store.counts("c")["status"].get("set_aside", 0) == 0  # no contact burnt
+    assert store.counts("c").status.get("set_aside", 0) == 0  # no contact burnt
 
 
 def test_control_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -135,7 +135,7 @@ def test_rq_workers_killed_and_redis_restarted_lose_nothing(tmp_path: Path,
     a, b = Store(base), Store(tmp_path / "redis.db")
     for x, y in zip(json.loads(a.dump("r")), json.loads(b.dump("r")), strict=True):
         assert [r for r in x if r not in y] == [r for r in y if r not in x] == []
-    assert "pending" not in b.counts("r")["status"]
+    assert "pending" not in b.counts("r").status
     attempts = [(r.contact_id, r.attempt) for r in b.attempts_of("r")]
     assert len(attempts) == len(set(attempts))
 

@@ -45,7 +45,7 @@ def test_a_duplicate_result_still_frees_its_line(tmp_path: Path) -> None:
     assert stats.attempts == len(pool.jobs) == 18  # 12 first attempts, 6 busy retried
     assert stats.duplicates == 17  # the last one is still queued when the run ends
     assert sorted(d.free) and len(d.free) == 2 and not d.inflight
-    assert store.counts("c")["status"] == {"done": 12}
+    assert store.counts("c").status == {"done": 12}
 
 
 def test_a_second_lock_on_a_campaign_is_refused_and_death_releases_it(tmp_path: Path) -> None:
@@ -81,7 +81,7 @@ def test_two_runs_of_one_campaign_dial_no_number_twice(tmp_path: Path) -> None:
     s = Store(db)
     attempts = [(r.contact_id, r.attempt) for r in s.attempts_of("cc2")]
     assert len(attempts) == len(set(attempts)) > 0
-    assert s.counts("cc2")["status"].get("pending", 0) == 0
+    assert s.counts("cc2").status.get("pending", 0) == 0
 
 
 # 2. the engine is chosen once, from the survey -----------------------------------------
@@ -136,7 +136,7 @@ def test_run_with_a_missing_model_exits_non_zero_and_uses_no_attempt(tmp_path: P
     store.update_campaign("c", engine=EngineSpec("vosk", "vosk-model-xx"))
     assert main(["run", "c", "--db", str(db), "--no-progress"]) == 2
     assert "vosk-model-xx" in capsys.readouterr().err
-    assert Store(db).counts("c")["status"] == {"pending": 3}
+    assert Store(db).counts("c").status == {"pending": 3}
 
 
 # 5. the do-not-call list ------------------------------------------------------------
@@ -216,7 +216,7 @@ def test_a_store_failing_mid_run_keeps_the_results_for_the_next_run(tmp_path: Pa
     assert len(pool.jobs) == 6  # no new call after the failure
     monkeypatch.setattr(store, "apply", real)
     assert apply_kept(store, store.campaign("c")) == 3
-    assert store.counts("c")["status"] == {"done": 6}
+    assert store.counts("c").status == {"done": 6}
     assert apply_kept(store, store.campaign("c")) == 0  # kept results are applied once
 
 
@@ -245,7 +245,7 @@ def test_a_dropped_call_uses_no_attempt_and_is_set_aside_after_three(tmp_path: P
     row = store.contact(1)
     assert (row.attempts, row.drops, row.status) == (0, 3, "set_aside")
     assert row.reason == "EngineError: boom"
-    assert store.counts("c")["attempt_outcomes"] == {"dropped": 3}
+    assert store.counts("c").attempt_outcomes == {"dropped": 3}
 
 
 def test_a_call_failing_inside_healthdial_is_reported_dropped(monkeypatch) -> None:  # type: ignore[no-untyped-def]

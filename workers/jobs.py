@@ -19,8 +19,9 @@ from dataclasses import dataclass, replace
 
 from dialer.executor import Priority, on_speech_thread
 from dialer.lines import Line, Metered
+from dialer.lines.backend import Backend, Shared
 from dialer.lines.pacing import Pacing
-from dialer.lines.registry import Backend, Shared, backend
+from dialer.lines.registry import backend
 from dialer.policy.recording import keeps
 from dialer.robot.call import CallRecord, place_call
 from dialer.robot.outcome import outcome_of

@@ -38,17 +38,17 @@ def wilson(yes: int, n: int, z: float = 1.96) -> tuple[float, float, float]:
 def status(store: Store, campaign: str) -> dict[str, Any]:
     c = store.campaign(campaign)
     n = store.counts(campaign)
-    by_status, outcomes = n["status"], n["outcomes"]
+    by_status, outcomes = n.status, n.outcomes
     contacts = sum(by_status.values())
     done = outcomes.get("completed", 0)
     reached = sum(outcomes.get(k, 0) for k in REACHED)
     return {"campaign": c.name, "contacts": contacts, "pending": by_status.get("pending", 0),
             "done": by_status.get("done", 0), "set_aside": by_status.get("set_aside", 0),
             "blocked": by_status.get("blocked", 0),  # do-not-call or opted out: never called
-            "attempts": n["attempts"], "outcomes": outcomes,
-            "dropped": n["attempt_outcomes"].get("dropped", 0),
+            "attempts": n.attempts, "outcomes": outcomes,
+            "dropped": n.attempt_outcomes.get("dropped", 0),
             "response_rate": done / contacts if contacts else 0.0,
-            "cooperation_rate": done / reached if reached else 0.0, "risk": n["risk"]}
+            "cooperation_rate": done / reached if reached else 0.0, "risk": n.risk}
 
 
 def prevalence(store: Store, campaign: str) -> dict[str, dict[str, Any]]:
@@ -89,16 +89,17 @@ def respondents(store: Store, campaign: str, reveal: bool) -> list[dict[str, Any
     survey = frozen_survey(store.campaign(campaign))
     qids = [q.id for q in survey.questions]
     out = []
-    for r in store.iter_respondents(campaign):
-        phone = r["e164"] if reveal else mask(r["e164"])
-        if reveal and r["ext"]:
-            phone = f"{phone};ext={r['ext']}"  # RFC 3966 form, which phonenumbers reads back
-        row = {"phone": phone if reveal or not r["ext"] else mask(r["e164"], r["ext"]),
-               "name": r["name"], "district": r["district"], "timezone": r["timezone"],
-               "status": r["shown"],
-               "why": r["reason"] if r["shown"] == "set_aside" else "",  # CSV: _safe()
-               "outcome": r["outcome"], "attempts": r["attempts"], "risk": r["risk"]}
-        row.update({q: r["answers"].get(q) for q in qids})
+    for who in store.iter_respondents(campaign):
+        r = who.contact
+        phone = r.e164 if reveal else mask(r.e164)
+        if reveal and r.ext:
+            phone = f"{phone};ext={r.ext}"  # RFC 3966 form, which phonenumbers reads back
+        row = {"phone": phone if reveal or not r.ext else mask(r.e164, r.ext),
+               "name": r.name, "district": r.district, "timezone": r.timezone,
+               "status": who.shown,
+               "why": r.reason if who.shown == "set_aside" else "",  # CSV: _safe()
+               "outcome": r.outcome, "attempts": r.attempts, "risk": r.risk}
+        row.update({q: who.answers.get(q) for q in qids})
         out.append(row)
     return out
 

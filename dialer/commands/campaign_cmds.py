@@ -167,7 +167,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     stats = run(Store(args.db, create=False), args.campaign, run_params(args),
                 not args.no_progress, args.redis, (args.lines, args.cps))
-    by_status = Store(args.db, create=False).counts(args.campaign)["status"]
+    by_status = Store(args.db, create=False).counts(args.campaign).status
     left = [f"{by_status[k]} {what}" for k, what in (
         ("blocked", "blocked (do-not-call or opted out), not called"),
         ("set_aside", "set aside (`healthdial report` says why)")) if by_status.get(k)]
@@ -242,7 +242,7 @@ def cmd_campaigns(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from dialer.campaign.demo import demo
+    from dialer.simulation.demo import demo
 
     if not 1 <= args.contacts <= 10_000_000:
         raise UsageError(f"--contacts {args.contacts}: use 1 to 10000000")

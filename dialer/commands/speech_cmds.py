@@ -129,7 +129,7 @@ def cmd_recognize(args: argparse.Namespace) -> int:
 
 
 def cmd_accuracy(args: argparse.Namespace) -> int:
-    from dialer.recordings.accuracy import run_accuracy
+    from dialer.simulation.accuracy import run_accuracy
     from speech.engines import make_recognizer
 
     if args.corpus:

@@ -9,4 +9,8 @@
     metrics.py   Prometheus /metrics
     pages.py     the HTML pages; templates/ and static/ ship with the package
     workers.py   RQ workers and queue depth, in RQ mode
+
+It may import the store, the campaign (reports, loading), the recordings, the dispatch
+lock (is a campaign being run?), the policy and the shared leaves; only workers.py
+imports `workers`. Nothing imports the console but the CLI.
 """

@@ -20,6 +20,7 @@ from dialer.console.api import campaign_name, error
 from dialer.console.auth import require
 from dialer.console.context import STORE, in_store
 from dialer.policy.contacts import mask
+from dialer.store.rows import RecordingRow
 from survey_scripts.errors import HealthdialError
 
 
@@ -33,9 +34,9 @@ def routes(app: web.Application) -> None:
     r.add_get("/recordings/{id}", recording_page)
 
 
-def _row(r: Any) -> dict[str, Any]:
-    return {"id": r["id"], "attempt": r["attempt_id"], "phone": mask(r["e164"], r["ext"]),
-            "started": r["started"], "duration_s": r["duration"], "outcome": r["outcome"]}
+def _row(r: RecordingRow) -> dict[str, Any]:
+    return {"id": r.id, "attempt": r.attempt_id, "phone": mask(r.e164 or "", r.ext or ""),
+            "started": r.started, "duration_s": r.duration, "outcome": r.outcome}
 
 
 async def recordings(request: web.Request) -> web.Response:
@@ -64,7 +65,7 @@ def _files_there(*paths: str) -> bool:
     return all(Path(p).is_file() for p in paths)
 
 
-async def _recording(request: web.Request) -> Any:
+async def _recording(request: web.Request) -> RecordingRow:
     require(request, "official")
     try:
         rid = int(request.match_info["id"])
@@ -84,7 +85,7 @@ async def _recording(request: web.Request) -> Any:
 
 async def recording_log(request: web.Request) -> web.Response:
     row = await _recording(request)
-    text = await in_store(request.app, Path(row["log"]).read_text, "utf-8")
+    text = await in_store(request.app, Path(row.log).read_text, "utf-8")
     return web.json_response({**_row(row), "log": json.loads(text)})
 
 
@@ -92,8 +93,8 @@ async def recording_audio(request: web.Request) -> web.StreamResponse:
     who = require(request, "official")
     row = await _recording(request)
     await in_store(request.app, request.app[STORE].audit, who.name, "listen",
-                   row["campaign"], row["attempt_id"])
-    return web.FileResponse(row["audio"], headers={"Content-Type": "audio/flac",
+                   row.campaign, row.attempt_id)
+    return web.FileResponse(row.audio, headers={"Content-Type": "audio/flac",
                                                    "Cache-Control": "no-store"})
 
 
@@ -109,4 +110,4 @@ async def recording_page(request: web.Request) -> web.Response:
     who = require(request, "official")
     row = await _recording(request)
     return aiohttp_jinja2.render_template("recording.html", request, {
-        "who": who, "csrf": who.csrf or "", "rec": _row(row), "campaign": row["campaign"]})
+        "who": who, "csrf": who.csrf or "", "rec": _row(row), "campaign": row.campaign})

@@ -42,7 +42,7 @@ def campaign_list(store: Store) -> list[dict[str, Any]]:
     out = []
     for name in store.campaign_names():
         c = store.campaign(name)
-        pending = store.counts(name)["status"].get("pending", 0)
+        pending = store.counts(name).status.get("pending", 0)
         out.append({"name": name, "state": state_of(store, name, c.control.state, pending)})
     return out
 
@@ -58,7 +58,7 @@ def snapshot(store: Store, name: str, workers: dict[str, Any] | None = None) -> 
     if live is not None and not fresh and live.clock == "fast":
         now = live.now
     counts = store.counts(name)
-    outcomes = {o.value: counts["attempt_outcomes"].get(o.value, 0) for o in Outcome}
+    outcomes = {o.value: counts.attempt_outcomes.get(o.value, 0) for o in Outcome}
     state = state_of(store, name, c.control.state, st["pending"])
     in_flight = live.lines_busy if live and fresh and state in ("running", "paused") else 0
     snap: dict[str, Any] = {
@@ -66,7 +66,7 @@ def snapshot(store: Store, name: str, workers: dict[str, Any] | None = None) -> 
         "clock": live.clock if live else "fast", "now": now,
         "updated_s_ago": round(time.time() - at, 1) if live_row else None,
         "lines_busy": in_flight, "line_cap": c.control.line_cap, "cps": c.control.cps,
-        "attempts": counts["attempts"], "completed": outcomes[Outcome.COMPLETED],
+        "attempts": counts.attempts, "completed": outcomes[Outcome.COMPLETED],
         "outcomes": outcomes, "dispositions": _dispositions(outcomes, st),
         "rates": _rates(live if live and fresh else LiveFigures()),
         "progress": _progress(store, name, now, in_flight, c.settings),

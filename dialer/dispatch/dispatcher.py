@@ -27,7 +27,8 @@ from typing import Protocol
 import numpy as np
 
 from dialer.dispatch import spool
-from dialer.lines.registry import PlannedCall, backend
+from dialer.lines.backend import PlannedCall
+from dialer.lines.registry import backend
 from dialer.policy.hours import next_open
 from dialer.recordings import files as recordings
 from dialer.store import Campaign, Control, ControlState, Store

@@ -1,7 +1,6 @@
 """Recorded calls and what is learnt from them: the files beside the store (files.py),
-replaying them through today's robot (replay.py), labelled corpora (corpus.py), one way
-of scoring (scoring.py), and simulated calls scored against their hidden truth
-(accuracy.py, synthetic voices only).
+replaying them through today's robot (replay.py), labelled corpora heard as on a line
+(corpus.py), and one way of scoring right / wrong / unanswered (scoring.py).
 
-files.py and scoring.py are leaves over the store; replay, corpus and accuracy are
-assemblers of the robot and a line back-end."""
+files.py and scoring.py sit over the store and the call log; replay.py and corpus.py
+are assemblers of the robot and the recorded line. None imports the dispatcher."""

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
 from dialer.policy.settings import CampaignSettings
 from dialer.store.base import _mapped
 from dialer.store.campaigns import CampaignTables
-from dialer.store.rows import AnswerRow, AttemptRow, ContactRow, typed
+from dialer.store.rows import AnswerRow, AttemptRow, ContactRow, Counts, Respondent, typed
 from dialer.wire import CallOutcome
 from survey_scripts.errors import StoreError
 from survey_scripts.vocabulary import Outcome
@@ -102,35 +101,35 @@ class ResultTables(CampaignTables):
                             "VALUES (?,?,?,?)", (e164, ext, campaign, at))
 
     @_mapped
-    def counts(self, campaign: str) -> dict[str, Any]:
+    def counts(self, campaign: str) -> Counts:
         """Contacts by status and by last outcome, attempts, and risk colours."""
         def grouped(sql: str) -> dict[str, int]:
             return {r[0]: r[1] for r in self.db.execute(sql, (campaign,))}
 
         attempts = self.db.execute("SELECT COUNT(*), MIN(started), MAX(started + duration) FROM"
                                    " attempts WHERE campaign=?", (campaign,)).fetchone()
-        return {
-            "status": grouped(f"SELECT {self._SHOWN}, COUNT(*) FROM contacts c WHERE "
-                              "campaign=? GROUP BY 1"),
-            "outcomes": grouped("SELECT outcome, COUNT(*) FROM contacts WHERE campaign=? AND "
-                                "outcome IS NOT NULL GROUP BY 1"),
-            "attempt_outcomes": grouped("SELECT outcome, COUNT(*) FROM attempts WHERE "
-                                        "campaign=? GROUP BY 1"),
-            "risk": grouped("SELECT risk, COUNT(*) FROM contacts WHERE campaign=? AND "
-                            "outcome='completed' GROUP BY 1"),
-            "attempts": attempts[0], "first_start": attempts[1], "last_end": attempts[2]}
+        return Counts(
+            status=grouped(f"SELECT {self._SHOWN}, COUNT(*) FROM contacts c WHERE "
+                           "campaign=? GROUP BY 1"),
+            outcomes=grouped("SELECT outcome, COUNT(*) FROM contacts WHERE campaign=? AND "
+                             "outcome IS NOT NULL GROUP BY 1"),
+            attempt_outcomes=grouped("SELECT outcome, COUNT(*) FROM attempts WHERE "
+                                     "campaign=? GROUP BY 1"),
+            risk=grouped("SELECT risk, COUNT(*) FROM contacts WHERE campaign=? AND "
+                         "outcome='completed' GROUP BY 1"),
+            attempts=attempts[0], first_start=attempts[1], last_end=attempts[2])
 
     @_mapped
-    def iter_respondents(self, campaign: str) -> Iterator[dict[str, Any]]:
+    def iter_respondents(self, campaign: str) -> Iterator[Respondent]:
         """Each contact with its latest answers, for reports (two queries in all)."""
-        answers: dict[int, dict[str, Any]] = {}
+        answers: dict[int, dict[str, str | None]] = {}
         for r in self.db.execute("SELECT a.contact_id, a.question, a.value FROM answers a JOIN"
                                  " attempts t ON t.id=a.attempt_id WHERE a.campaign=? ORDER BY"
                                  " t.attempt", (campaign,)):
             answers.setdefault(r["contact_id"], {})[r["question"]] = r["value"]
         for c in self.db.execute(f"SELECT c.*, {self._SHOWN} AS shown FROM contacts c "
                                  "WHERE campaign=? ORDER BY id", (campaign,)).fetchall():
-            yield {**dict(c), "answers": answers.get(c["id"], {})}
+            yield Respondent(typed(ContactRow, [c])[0], c["shown"], answers.get(c["id"], {}))
 
     @_mapped
     def dump(self, campaign: str) -> str:

@@ -209,3 +209,26 @@ class LiveFigures:
     def from_json(cls, text: str) -> LiveFigures:
         d = json.loads(text)
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Counts:
+    """A campaign's totals: contacts by status (as shown: blocked apart) and by last
+    outcome, attempts by outcome, completed contacts by risk colour."""
+
+    status: dict[str, int]
+    outcomes: dict[str, int]
+    attempt_outcomes: dict[str, int]
+    risk: dict[str, int]
+    attempts: int
+    first_start: float | None
+    last_end: float | None
+
+
+@dataclass(frozen=True)
+class Respondent:
+    """A contact with its latest answer to each question, for reports."""
+
+    contact: ContactRow
+    shown: str  # its status as shown (blocked apart from pending)
+    answers: dict[str, str | None]

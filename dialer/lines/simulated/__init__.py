@@ -13,8 +13,8 @@ prompts' audio, handed to it as a far end would hear them.
 from __future__ import annotations
 
 from dialer.lines import Line
+from dialer.lines.backend import PlannedCall, Shared
 from dialer.lines.pacing import Pacing
-from dialer.lines.registry import PlannedCall, Shared
 from dialer.lines.simulated.callee import Ear, SoundEar
 from dialer.lines.simulated.line import SimulatedLine, Simulation
 from dialer.lines.simulated.population import plan

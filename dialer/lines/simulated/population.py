@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dialer.lines.registry import PlannedCall
+from dialer.lines.backend import PlannedCall
 from dialer.lines.simulated.persona import Persona, make_persona
 from dialer.policy.hours import local, next_open
 from dialer.wire import LineSpec, SimSpec

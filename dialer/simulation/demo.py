@@ -92,10 +92,10 @@ def _truth(store: Store, seed: int, name: str) -> dict[str, Any]:
     n: dict[str, int] = {}
     acc = Tally()
     for r in store.iter_respondents(name):
-        if r["outcome"] != "completed":
+        if r.contact.outcome != "completed":
             continue
-        t = persona(seed, r["id"], survey).truth
-        for qid, value in r["answers"].items():
+        t = persona(seed, r.contact.id, survey).truth
+        for qid, value in r.answers.items():
             if qid == "consent":
                 continue
             acc.add(verdict(value, t.get(qid)))
