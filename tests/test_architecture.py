@@ -101,10 +101,7 @@ def _broken() -> list[tuple[str, str]]:
             continue
         own, allowed = rule
         for b in targets:
-            if _under(b, own) and own != "dialer":
-                ok = True
-            else:
-                ok = any(_under(b, p) for p in allowed)
+            ok = (_under(b, own) and own != "dialer") or any(_under(b, p) for p in allowed)
             if _under(a, "dialer.robot") and _under(b, "dialer.lines"):
                 ok = b in ROBOT_SEES  # never a back-end, nor the registry
             if _under(a, "dialer.lines") and not _under(a, "dialer.lines.registry") and \
