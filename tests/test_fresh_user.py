@@ -140,15 +140,16 @@ def test_a_file_that_is_not_a_store_is_never_changed(tmp_path: Path, capsys) -> 
 
 
 def _recorded_call(store: Store, campaign: str, i: int) -> None:
-    import json as _json
-
+    from dialer.calllog import CallLog, LoggedPlay, LoggedPrompt, LoggedTurn
     from dialer.recordings import files as recordings
     from dialer.wire import CallOutcome
 
-    log = _json.dumps({"turns": [{"prompt": {"question": "consent"}, "decision": "accepted",
-                                  "confidence": 0.9, "rejected": False,
-                                  "listened_from_s": 1.0}]})
     contact = store.contacts_of(campaign)[i]
+    turn = LoggedTurn(LoggedPrompt("consent", "question", "May we ask?", "ab"), 0.5, 1.0,
+                      (1.2, 1.6), 2.3, "pocketsphinx", "yes_no", "yes", "yes", False, 0.9,
+                      decision="accepted")
+    log = CallLog(f"{campaign}:{contact.id}:1", contact.id, 1, "s", True, "completed", {},
+                  10.0, (LoggedPlay(0.0, 0, 4000),), (turn,)).to_json()
     r = CallOutcome(id=f"{campaign}:{contact.id}:1", contact_id=contact.id, attempt=1,
                     started=START, duration=10.0, outcome="completed",
                     recording=b"fLaC" + b"\0" * 100, log=log)
