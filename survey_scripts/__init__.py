@@ -1,4 +1,6 @@
-"""What is asked: survey files and the dialog engine. Pure logic, no audio, no I/O."""
+"""What is asked: survey files and the dialog engine. Pure logic, no audio, no I/O.
+
+It imports nothing of speech, the dialer or the workers."""
 
 from pathlib import Path
 

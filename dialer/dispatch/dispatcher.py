@@ -27,6 +27,7 @@ from typing import Protocol
 import numpy as np
 
 from dialer.dispatch import spool
+from dialer.dispatch.breaker import Breaker
 from dialer.lines.backend import PlannedCall
 from dialer.lines.registry import backend
 from dialer.policy.hours import next_open
@@ -51,8 +52,6 @@ class Pool(Protocol):
 
 
 TICK_S = 0.5  # the operator's controls are read this often (they act within 2 s)
-BREAKER_WINDOW = 20  # the circuit breaker looks at this many latest calls...
-BREAKER_SHARE = 0.5  # ...and pauses the campaign when more than this share failed
 
 
 @dataclass(frozen=True)
@@ -113,7 +112,7 @@ class Dispatcher:
         self.last_start = start - 1.0
         self.control = campaign.control
         self._ticked = 0.0
-        self._recent: deque[bool] = deque(maxlen=BREAKER_WINDOW)  # latest calls: failed?
+        self.breaker = Breaker()
         self.stats.sim_start = self.stats.sim_end = start
         self._unapplied: list[CallOutcome] = []  # a result the store failed to take
         self._closed_until = 0.0  # realtime: "outside calling hours" said up to this time
@@ -320,14 +319,8 @@ class Dispatcher:
             lost_batches=self.pool.lost_batches, pid=os.getpid())
 
     def _breaker(self, r: CallOutcome) -> None:
-        """More than half of the latest calls failed (inside healthdial, or the line):
-        pause the campaign, with the reason, rather than burn through the list."""
-        self._recent.append(r.outcome == Outcome.DROPPED)
-        failed = sum(self._recent)
-        if len(self._recent) == BREAKER_WINDOW and failed > BREAKER_SHARE * BREAKER_WINDOW \
-                and self.control.state == ControlState.ACTIVE:
-            reason = (f"circuit breaker: {failed} of the last {BREAKER_WINDOW} calls failed "
-                      f"(last: {r.reason or 'no reason given'})")
+        reason = self.breaker.trips(r.outcome == Outcome.DROPPED, r.reason)
+        if reason and self.control.state == ControlState.ACTIVE:
             log.warning("campaign %s paused: %s", self.c.name, reason)
             self._take(self.store.set_control(self.c.name, ControlState.PAUSED, reason))
             self.store.audit("circuit breaker", "pause", self.c.name, reason)

@@ -37,6 +37,9 @@ Back-ends (behind dialer/lines/registry.py): `simulated` (the population of simu
 callees), `recorded` (replaying recorded calls), `fake` (scripted, for tests). The robot
 (dialer/robot) knows only this protocol. Metering a back-end's own CPU is not part of it
 (`Metered`).
+
+The lines may import the policy, the shared leaves, speech and survey_scripts: never the
+robot, the store, the dispatcher or the workers; a back-end never imports another.
 """
 
 from __future__ import annotations
