@@ -70,11 +70,19 @@ def campaign_store(tmp_path: Path, zones: list[str], name: str = "c") -> Store:
     return store
 
 
+# `healthdial` as a terminal starts it: Ctrl-C (SIGINT) not ignored. A test run started in
+# the background of a script (a CI runner, `make test &`) inherits SIGINT ignored, and
+# Python keeps an ignored SIGINT ignored: a test's Ctrl-C would then never arrive.
+HEALTHDIAL = [sys.executable, "-c", "import runpy, signal, sys; "
+              "signal.signal(signal.SIGINT, signal.default_int_handler); "
+              "sys.argv[0] = 'healthdial'; runpy.run_module('dialer.cli', run_name='__main__')"]
+
+
 def healthdial(*args: str, db: Path, log: Path | None = None,
                env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """`healthdial ARGS` in its own process group, stderr (and stdout) to `log`."""
     full = {**os.environ, "HEALTHDIAL_DB": str(db), "PYTHONPATH": str(ROOT), **(env or {})}
     with (log or db.parent / "stderr.log").open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "dialer.cli", *args], env=full, cwd=ROOT,
+        return subprocess.Popen([*HEALTHDIAL, *args], env=full, cwd=ROOT,
                                 stdout=subprocess.DEVNULL if log is None else out, stderr=out,
                                 start_new_session=True)

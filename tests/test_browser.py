@@ -8,7 +8,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 from dialer.policy.settings import CampaignSettings
 from dialer.store import Store
 from tests.conftest import ROOT
-from tests.helpers import load_list, write_csv
+from tests.helpers import HEALTHDIAL, load_list, write_csv
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
@@ -33,7 +32,7 @@ def _port() -> int:
 def _healthdial(*args: str, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "dialer.cli", *args], cwd=ROOT, env=env,
+        return subprocess.Popen([*HEALTHDIAL, *args], cwd=ROOT, env=env,
                                 stdout=out, stderr=out, start_new_session=True)
 
 
@@ -115,10 +114,17 @@ def test_dashboard_live_pause_in_a_real_browser(tmp_path: Path) -> None:
         assert (tmp_path / "dashboard.png").stat().st_size > 20_000
     finally:
         browser.quit()
-        for p in (run, serve):
+        stuck = []
+        for name, p in (("run", run), ("serve", serve)):
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGINT)
-                p.wait(timeout=90)
+                try:
+                    p.wait(timeout=90)
+                except subprocess.TimeoutExpired:  # never leave it to a later test
+                    os.killpg(p.pid, signal.SIGKILL)
+                    p.wait()
+                    stuck.append(name)
+    assert stuck == [], f"Ctrl-C did not stop {stuck} within 90 s"
     assert "Traceback" not in log.read_text()
 
 
