@@ -92,11 +92,14 @@ def test_an_early_answer_cuts_a_yes_no_prompt_short_but_not_its_echo(robot: Robo
 
 
 def test_an_unanswered_or_failing_line_is_no_survey(robot: Robot) -> None:
-    for dialled, outcome in ((Dialled.BUSY, Outcome.BUSY), (Dialled.INVALID,
-                                                            Outcome.INVALID_NUMBER),
-                             (Dialled.FAILED, Outcome.DROPPED)):
+    for dialled, outcome, cause in (
+            (Dialled.BUSY, Outcome.BUSY, EndCause.BUSY),
+            (Dialled.INVALID, Outcome.INVALID_NUMBER, EndCause.INVALID),
+            (Dialled.NO_ANSWER, Outcome.NO_ANSWER, EndCause.NO_ANSWER),
+            (Dialled.FAILED, Outcome.DROPPED, EndCause.REFUSED)):  # the network's, not theirs
         record = _call(robot, FakeLine(dialled=dialled))
         assert record.outcome == outcome and record.turns == []
+        assert record.end_cause == cause
 
 
 def test_a_turn_keeps_what_the_recognizer_said(survey: Survey) -> None:
