@@ -3,7 +3,8 @@
 #   make test   installs everything, then runs the test suite
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DEBS := espeak-ng flite sox pocketsphinx-testdata redis-server chromium chromium-driver
+DEBS := espeak-ng flite sox pocketsphinx-testdata redis-server chromium chromium-driver \
+        sip-tester baresip-core
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup demo test lint

@@ -59,6 +59,7 @@ class Dialled(StrEnum):
     BUSY = "busy"
     NO_ANSWER = "no_answer"
     INVALID = "invalid"
+    DECLINED = "declined"  # the person declined the ringing call (SIP 603)
     FAILED = "failed"  # the line or the network failed: not the callee's answer
 
 
@@ -79,11 +80,13 @@ class EndCause(StrEnum):
     BUSY = "busy"
     NO_ANSWER = "no_answer"  # rang out, or our ring timeout cancelled it
     INVALID = "invalid"
+    DECLINED = "declined"  # the person declined the ringing call
     REFUSED = "refused"  # the network would not place the call (not the callee)
 
 
 NOT_ANSWERED = {Dialled.BUSY: EndCause.BUSY, Dialled.NO_ANSWER: EndCause.NO_ANSWER,
-                Dialled.INVALID: EndCause.INVALID, Dialled.FAILED: EndCause.REFUSED}
+                Dialled.INVALID: EndCause.INVALID, Dialled.DECLINED: EndCause.DECLINED,
+                Dialled.FAILED: EndCause.REFUSED}
 
 
 @dataclass(frozen=True)

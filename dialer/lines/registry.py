@@ -4,7 +4,7 @@ above the lines names a back-end.
 A back-end says three things: how a call is planned on the dispatcher's side
 (`plan`: the LineSpec the job carries), what a worker process prepares once per survey
 (`prepare`, and `warm` before realtime calls), and how a line opens for one call
-(`open`). The simulated back-end is the only campaign back-end today; SIP joins here.
+(`open`): the simulated population, and SIP (real lines through a trunk).
 Replayed recordings and the fake line are opened directly by replay and tests.
 """
 
@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dialer.lines.backend import Backend
 from dialer.lines.simulated import SimulatedBackend
+from dialer.lines.sip import SipBackend
 from survey_scripts.errors import UsageError
 
-BACKENDS: dict[str, Backend] = {"simulated": SimulatedBackend()}
+BACKENDS: dict[str, Backend] = {"simulated": SimulatedBackend(), "sip": SipBackend()}
 
 
 def backend(kind: str) -> Backend:

@@ -17,7 +17,8 @@ from survey_scripts.dialog import Dialog, Heard, Result
 from survey_scripts.vocabulary import Outcome
 
 _NOT_ANSWERED = {Dialled.BUSY: Outcome.BUSY, Dialled.NO_ANSWER: Outcome.NO_ANSWER,
-                 Dialled.INVALID: Outcome.INVALID_NUMBER, Dialled.FAILED: Outcome.DROPPED}
+                 Dialled.INVALID: Outcome.INVALID_NUMBER, Dialled.FAILED: Outcome.DROPPED,
+                 Dialled.DECLINED: Outcome.NO_ANSWER}  # declined: tried again, as unanswered
 
 
 @dataclass

@@ -65,8 +65,7 @@ async def take_turn(robot: Robot, line: Line, prompt: Prompt) -> tuple[TurnLog, 
         want = min(left, CHUNK) if barge else left
         x = ulaw_decode(await line.receive(want))
         during.append(x)
-        played = line.played()  # the line's playout position lines the echo up
-        onset.feed(x, reference[max(0, played - len(x)):played])
+        onset.feed(x, _echo_source(reference, line.played(), len(x)))
         keys += line.digits()
         if len(x) < want:  # the call ended while the prompt played
             return _hung_up(prompt, started, line), 0.0
@@ -128,6 +127,14 @@ async def _keyed(line: Line, prompt: Prompt, started: float, keys: list[Digit],
     heard = Heard(digits="".join(k.key for k in keys), confidence=1.0)
     return TurnLog(prompt, heard, started, first, (first, last), line.now(), barged_in=barged,
                    answered_early=early)
+
+
+def _echo_source(reference: np.ndarray, played: int, n: int) -> np.ndarray:
+    """What the robot played at the moments of the `n` samples just received, by the
+    line's playout position; silence where they arrived before this prompt began (a
+    paced line hands over audio that waited while the robot was busy)."""
+    ref = reference[max(0, played - n):played]
+    return ref if len(ref) == n else np.concatenate([np.zeros(n - len(ref), np.int16), ref])
 
 
 def _hung_up(prompt: Prompt, started: float, line: Line) -> TurnLog:

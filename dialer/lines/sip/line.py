@@ -1,0 +1,195 @@
+"""A SIP line: one call through the worker's trunk, on baresip's SIP and RTP stack.
+
+baresip (C, its own thread) sends and receives RTP on its own clock, so decoding that
+holds the GIL delays no packet; this module keeps the Line protocol's promises on top
+of it: progress and the ring timeout, SIP answers as end causes (answers.py), the robot's
+audio fed a little ahead of the playout clock (the wall clock from the answer), what
+the callee says buffered until the robot reads it, keys out of band both ways.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+import numpy as np
+
+from dialer.lines import RING_TIMEOUT_S, Dialled, Digit, EndCause, Progress
+from dialer.lines.playout import LineBase
+from dialer.lines.sip.answers import answer_of
+from dialer.lines.sip.trunk import Trunk
+from speech.channel import RATE, ulaw_encode
+
+TICK_S = 0.02  # the pump's period: one RTP packet
+AHEAD = RATE // 5  # samples of a prompt handed to the stack before they are due
+LOST = ("rtp", "timeout", "timed out", "unreachable")  # close reasons of a lost line
+
+
+class SipPhone:
+    """A worker process's SIP user agent on its trunk, started on first use."""
+
+    def __init__(self, trunk: Trunk) -> None:
+        self.trunk = trunk
+        self._agent: Any = None
+        self._runtime: Any = None
+        self._lock: asyncio.Lock | None = None
+
+    async def agent(self) -> Any:
+        from baresip import Account, Config, Runtime, UserAgent
+
+        self._lock = self._lock or asyncio.Lock()
+        async with self._lock:
+            if self._agent is None:
+                t = self.trunk
+                self._runtime = runtime = Runtime()
+                await runtime.start(Config(
+                    net_interface=t.interface or None, max_concurrent_calls=None,
+                    rtp_timeout=10, extra_config_text=f"rtp_ports {t.rtp_ports[0]}-"
+                                                      f"{t.rtp_ports[1]}\n"))
+                self._agent = await UserAgent.create(runtime, Account(
+                    t.user, t.host, t.password, reg_interval=600 if t.register else 0,
+                    transport=t.transport, audio_codecs=t.codecs))  # type: ignore[arg-type]
+                if t.register:
+                    await self._agent.register()
+        return self._agent
+
+    async def close(self) -> None:
+        """End the SIP stack (its thread) before the process ends."""
+        if self._runtime is not None:
+            runtime, self._runtime, self._agent = self._runtime, None, None
+            await runtime.close()
+
+
+class SipLine(LineBase):
+    paced = True
+
+    def __init__(self, phone: SipPhone) -> None:
+        super().__init__()
+        self.phone = phone
+        self.echo_delay_s = phone.trunk.echo_delay_ms / 1000
+        self.call: Any = None
+        self._dialled_at = time.monotonic()
+        self._answered_at: float | None = None
+        self._rx = bytearray()  # the callee's audio, 16-bit, not yet read
+        self._arrived = asyncio.Event()
+        self._written = 0  # samples of the current play handed to the stack
+        self._pump: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._we_hung_up = False
+
+    # dialling ----------------------------------------------------------------------
+    async def dial(self, number: str, ring_timeout_s: float = RING_TIMEOUT_S) -> Dialled:
+        from baresip import CallFailed, CallTimeout
+        from baresip.events import Event
+
+        agent = await self.phone.agent()
+        t = self.phone.trunk
+        headers = {"P-Asserted-Identity": f"<sip:{t.caller_id}@{t.host}>"} \
+            if t.caller_id else None
+        self._dialled_at = time.monotonic()
+        steps = {Event.CALL_RINGING: Progress.RINGING, Event.CALL_PROGRESS: Progress.EARLY_MEDIA}
+        before: list[Any] = []  # a 180 may come before dial() has told us our call
+
+        def progress(event: Any) -> None:
+            if self.call is None:
+                before.append(event)
+            elif event.call == self.call.handle and event.event in steps:
+                self.noted(steps[event.event], self.now())
+
+        agent.on(progress)
+        try:
+            self.call = await agent.dial(t.uri_for(number), headers)
+            for event in before:
+                progress(event)
+            await self.call.wait_established(ring_timeout_s)
+        except CallTimeout:  # cancelled (CANCEL sent) at the ring timeout
+            self.ended(EndCause.NO_ANSWER)
+            return Dialled.NO_ANSWER
+        except CallFailed as e:
+            answer = answer_of(e.status)
+            self.ended(answer.cause)
+            return answer.dialled
+        finally:
+            agent.off(progress)
+        self._answered_at = time.monotonic()
+        self.noted(Progress.ANSWERED, self.now())
+        self.call.on_dtmf(lambda d: self.keyed(Digit(self.elapsed(), d.digit)))
+        self._pump = asyncio.create_task(self._run_pump(), name="sip pump")
+        return Dialled.ANSWERED
+
+    # the pump: audio in and out every packet time ------------------------------------
+    async def _run_pump(self) -> None:
+        from baresip import AudioNotActive, AudioRestarted, CallState
+
+        while self.call.state is not CallState.CLOSED:
+            # renegotiated mid-call: the next operation binds to the new streams
+            with contextlib.suppress(AudioNotActive, AudioRestarted):
+                got = self.call.audio.read(64000)
+                if got:
+                    self._rx += got
+                    self._arrived.set()
+                self._feed()
+            await asyncio.sleep(TICK_S)
+        reason = (getattr(self.call, "_close_reason", "") or "").lower()
+        self.ended(EndCause.WE_HUNG_UP if self._we_hung_up else EndCause.LINE_LOST
+                   if any(w in reason for w in LOST) else EndCause.CALLEE_HUNG_UP)
+        self._arrived.set()
+
+    def _feed(self) -> None:
+        """Hand the stack the current prompt up to AHEAD samples past the playout clock."""
+        due = min(len(self.out.audio), self.out.played(self.elapsed()) + AHEAD)
+        if due > self._written:
+            chunk = self.out.audio[self._written:due]
+            self._written += self.call.audio.write(chunk.astype("<i2").tobytes()) // 2
+
+    def play(self, audio: bytes) -> None:
+        super().play(audio)
+        self._written = 0
+        if self.call is not None:
+            with contextlib.suppress(Exception):
+                self.call.audio.flush_tx()
+
+    def stop(self) -> None:
+        super().stop()
+        self._written = len(self.out.audio)
+        with contextlib.suppress(Exception):
+            self.call.audio.flush_tx()
+
+    async def receive(self, n: int) -> bytes:
+        while len(self._rx) < 2 * n and self.end_cause is None:
+            self._arrived.clear()
+            await self._arrived.wait()
+        take = min(n, len(self._rx) // 2)
+        x = np.frombuffer(bytes(self._rx[:2 * take]), dtype="<i2").astype(np.int16)
+        del self._rx[:2 * take]
+        return ulaw_encode(x)
+
+    # keys and the end ------------------------------------------------------------------
+    def send_digits(self, keys: str) -> None:
+        if self.call is not None:
+            task = asyncio.create_task(self.call.send_dtmf(keys), name="sip keys")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def hangup(self) -> None:
+        self._we_hung_up = True
+        self.ended(EndCause.WE_HUNG_UP)
+        if self.call is not None:
+            from baresip import BaresipError
+
+            with contextlib.suppress(BaresipError):
+                await self.call.hangup()
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+
+    def elapsed(self) -> int:
+        if self._answered_at is None:
+            return 0
+        return int((time.monotonic() - self._answered_at) * RATE)
+
+    def now(self) -> float:
+        return time.monotonic() - self._dialled_at

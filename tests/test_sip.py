@@ -1,0 +1,222 @@
+"""The SIP line, proven against SIP software we did not write: Debian's baresip as the
+callee (it answers, plays what a person says, and records what it heard), and sipp
+answering busy, declined, not a number, the trunk's 503, or ringing until our CANCEL."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from dialer.lines import Dialled, EndCause, Progress
+from dialer.lines.sip.answers import answer_of
+from dialer.lines.sip.line import SipLine, SipPhone
+from dialer.lines.sip.trunk import Trunk, read_trunk
+from dialer.robot.call import place_call
+from dialer.robot.robot import Robot
+from dialer.robot.turn import TurnLog
+from speech.tts import Synthesizer, Voice
+from survey_scripts.errors import UsageError
+from survey_scripts.vocabulary import Outcome
+from tests.conftest import ROOT
+
+SCENARIOS = ROOT / "tests" / "data" / "sip"
+
+
+def _port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _trunk(tmp_path: Path, port: int, extra: str = "") -> Path:
+    rtp = 42000 + port % 200 * 40
+    path = tmp_path / "trunk.toml"
+    path.write_text(f'[trunk]\nhost = "127.0.0.1:{port}"\ninterface = "127.0.0.1"\n'
+                    f'rtp_ports = "{rtp}-{rtp + 39}"\n{extra}', encoding="utf-8")
+    return path
+
+
+# what SIP's answers mean, and the trunk file -----------------------------------------------
+def test_sip_answers_say_whose_doing_it_was() -> None:
+    cases = {486: (Dialled.BUSY, EndCause.BUSY), 600: (Dialled.BUSY, EndCause.BUSY),
+             480: (Dialled.NO_ANSWER, EndCause.NO_ANSWER),
+             487: (Dialled.NO_ANSWER, EndCause.NO_ANSWER),
+             404: (Dialled.INVALID, EndCause.INVALID), 484: (Dialled.INVALID, EndCause.INVALID),
+             603: (Dialled.DECLINED, EndCause.DECLINED),
+             503: (Dialled.FAILED, EndCause.REFUSED), 429: (Dialled.FAILED, EndCause.REFUSED),
+             None: (Dialled.FAILED, EndCause.REFUSED)}
+    assert {s: (answer_of(s).dialled, answer_of(s).cause) for s in cases} == cases
+    assert answer_of(503, "120 (maintenance);duration=60").retry_after_s == 120.0
+    assert answer_of(503, "soon").retry_after_s is None
+
+
+def test_a_trunk_file_is_checked_and_its_password_kept_out_of_sight(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    good = _trunk(tmp_path, 5060, 'password = "s3cret"\nprefix = "9"\ncaller_id = "+8627"\n')
+    t = read_trunk(str(good))
+    assert t.uri_for("+8613800138000") == "sip:98613800138000@127.0.0.1:5060"
+    assert t.uri_for("sip:desk@pbx.example.org") == "sip:desk@pbx.example.org"
+    assert "s3cret" not in repr(t) and t.password == "s3cret"
+    monkeypatch.setenv("HEALTHDIAL_TRUNK_PASSWORD", "from-env")
+    assert read_trunk(str(good)).password == "from-env"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[trunk]\nhost = "a b"\ncodecs = ["opus"]\nportz = 1\n', encoding="utf-8")
+    with pytest.raises(UsageError) as e:
+        read_trunk(str(bad))
+    assert str(bad) in str(e.value) and "host" in str(e.value) and "codecs" in str(e.value)
+    assert "unknown key 'portz'" in str(e.value)
+    bad.write_text("[trunk\nhost=", encoding="utf-8")
+    with pytest.raises(UsageError, match="not a TOML trunk file"):
+        read_trunk(str(bad))
+    monkeypatch.delenv("HEALTHDIAL_TRUNK", raising=False)
+    with pytest.raises(UsageError, match="HEALTHDIAL_TRUNK"):
+        read_trunk()
+    assert Trunk("h").uri_for("+1202") == "sip:1202@h"
+
+
+# against sipp --------------------------------------------------------------------------------
+def _sipp(scenario: Path, port: int, **fill: str) -> subprocess.Popen[bytes]:
+    """sipp playing a scenario (sipp checks status codes as it loads one: they are filled
+    in here); it answers one call and exits 0 when the call ended as the scenario says."""
+    text = (SCENARIOS / scenario.name).read_text(encoding="utf-8")
+    for k, v in fill.items():
+        text = text.replace("{" + k + "}", v)
+    scenario.write_text(text, encoding="utf-8")
+    args = ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(port),
+            "-m", "1", "-nostdin", "-timeout", "60s"]
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.3)  # listening
+    return p
+
+
+@pytest.mark.parametrize(("status", "reason", "dialled", "outcome"), [
+    ("486", "Busy Here", Dialled.BUSY, Outcome.BUSY),
+    ("603", "Decline", Dialled.DECLINED, Outcome.NO_ANSWER),
+    ("404", "Not Found", Dialled.INVALID, Outcome.INVALID_NUMBER),
+    ("503", "Service Unavailable", Dialled.FAILED, Outcome.DROPPED)])
+def test_sipps_final_answers_become_outcomes(robot: Robot, tmp_path: Path, status: str,
+                                             reason: str, dialled: Dialled,
+                                             outcome: Outcome) -> None:
+    port = _port()
+    peer = _sipp(tmp_path / "final.xml", port, status=status, reason=reason)
+    phone = SipPhone(read_trunk(str(_trunk(tmp_path, port))))
+    try:
+        record = asyncio.run(_one_call(robot, phone, "+8613800138000", ring_timeout_s=10))
+        assert record.outcome == outcome and record.turns == []
+        assert record.progress[0][1] == Progress.RINGING  # sipp's 180
+        assert peer.wait(timeout=30) == 0  # sipp saw the ACK: the dialogue ended properly
+    finally:
+        peer.kill()
+
+
+def test_a_call_ringing_past_the_ring_timeout_is_cancelled(robot: Robot, tmp_path: Path) -> None:
+    port = _port()
+    peer = _sipp(tmp_path / "ring.xml", port)
+    phone = SipPhone(read_trunk(str(_trunk(tmp_path, port))))
+    try:
+        t0 = time.monotonic()
+        record = asyncio.run(_one_call(robot, phone, "+8613800138000", ring_timeout_s=3))
+        assert record.outcome == Outcome.NO_ANSWER and record.end_cause == EndCause.NO_ANSWER
+        assert 2.5 < time.monotonic() - t0 < 15
+        assert peer.wait(timeout=30) == 0  # sipp got our CANCEL and the ACK of its 487
+    finally:
+        peer.kill()
+
+
+async def _one_call(robot: Robot, phone: SipPhone, number: str, ring_timeout_s: float,
+                    turns: int = 0) -> object:
+    from dialer.executor import install
+
+    install()
+    line = SipLine(phone)
+    seen: list[TurnLog] = []
+    enough = asyncio.Event()
+
+    def heard(turn: TurnLog) -> None:
+        seen.append(turn)
+        if turns and len(seen) >= turns:
+            enough.set()
+
+    task = asyncio.create_task(place_call(robot, line, number, on_turn=heard,
+                                          ring_timeout_s=ring_timeout_s))
+    waiting = asyncio.create_task(enough.wait())
+    try:
+        await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if not task.done():
+            task.cancel()  # enough heard: we hang up (place_call's finally)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            return seen, line
+    finally:
+        await phone.close()
+
+
+# against Debian's baresip, as a person answering ----------------------------------------------
+@pytest.fixture
+def callee(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """baresip answering at once, saying "Hello?" then, 14 s in, "Yes."; it records what
+    it heard (sndfile) into rec/."""
+    home, port = tmp_path / "callee", _port()
+    (home / "rec").mkdir(parents=True)
+    synth, voice = Synthesizer(), Voice("espeak", "en-us", 160)
+    said = np.zeros(40 * 8000, np.int16)
+    for at, text in ((0.3, "Hello?"), (14.0, "Yes.")):
+        x = synth.speak(text, voice).resampled(8000).samples
+        said[int(at * 8000):int(at * 8000) + len(x)] = x
+    soundfile.write(str(home / "say.wav"), said, 8000, subtype="PCM_16")
+    rtp = 43000 + port % 100 * 20
+    (home / "config").write_text(
+        f"sip_listen 127.0.0.1:{port}\naudio_source aufile,{home}/say.wav\n"
+        f"audio_player aufile,{home}/unused.wav\nrtp_ports {rtp}-{rtp + 19}\n"
+        "module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\n"
+        f"module sndfile.so\nsnd_path {home}/rec\nmodule_tmp account.so\n"
+        "module_app menu.so\n", encoding="utf-8")
+    (home / "accounts").write_text(f"<sip:callee@127.0.0.1:{port}>;regint=0;"
+                                   "answermode=auto;audio_codecs=PCMU\n", encoding="utf-8")
+    p = subprocess.Popen([shutil.which("baresip") or "baresip", "-f", str(home), "-d"],
+                         cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    yield port, home
+    p.kill()
+    p.wait()
+
+
+def test_a_survey_call_over_sip_and_rtp_to_baresip(robot: Robot, tmp_path: Path,
+                                                   callee: tuple[int, Path]) -> None:
+    """The robot dials baresip through a trunk file, hears its "Yes." from RTP audio and
+    records consent; baresip heard the robot's question (its recording is speech where
+    the prompt played); we hang up, and say so."""
+    port, home = callee
+    phone = SipPhone(read_trunk(str(_trunk(tmp_path, port))))
+    seen, line = asyncio.run(_one_call(robot, phone, f"sip:callee@127.0.0.1:{port}", 20,
+                                       turns=2))  # type: ignore[misc]
+    assert [step for _, step in line.progress][-1] == Progress.ANSWERED
+    consent = seen[0]
+    assert consent.prompt.question_id == "consent" and consent.heard.confidence > 0.3
+    assert consent.heard.transcript in ("yes", "yeah", "yes i do", "sure")
+    assert consent.speech_s is not None and 13.5 < consent.speech_s[0] < 15.0
+    assert line.end_cause == EndCause.WE_HUNG_UP
+    heard = next((home / "rec").glob("*-dec.wav"))
+    x, rate = soundfile.read(str(heard), dtype="int16")
+    level = [float(np.sqrt(np.mean(x[s * rate:(s + 1) * rate].astype(float) ** 2)))
+             for s in range(len(x) // rate)]
+    assert max(level[2:10]) > 1000 and min(level[12:14]) < 50  # the prompt, then quiet
+
+
+@pytest.fixture(scope="module")
+def robot(survey):  # type: ignore[no-untyped-def]
+    from dialer.robot.robot import build_robot
+    from dialer.wire import EngineSpec
+
+    return build_robot(survey, EngineSpec())
