@@ -24,9 +24,16 @@ def _callees(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: Any) -> None:
-    call = sub.add_parser("call", help="one simulated call, printed turn by turn")
+    call = sub.add_parser("call", help="one call, printed turn by turn: simulated, or a real "
+                                       "one through this machine's SIP trunk")
     script_args(call)
     call.add_argument("--seed", type=int, default=1)
+    call.add_argument("--line", choices=("simulated", "sip"), default="simulated",
+                      help="sip: a real call through the trunk file $HEALTHDIAL_TRUNK names")
+    call.add_argument("--to", help="with --line sip: the number (E.164) or a sip: URI")
+    call.add_argument("--ring-s", type=float, default=30.0,
+                      help="with --line sip: cancel a call still ringing after this long")
+    call.add_argument("--json", action="store_true", help="with --line sip: one JSON object")
     _callees(call)
     call.set_defaults(func=cmd_call)
     rec = sub.add_parser("recognize", help="recognize WAV files against one question's grammar")
@@ -76,6 +83,13 @@ def cmd_call(args: argparse.Namespace) -> int:
     from dialer.lines.simulated.persona import make_persona
     from dialer.robot.call import run_survey
 
+    if args.line == "sip":
+        from dialer.commands.sip_cmds import call_sip
+
+        if not args.to:
+            raise UsageError("call --line sip needs --to: a number (+8613800138000) or a "
+                             "sip: URI")
+        return call_sip(args, _robot(args)[0])
     robot, engine = _robot(args)
     sim = build_simulation(robot.survey, engine.engine, robot.synth, robot.prompts(),
                            args.callees == "duplex")
