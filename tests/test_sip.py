@@ -220,3 +220,36 @@ def robot(survey):  # type: ignore[no-untyped-def]
     from dialer.wire import EngineSpec
 
     return build_robot(survey, EngineSpec())
+
+
+# a whole campaign on SIP lines: the runner and workers name no back-end -------------------------
+def test_a_sip_campaign_runs_through_the_dispatcher_and_workers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+        ) -> None:
+    """`load --line sip` keeps the line kind; on the fast clock `run` refuses before any
+    call (real lines run on the wall clock); on the realtime clock an embedded worker
+    dials sipp through its own trunk file, and sipp's 486 is the contact's busy."""
+    from dialer.cli import main
+    from dialer.store import Store
+    from tests.conftest import EN
+    from tests.helpers import write_csv
+
+    port = _port()
+    monkeypatch.setenv("HEALTHDIAL_TRUNK", str(_trunk(tmp_path, port)))
+    listing, db = tmp_path / "l.csv", tmp_path / "s.db"
+    write_csv(listing, [["phone", "timezone"], ["+8613800138001", "Asia/Shanghai"]])
+    assert main(["load", str(listing), "--campaign", "s", "--script", str(EN), "--line", "sip",
+                 "--hours", "0-24", "--max-attempts", "1", "--db", str(db)]) == 0
+    assert Store(db).campaign("s").line.kind == "sip"
+    assert main(["run", "s", "--db", str(db), "--no-progress"]) == 2
+    assert "--clock realtime" in capsys.readouterr().err
+    assert Store(db).attempts_made("s") == 0
+    peer = _sipp(tmp_path / "final.xml", port, status="486", reason="Busy Here")
+    try:
+        assert main(["run", "s", "--db", str(db), "--clock", "realtime", "--lines", "1",
+                     "--processes", "1", "--no-progress"]) == 0
+        assert peer.wait(timeout=30) == 0
+    finally:
+        peer.kill()
+    row = Store(db).contacts_of("s")[0]
+    assert (row.outcome, row.attempts, row.status) == ("busy", 1, "done")

@@ -68,6 +68,7 @@ class LoadRequest:
     engine: str | None = None
     vosk_model: str | None = None
     callees: str | None = None  # the simulated line's callees: duplex (default) or classic
+    line: str | None = None  # the line kind: simulated (default) or sip
 
 
 def check_name(name: str) -> str:
@@ -194,7 +195,7 @@ def _new_campaign(req: LoadRequest, region: str) -> Campaign:
     start = req.start_at if req.start_at is not None else time.time()
     return Campaign(req.campaign, str(Path(req.script).resolve()), region, settings, start,
                     text, survey_hash(text), spec,
-                    LineConfig("simulated", 1 if req.seed is None else req.seed,
+                    LineConfig(req.line or "simulated", 1 if req.seed is None else req.seed,
                                req.callees or "duplex"))
 
 
@@ -213,6 +214,8 @@ def _refuse_changes(c: Campaign, req: LoadRequest, region: str) -> None:
                        f"`healthdial set {c.name} ...`)")
     if req.seed is not None and req.seed != c.seed:
         changed.append(f"--seed (the campaign's is {c.seed})")
+    if req.line is not None and req.line != c.line.kind:
+        changed.append(f"--line (the campaign's is {c.line.kind})")
     if req.callees is not None and req.callees != c.line.callees:
         changed.append(f"--callees (the campaign's are {c.line.callees})")
     if (req.engine or req.vosk_model) and EngineSpec(*engines.choose(

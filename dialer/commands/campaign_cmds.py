@@ -37,6 +37,9 @@ def register(sub: Any) -> None:
     load.add_argument("--dnc-lenient", action="store_true",
                       help="block the readable do-not-call lines even if some are unreadable")
     load.add_argument("--seed", type=int, help="seed of the simulated population (default 1)")
+    load.add_argument("--line", choices=["simulated", "sip"],
+                      help="the campaign's lines: simulated (default) or sip (real calls "
+                           "through each worker's trunk file, $HEALTHDIAL_TRUNK)")
     load.add_argument("--callees", choices=["duplex", "classic"],
                       help="simulated callees: duplex (default: early answers, echo) or classic")
     settings_args(load)
@@ -113,7 +116,8 @@ def cmd_load(args: argparse.Namespace) -> int:
     req = LoadRequest(Path(args.list), args.campaign, args.script, args.region,
                       Path(args.dnc) if args.dnc else None, args.dnc_lenient, args.seed,
                       settings=CampaignSettings(**given) if given else None,
-                      engine=args.engine, vosk_model=args.vosk_model, callees=args.callees)
+                      engine=args.engine, vosk_model=args.vosk_model, callees=args.callees,
+                      line=args.line)
     if not Path(args.list).is_file():
         raise UsageError(f"{args.list}: no such call list file")
     rep = load(Store(args.db), req)

@@ -30,10 +30,13 @@ from workers.settings import QueueSettings
 log = logging.getLogger(__name__)
 
 
-def preflight(store: Store, c: Campaign, local_model: bool) -> None:
+def preflight(store: Store, c: Campaign, local_model: bool, realtime: bool = True) -> None:
     """Everything a call needs, checked before the first one: our own errors must never
     use up a contact's attempts."""
     store.check_writable()
+    if c.line.kind != "simulated" and not realtime:
+        raise UsageError(f"campaign {c.name!r} calls real {c.line.kind} lines, which run on "
+                         "the wall clock: run it with --clock realtime")
     survey = frozen_survey(c)
     check_speakable(survey)
     check_engine(survey, c.engine, required=local_model)
@@ -73,7 +76,7 @@ def run(store: Store, campaign: str, params: RunParams, progress: bool = True,
         c = store.campaign(campaign)
         params = replace(params, lines=c.control.line_cap, cps=c.control.cps)
         queue = QueueSettings.from_url(redis_url) if redis_url else None
-        preflight(store, c, local_model=queue is None)
+        preflight(store, c, local_model=queue is None, realtime=params.realtime)
         apply_kept(store, c)
         recordings.purge_expired(store)
         pool: EmbeddedPool | RQPool
