@@ -116,6 +116,7 @@ def test_sipps_final_answers_become_outcomes(robot: Robot, tmp_path: Path, statu
         assert peer.wait(timeout=30) == 0  # sipp saw the ACK: the dialogue ended properly
     finally:
         peer.kill()
+        peer.wait()
 
 
 def test_a_call_ringing_past_the_ring_timeout_is_cancelled(robot: Robot, tmp_path: Path) -> None:
@@ -130,6 +131,7 @@ def test_a_call_ringing_past_the_ring_timeout_is_cancelled(robot: Robot, tmp_pat
         assert peer.wait(timeout=30) == 0  # sipp got our CANCEL and the ACK of its 487
     finally:
         peer.kill()
+        peer.wait()
 
 
 async def _one_call(robot: Robot, phone: SipPhone, number: str, ring_timeout_s: float,
@@ -184,9 +186,11 @@ def callee(tmp_path: Path) -> Iterator[tuple[int, Path]]:
         "module_app menu.so\n", encoding="utf-8")
     (home / "accounts").write_text(f"<sip:callee@127.0.0.1:{port}>;regint=0;"
                                    "answermode=auto;audio_codecs=PCMU\n", encoding="utf-8")
-    p = subprocess.Popen([shutil.which("baresip") or "baresip", "-f", str(home), "-d"],
-                         cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen([shutil.which("baresip") or "baresip", "-f", str(home)], cwd=home,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)  # in the foreground: its pid is ours
     time.sleep(1.0)
+    (home / "pid").write_text(str(p.pid))
     yield port, home
     p.kill()
     p.wait()
@@ -222,6 +226,39 @@ def robot(survey):  # type: ignore[no-untyped-def]
     return build_robot(survey, EngineSpec())
 
 
+def test_a_line_gone_silent_is_lost_and_dropped_not_partial(
+        robot: Robot, tmp_path: Path, callee: tuple[int, Path]) -> None:
+    """The callee's machine freezes mid-call (SIGSTOP: no BYE, no RTP): after the RTP
+    timeout the call ends as a lost line, `dropped` (no attempt used), never `partial`."""
+    import os
+    import signal
+
+    port, home = callee
+    phone = SipPhone(read_trunk(str(_trunk(tmp_path, port))))
+
+    async def frozen() -> object:
+        from dialer.executor import install
+
+        install()
+        line = SipLine(phone)
+        task = asyncio.create_task(place_call(robot, line, f"sip:callee@127.0.0.1:{port}",
+                                              ring_timeout_s=20))
+        await asyncio.sleep(5)  # answered, the first question playing
+        closed.append(line)
+        os.kill(int((home / "pid").read_text()), signal.SIGSTOP)
+        try:
+            return await asyncio.wait_for(task, 60)
+        finally:
+            os.kill(int((home / "pid").read_text()), signal.SIGCONT)
+            await phone.close()
+
+    closed: list[SipLine] = []
+    record = asyncio.run(frozen())
+    reason = getattr(closed[0].call, "_close_reason", None)
+    assert record.end_cause == EndCause.LINE_LOST, reason  # type: ignore[attr-defined]
+    assert record.outcome == Outcome.DROPPED  # type: ignore[attr-defined]
+
+
 # a whole campaign on SIP lines: the runner and workers name no back-end -------------------------
 def test_a_sip_campaign_runs_through_the_dispatcher_and_workers(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -251,5 +288,6 @@ def test_a_sip_campaign_runs_through_the_dispatcher_and_workers(
         assert peer.wait(timeout=30) == 0
     finally:
         peer.kill()
+        peer.wait()
     row = Store(db).contacts_of("s")[0]
     assert (row.outcome, row.attempts, row.status) == ("busy", 1, "done")

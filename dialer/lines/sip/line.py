@@ -106,6 +106,7 @@ class SipLine(LineBase):
             await self.call.wait_established(ring_timeout_s)
         except CallTimeout:  # cancelled (CANCEL sent) at the ring timeout
             self.ended(EndCause.NO_ANSWER)
+            await self._until_closed()  # the far end's 487 answered (ACK), not left hanging
             return Dialled.NO_ANSWER
         except CallFailed as e:
             answer = answer_of(e.status)
@@ -118,6 +119,14 @@ class SipLine(LineBase):
         self.call.on_dtmf(lambda d: self.keyed(Digit(self.elapsed(), d.digit)))
         self._pump = asyncio.create_task(self._run_pump(), name="sip pump")
         return Dialled.ANSWERED
+
+    async def _until_closed(self, within_s: float = 5.0) -> None:
+        from baresip import CallState
+
+        deadline = time.monotonic() + within_s
+        # the stack's state, with no event of ours to await
+        while self.call.state is not CallState.CLOSED and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(TICK_S)
 
     # the pump: audio in and out every packet time ------------------------------------
     async def _run_pump(self) -> None:

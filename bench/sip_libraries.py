@@ -1,0 +1,171 @@
+"""Which SIP library for healthdial's real lines: N concurrent G.711 calls to sipp (a UAS
+that echoes RTP), from baresip-python and from aiosipua + aiortp, with or without a
+thread holding the GIL as pocketsphinx does while decoding.
+
+Not a test. aiosipua and aiortp are not healthdial's dependencies: run it in a scratch
+venv (`pip install --pre baresip-python==0.5.2a3 aiosipua==0.7.1 aiortp==0.8.0 numpy`),
+with Debian's sip-tester:
+
+    python bench/sip_libraries.py [--calls 100,200] [--hold 30] [--gil]
+
+Figures per library and size: calls set up, this process's CPU (share of one core, and
+per call), seconds of audio sent and echoed back, and each library's own signs of
+lateness (baresip: starved transmit frames, receive bytes discarded, warnings; aiortp:
+packets lost, summed jitter).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+TONE = (np.sin(np.arange(800) * 2 * np.pi * 440 / 8000) * 8000).astype(np.int16).tobytes()
+
+
+def hold_the_gil() -> None:
+    """A stand-in for a decoder: 40 ms slices with the GIL held, 80% of the time."""
+    t = time.perf_counter()
+    sum(range(100_000))
+    n = int(0.040 / ((time.perf_counter() - t) / 100_000))
+
+    def run() -> None:
+        while True:
+            sum(range(n))
+            time.sleep(0.010)
+
+    threading.Thread(target=run, daemon=True).start()
+
+
+async def _pace(hold_s: float, each: Any) -> tuple[float, float]:
+    """Call `each()` every 100 ms for `hold_s`; this process's CPU and the wall time."""
+    cpu0, w0, tick = time.process_time(), time.monotonic(), 0
+    while time.monotonic() - w0 < hold_s:
+        tick += 1
+        each()
+        await asyncio.sleep(max(0.0, w0 + tick * 0.1 - time.monotonic()))
+    return time.process_time() - cpu0, time.monotonic() - w0
+
+
+async def baresip_calls(n: int, hold_s: float, port: int) -> dict[str, Any]:
+    from baresip import Account, Config, Runtime, UserAgent
+
+    rt = Runtime()
+    await rt.start(Config(net_interface="127.0.0.1", max_concurrent_calls=None,
+                          extra_config_text=f"rtp_ports 20000-{20000 + 4 * n + 100}\n"))
+    ua = await UserAgent.create(rt, Account("bench", "127.0.0.1", "", reg_interval=0))
+    t0 = time.monotonic()
+    calls = [await ua.dial(f"sip:s{i}@127.0.0.1:{port}") for i in range(n)]
+    res = await asyncio.gather(*(c.wait_established(30) for c in calls), return_exceptions=True)
+    up = [c for c, r in zip(calls, res, strict=True) if r is None]
+    setup = time.monotonic() - t0
+    warnings: list[Any] = []
+    for c in up:
+        c.on_audio_warning(warnings.append)
+    moved = [0, 0]
+
+    def each() -> None:
+        for c in up:
+            moved[0] += c.audio.write(TONE)
+            moved[1] += len(c.audio.read(64000))
+
+    cpu, wall = await _pace(hold_s, each)
+    stats = [c.audio.stats() for c in up]
+    await asyncio.gather(*(c.hangup() for c in up), return_exceptions=True)
+    await rt.close()
+    return {**_figures("baresip-python", n, len(up), setup, cpu, wall, moved),
+            "warnings": len(warnings),
+            **{f: sum(getattr(s, f) for s in stats) for f in (
+                "tx_starved_frames", "rx_dropped_bytes", "rx_discarded_bytes")}}
+
+
+async def aiosipua_calls(n: int, hold_s: float, port: int) -> dict[str, Any]:
+    from aiortp import RTPSession
+    from aiosipua import SipUAC
+    from aiosipua.sdp_negotiate import build_sdp
+    from aiosipua.transport import UdpSipTransport
+
+    tr = UdpSipTransport(local_addr=("127.0.0.1", port + 2000))
+    uac = SipUAC(tr)
+    tr.on_message = lambda m, a: None if hasattr(m, "method") else uac.handle_response(m, a)
+    await tr.start()
+    t0 = time.monotonic()
+    calls = [uac.send_invite("sip:bench@127.0.0.1", f"sip:s{i}@127.0.0.1:{port}",
+                             ("127.0.0.1", port), build_sdp("127.0.0.1", 30000 + 2 * i, 0,
+                                                            "PCMU")) for i in range(n)]
+    res = await asyncio.gather(*(c.wait_answered(30) for c in calls), return_exceptions=True)
+    up = [(i, c) for i, (c, r) in enumerate(zip(calls, res, strict=True)) if r is None]
+    setup = time.monotonic() - t0
+    moved = [0, 0]
+    sessions = []
+    for i, c in up:
+        s = await RTPSession.create(("127.0.0.1", 30000 + 2 * i), c.sdp_answer.rtp_address, 0,
+                                    paced=True)
+        s.on_audio = lambda pcm, _ts: moved.__setitem__(1, moved[1] + len(pcm))
+        sessions.append(s)
+
+    def each() -> None:
+        for s in sessions:
+            for k in range(5):
+                s.send_audio_pcm_auto(TONE[k * 320:(k + 1) * 320])
+            moved[0] += len(TONE)
+
+    cpu, wall = await _pace(hold_s, each)
+    stats = [s.stats for s in sessions]
+    for s in sessions:
+        await s.close()
+    for _, c in up:
+        c.hangup(uac)
+    return {**_figures("aiosipua+aiortp", n, len(up), setup, cpu, wall, moved),
+            "packets_lost": sum(s.get("packets_lost", 0) for s in stats),
+            "jitter_sum": sum(s.get("jitter", 0) for s in stats)}
+
+
+def _figures(lib: str, n: int, up: int, setup: float, cpu: float, wall: float,
+             moved: list[int]) -> dict[str, Any]:
+    return {"lib": lib, "calls": n, "up": up, "setup_s": round(setup, 2),
+            "cpu_of_one_core": round(cpu / wall, 3),
+            "cpu_per_call_pct": round(100 * cpu / wall / max(1, up), 3),
+            "audio_sent_s": round(moved[0] / 16000, 1), "echoed_s": round(moved[1] / 16000, 1),
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--calls", default="100,200")
+    ap.add_argument("--hold", type=float, default=30.0)
+    ap.add_argument("--gil", action="store_true", help="a thread holds the GIL 80%% of the time")
+    ap.add_argument("--lib", choices=["baresip", "aiosipua"], help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, default=5070)
+    args = ap.parse_args()
+    if args.lib:  # one library, one size, in a process of its own
+        if args.gil:
+            hold_the_gil()
+        run = baresip_calls if args.lib == "baresip" else aiosipua_calls
+        print(json.dumps(asyncio.run(run(int(args.calls), args.hold, args.port))))
+        return
+    peer = subprocess.Popen(["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(args.port),
+                             "-rtp_echo", "-mp", "16000", "-nostdin"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        for n in args.calls.split(","):
+            for lib in ("baresip", "aiosipua"):
+                cmd = [sys.executable, __file__, "--lib", lib, "--calls", n, "--hold",
+                       str(args.hold), "--port", str(args.port)] + (["--gil"] if args.gil else [])
+                print(subprocess.run(cmd, capture_output=True, text=True).stdout.strip(),
+                      flush=True)
+    finally:
+        peer.kill()
+
+
+if __name__ == "__main__":
+    main()
