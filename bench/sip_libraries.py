@@ -60,10 +60,14 @@ async def baresip_calls(n: int, hold_s: float, port: int) -> dict[str, Any]:
 
     rt = Runtime()
     await rt.start(Config(net_interface="127.0.0.1", max_concurrent_calls=None,
-                          extra_config_text=f"rtp_ports 20000-{20000 + 4 * n + 100}\n"))
+                          extra_config_text=f"rtp_ports 20000-{20000 + 4 * n + 100}\n"
+                                            f"sip_listen 127.0.0.1:{port + 1000}\n"))
     ua = await UserAgent.create(rt, Account("bench", "127.0.0.1", "", reg_interval=0))
     t0 = time.monotonic()
-    calls = [await ua.dial(f"sip:s{i}@127.0.0.1:{port}") for i in range(n)]
+    calls = []
+    for i in range(n):  # 200 calls a second, as a dispatcher's cps cap would space them
+        calls.append(await ua.dial(f"sip:s{i}@127.0.0.1:{port}"))
+        await asyncio.sleep(0.005)
     res = await asyncio.gather(*(c.wait_established(30) for c in calls), return_exceptions=True)
     up = [c for c, r in zip(calls, res, strict=True) if r is None]
     setup = time.monotonic() - t0
@@ -98,9 +102,12 @@ async def aiosipua_calls(n: int, hold_s: float, port: int) -> dict[str, Any]:
     tr.on_message = lambda m, a: None if hasattr(m, "method") else uac.handle_response(m, a)
     await tr.start()
     t0 = time.monotonic()
-    calls = [uac.send_invite("sip:bench@127.0.0.1", f"sip:s{i}@127.0.0.1:{port}",
-                             ("127.0.0.1", port), build_sdp("127.0.0.1", 30000 + 2 * i, 0,
-                                                            "PCMU")) for i in range(n)]
+    calls = []
+    for i in range(n):
+        calls.append(uac.send_invite("sip:bench@127.0.0.1", f"sip:s{i}@127.0.0.1:{port}",
+                                     ("127.0.0.1", port),
+                                     build_sdp("127.0.0.1", 30000 + 2 * i, 0, "PCMU")))
+        await asyncio.sleep(0.005)
     res = await asyncio.gather(*(c.wait_answered(30) for c in calls), return_exceptions=True)
     up = [(i, c) for i, (c, r) in enumerate(zip(calls, res, strict=True)) if r is None]
     setup = time.monotonic() - t0
@@ -152,19 +159,20 @@ def main() -> None:
         run = baresip_calls if args.lib == "baresip" else aiosipua_calls
         print(json.dumps(asyncio.run(run(int(args.calls), args.hold, args.port))))
         return
-    peer = subprocess.Popen(["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(args.port),
-                             "-rtp_echo", "-mp", "16000", "-nostdin"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(0.5)
-        for n in args.calls.split(","):
-            for lib in ("baresip", "aiosipua"):
+    for n in args.calls.split(","):
+        for lib in ("baresip", "aiosipua"):  # each run on a fresh sipp: no call left over
+            peer = subprocess.Popen(["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p",
+                                     str(args.port), "-rtp_echo", "-mp", "16000", "-nostdin"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                time.sleep(0.5)
                 cmd = [sys.executable, __file__, "--lib", lib, "--calls", n, "--hold",
                        str(args.hold), "--port", str(args.port)] + (["--gil"] if args.gil else [])
                 print(subprocess.run(cmd, capture_output=True, text=True).stdout.strip(),
                       flush=True)
-    finally:
-        peer.kill()
+            finally:
+                peer.kill()
+                peer.wait()
 
 
 if __name__ == "__main__":
