@@ -62,6 +62,10 @@ def test_sip_answers_say_whose_doing_it_was() -> None:
 def test_a_trunk_file_is_checked_and_its_password_kept_out_of_sight(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     good = _trunk(tmp_path, 5060, 'password = "s3cret"\nprefix = "9"\ncaller_id = "+8627"\n')
+    good.chmod(0o644)
+    with pytest.raises(UsageError, match="chmod 600"):
+        read_trunk(str(good))
+    good.chmod(0o600)
     t = read_trunk(str(good))
     assert t.uri_for("+8613800138000") == "sip:98613800138000@127.0.0.1:5060"
     assert t.uri_for("sip:desk@pbx.example.org") == "sip:desk@pbx.example.org"

@@ -63,7 +63,7 @@ def read_trunk(path: str | None = None) -> Trunk:
     where = path or os.environ.get("HEALTHDIAL_TRUNK")
     if not where:
         raise UsageError("no SIP trunk: set HEALTHDIAL_TRUNK to this worker's trunk file "
-                         "(docs/architecture.md shows one)")
+                         "(README.md, 'Real phone lines: SIP', shows one)")
     p = Path(where)
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
@@ -74,6 +74,9 @@ def read_trunk(path: str | None = None) -> Trunk:
     t = data.get("trunk")
     if not isinstance(t, dict):
         raise UsageError(f"{p}: no [trunk] table")
+    if t.get("password") and p.stat().st_mode & 0o077:
+        raise UsageError(f"{p}: holds the trunk's password but others may read it; "
+                         f"chmod 600 {p}")
     return _checked(p, t)
 
 
