@@ -10,7 +10,7 @@ lines prompts up to the sample.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 FORMAT = 2  # 2: progress and end_cause added
@@ -86,12 +86,9 @@ class CallLog:
     end_cause: str | None = None  # format 2
     progress: tuple[tuple[float, str], ...] = ()  # format 2: (seconds from dialling, step)
     format: int = FORMAT
-    extra: dict[str, Any] = field(default_factory=dict)  # what a later format added
 
     def to_json(self) -> str:
-        d = asdict(self)
-        d.update(d.pop("extra"))
-        return json.dumps(d, ensure_ascii=False, indent=1)
+        return json.dumps(asdict(self), ensure_ascii=False, indent=1)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> CallLog:
@@ -109,7 +106,6 @@ class CallLog:
                 "turns": tuple(LoggedTurn.from_dict(t) for t in d["turns"]),
                 "channels": tuple(d.get("channels", ("robot", "callee"))),
                 "progress": tuple((float(a), str(s)) for a, s in d.get("progress", ())),
-                "format": int(d.get("format", 1)),
-                "extra": {k: v for k, v in d.items() if k not in known}})
+                "format": int(d.get("format", 1))})
         except (KeyError, TypeError, AttributeError, IndexError) as e:
             raise ValueError(str(e)) from e

@@ -98,7 +98,7 @@ class Dispatcher:
     def __init__(self, store: Store, campaign: Campaign, params: RunParams, pool: Pool,
                  on_result: Callable[[RunStats], None] | None = None) -> None:
         self.store, self.c, self.p, self.pool = store, campaign, params, pool
-        self.line = backend(campaign.line.kind)  # plans each call's LineSpec, unread here
+        self.backend = backend(campaign.line.kind)  # plans each call's LineSpec
         self.on_result = on_result or (lambda _s: None)
         self.stats = RunStats()
         self.contacts = {r.id: r for r in store.pending(campaign.name)}
@@ -156,7 +156,7 @@ class Dispatcher:
                               self.c.start_at, self.c.settings)
         return CallJob(id=f"{self.c.name}:{cid}:{attempt}{drops}", contact_id=cid,
                        attempt=attempt, number=row.e164, ext=row.ext, started=start,
-                       line=self.line.plan(planned))
+                       line=self.backend.plan(planned))
 
     def _batch(self, calls: list[CallJob]) -> Batch:
         assert self.c.survey_hash is not None

@@ -107,8 +107,7 @@ class FakeLine(LineBase):
         return ulaw_encode(np.clip(x, -32768, 32767).astype(np.int16))
 
     async def hangup(self) -> None:
-        if not self.hung_up_by_robot and self.end_cause is None:
-            self.ended(EndCause.WE_HUNG_UP)
+        self.ended(EndCause.WE_HUNG_UP)  # unless the call had ended already
         self.hung_up_by_robot = True
         self.hangup_at = self._t
 
