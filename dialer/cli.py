@@ -21,6 +21,7 @@ from dialer.commands import (
     control_cmds,
     dnc_cmds,
     recording_cmds,
+    sip_cmds,
     speech_cmds,
 )
 from survey_scripts.errors import HealthdialError
@@ -47,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"healthdial {_version()}")
     sub = ap.add_subparsers(dest="command", required=True)
     for module in (speech_cmds, campaign_cmds, control_cmds, console_cmds, dnc_cmds,
-                   recording_cmds):
+                   recording_cmds, sip_cmds):
         module.register(sub)
     _verbose_everywhere(ap)
     return ap

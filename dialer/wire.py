@@ -15,6 +15,11 @@ import base64
 import json
 from dataclasses import asdict, dataclass, field, replace
 
+# the end causes (dialer.lines.EndCause) of a call the trunk would not place: neither
+# uses an attempt or counts a drop; the first waits (Retry-After), the second pauses
+REFUSED = "refused"
+UNAUTHORIZED = "unauthorized"
+
 
 @dataclass(frozen=True)
 class EngineSpec:
@@ -117,6 +122,7 @@ class CallOutcome:
     latency_s: tuple[float, ...] = ()  # realtime: end of each answer to the next prompt
     reason: str | None = None  # why a call was dropped, or which rule failed
     end_cause: str | None = None  # dialer.lines.EndCause: why the call ended
+    retry_after_s: float | None = None  # refused: the trunk asked every call to wait this long
     # per turn heard: question, decision, rejected by the recognizer, latency (paced lines)
     turns: tuple[tuple[str, str, bool, float | None], ...] = ()
     # a recorded call travels with its result (one delivery, applied once, on every

@@ -9,7 +9,9 @@
     │   └── CampaignBusy            another live `run` holds the campaign     exit 5
     ├── StoreError                  the campaign store cannot be opened, read or written
     │                                                                         exit 3
-    └── QueueError                  Redis cannot be reached or the URL is wrong   exit 4
+    ├── QueueError                  Redis cannot be reached or the URL is wrong   exit 4
+    └── TrunkError                  the SIP trunk cannot be reached, or refuses our
+                                    credentials                               exit 6
 
 Entry points catch HealthdialError, print its message and exit with its
 `exit_code`: a user mistake is never a traceback. Every message says what was
@@ -67,3 +69,9 @@ class QueueError(HealthdialError):
     """Redis cannot be reached, or its URL is malformed."""
 
     exit_code = 4
+
+
+class TrunkError(HealthdialError):
+    """The SIP trunk cannot be resolved or reached, or refuses our credentials."""
+
+    exit_code = 6

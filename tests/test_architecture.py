@@ -29,7 +29,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
                         "dialer.lines.registry", "dialer.recordings.files", "dialer.policy",
                         *TOOLS),
     "dialer.dispatch.runner": ("dialer.dispatch", "dialer.campaign", "dialer.store",
-                               "dialer.recordings.files",
+                               "dialer.recordings.files", "dialer.lines.registry",
                                "dialer.policy", "workers", *TOOLS),  # an assembler
     "dialer.simulation": ("dialer.dispatch.runner", "dialer.dispatch.dispatcher",
                           "dialer.campaign", "dialer.store", "dialer.robot", "dialer.lines",

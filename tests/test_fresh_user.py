@@ -480,7 +480,7 @@ def test_schema_5_makes_recording_paths_absolute_beside_the_store(tmp_path: Path
     store.db.execute("PRAGMA user_version = 4")
     store.close()
     again = Store(tmp_path / "s.db")
-    assert again.migrated == [5]
+    assert again.migrated == [5, 6]
     row = again.db.execute("SELECT audio, log FROM recordings").fetchone()
     home = os.path.realpath(tmp_path / "s.db") + ".recordings/c/"
     assert (row["audio"], row["log"]) == (home + "c-1-1.flac", home + "c-1-1.json")

@@ -5,9 +5,11 @@ answering busy, declined, not a number, the trunk's 503, or ringing until our CA
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,18 +90,44 @@ def test_a_trunk_file_is_checked_and_its_password_kept_out_of_sight(
 
 
 # against sipp --------------------------------------------------------------------------------
-def _sipp(scenario: Path, port: int, **fill: str) -> subprocess.Popen[bytes]:
+def _sipp(scenario: Path, port: int, calls: str = "1", **fill: str) -> subprocess.Popen[bytes]:
     """sipp playing a scenario (sipp checks status codes as it loads one: they are filled
-    in here); it answers one call and exits 0 when the call ended as the scenario says."""
+    in here); it answers `calls` calls and exits 0 when each ended as the scenario says."""
+    fill.setdefault("retry", "120")
     text = (SCENARIOS / scenario.name).read_text(encoding="utf-8")
     for k, v in fill.items():
         text = text.replace("{" + k + "}", v)
     scenario.write_text(text, encoding="utf-8")
     args = ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(port),
-            "-m", "1", "-nostdin", "-timeout", "60s"]
+            "-m", calls, "-nostdin", "-timeout", "60s"]
     p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.3)  # listening
     return p
+
+
+@contextlib.contextmanager
+def in_turn(tmp_path: Path, port: int, *plays: tuple[str, dict[str, str]]
+            ) -> Iterator[list[int]]:
+    """sipp on one port playing scenarios one after the other (each as one sipp run, e.g.
+    the trunk's OPTIONS answer, then a call); on leaving, each run's exit code."""
+    codes: list[int] = []
+    running: list[subprocess.Popen[bytes]] = []
+
+    def feed() -> None:
+        for name, fill in plays:
+            running.append(_sipp(tmp_path / name, port, **fill))
+            codes.append(running[-1].wait(timeout=60))
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    time.sleep(0.4)
+    try:
+        yield codes
+        feeder.join(60)
+    finally:
+        for p in running:
+            p.kill()
+            p.wait()
 
 
 @pytest.mark.parametrize(("status", "reason", "dialled", "outcome"), [
@@ -285,13 +313,10 @@ def test_a_sip_campaign_runs_through_the_dispatcher_and_workers(
     assert main(["run", "s", "--db", str(db), "--no-progress"]) == 2
     assert "--clock realtime" in capsys.readouterr().err
     assert Store(db).attempts_made("s") == 0
-    peer = _sipp(tmp_path / "final.xml", port, status="486", reason="Busy Here")
-    try:
+    with in_turn(tmp_path, port, ("options.xml", {}),  # the trunk checked, then the call
+                 ("final.xml", {"status": "486", "reason": "Busy Here"})) as peers:
         assert main(["run", "s", "--db", str(db), "--clock", "realtime", "--lines", "1",
                      "--processes", "1", "--no-progress"]) == 0
-        assert peer.wait(timeout=30) == 0
-    finally:
-        peer.kill()
-        peer.wait()
+    assert peers == [0, 0]
     row = Store(db).contacts_of("s")[0]
     assert (row.outcome, row.attempts, row.status) == ("busy", 1, "done")

@@ -16,7 +16,7 @@ from typing import Any
 from dialer.executor import install
 from dialer.lines.pacing import Pacing
 from dialer.wire import Batch, CallOutcome
-from workers.jobs import Gate, run_calls
+from workers.jobs import Gate, close_stacks, run_calls
 
 log = logging.getLogger(__name__)
 _STOP = "stop"
@@ -80,6 +80,7 @@ async def _serve(tasks: Any, results: Any, parent: int, pacing: Pacing, gate: Ga
         task.add_done_callback(running.discard)
     if batch is None:  # an orderly stop: finish what was taken
         await asyncio.gather(*running)
+    await close_stacks()
     taker.shutdown(wait=False)
 
 

@@ -33,7 +33,7 @@ from dialer.executor import install
 from dialer.lines.pacing import Pacing
 from dialer.wire import Batch, CallJob, CallOutcome
 from workers import fence
-from workers.jobs import Gate, run_calls
+from workers.jobs import Gate, close_stacks, run_calls
 from workers.settings import QueueSettings
 
 log = logging.getLogger(__name__)
@@ -154,6 +154,8 @@ def drain() -> None:
         left = _host.drain(DRAIN_S)
         if left:
             log.warning("%d calls cut off; the dispatcher hands them out again", left)
+    if _host is not None:  # the lines' back-ends let go (a SIP stack's thread)
+        asyncio.run_coroutine_threadsafe(close_stacks(), _host.loop).result(30)
 
 
 def host(redis: Redis) -> LineHost:

@@ -98,6 +98,18 @@ def stack_for(batch: Batch) -> Stack:
     return stack
 
 
+async def close_stacks() -> None:
+    """The worker process ends: every back-end lets go of its lines (a SIP stack's
+    thread is stopped, not left to die with the interpreter)."""
+    while _stacks:
+        _, stack = _stacks.popitem()
+        try:
+            await stack.backend.close(stack.prepared)
+        except Exception:  # the process ends anyway; say what did not close
+            log.exception("a %s line back-end did not close cleanly", stack.backend.kind)
+    _warm.clear()
+
+
 def has_stack(batch: Batch) -> bool:
     return _key(batch) in _stacks
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -189,6 +190,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
         raise UsageError("worker needs --redis URL (or $HEALTHDIAL_REDIS_URL)")
     if not 1 <= args.processes <= 256:
         raise UsageError(f"--processes {args.processes}: use 1 to 256")
+    if os.environ.get("HEALTHDIAL_TRUNK"):  # this worker dials SIP: its trunk must answer
+        from dialer.lines.registry import backend
+
+        print(backend("sip").check(), file=sys.stderr)
     serve(args.redis, args.campaign, args.processes)
     return 0
 

@@ -1,5 +1,6 @@
 """`healthdial call --line sip --to URI`: one real call through this machine's trunk
-(`$HEALTHDIAL_TRUNK`), printed turn by turn, or as one JSON object."""
+(`$HEALTHDIAL_TRUNK`), printed turn by turn, or as one JSON object; `healthdial trunk`:
+that trunk checked (read, pinged or registered with) without calling anybody."""
 
 from __future__ import annotations
 
@@ -11,13 +12,28 @@ from typing import Any
 from dialer.policy.contacts import mask
 
 
+def register(sub: Any) -> None:
+    trunk = sub.add_parser("trunk", help="check this machine's SIP trunk ($HEALTHDIAL_TRUNK): "
+                                         "read, pinged or registered with; nobody is called")
+    trunk.set_defaults(func=cmd_trunk)
+
+
+def cmd_trunk(args: argparse.Namespace) -> int:
+    from dialer.lines.registry import backend
+
+    print(backend("sip").check())  # TrunkError (exit 6) or UsageError (exit 2) if not
+    return 0
+
+
 def call_sip(args: argparse.Namespace, robot: Any) -> int:
     from dialer.executor import install
+    from dialer.lines.registry import backend
     from dialer.lines.sip import SipLine, SipPhone
     from dialer.lines.sip.trunk import read_trunk
     from dialer.robot.call import CallRecord, place_call
 
-    phone = SipPhone(read_trunk())  # UsageError (exit 2) before anything is dialled
+    backend("sip").check()  # before anything is dialled: UsageError, TrunkError
+    phone = SipPhone(read_trunk())
 
     async def one() -> CallRecord:
         install()

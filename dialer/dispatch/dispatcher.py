@@ -27,6 +27,7 @@ from typing import Protocol
 import numpy as np
 
 from dialer.dispatch import spool
+from dialer.dispatch.backoff import Backoff
 from dialer.dispatch.breaker import Breaker
 from dialer.lines.backend import PlannedCall
 from dialer.lines.registry import backend
@@ -34,7 +35,7 @@ from dialer.policy.hours import next_open
 from dialer.recordings import files as recordings
 from dialer.store import Campaign, Control, ControlState, Store
 from dialer.store.rows import ContactRow, LiveFigures
-from dialer.wire import Batch, CallJob, CallOutcome
+from dialer.wire import UNAUTHORIZED, Batch, CallJob, CallOutcome
 from survey_scripts.errors import StoreError
 from survey_scripts.vocabulary import Outcome
 
@@ -112,7 +113,7 @@ class Dispatcher:
         self.last_start = start - 1.0
         self.control = campaign.control
         self._ticked = 0.0
-        self.breaker = Breaker()
+        self.breaker, self.backoff = Breaker(), Backoff()
         self.stats.sim_start = self.stats.sim_end = start
         self._unapplied: list[CallOutcome] = []  # a result the store failed to take
         self._closed_until = 0.0  # realtime: "outside calling hours" said up to this time
@@ -151,7 +152,8 @@ class Dispatcher:
     def _job(self, cid: int, start: float) -> CallJob:
         row = self.contacts[cid]
         attempt = row.attempts + 1
-        drops = f"d{row.drops}" if row.drops else ""
+        drops = (f"d{row.drops}" if row.drops else "") + \
+            (f"r{row.refusals}" if row.refusals else "")  # each call its own id
         planned = PlannedCall(self.c.line, cid, attempt, row.ext, row.timezone,
                               self.c.start_at, self.c.settings)
         return CallJob(id=f"{self.c.name}:{cid}:{attempt}{drops}", contact_id=cid,
@@ -231,7 +233,7 @@ class Dispatcher:
     async def _next_live(self) -> tuple[int, float] | None:
         """Realtime: the next contact that may be called now, paced by the cap. A contact
         due later (a retry, closed hours) waits in the heap while results keep arriving."""
-        while self.due:
+        while self.due and not self.backoff.holding():
             eligible, cid = self.due[0]
             if eligible > time.time():
                 return None
@@ -256,7 +258,7 @@ class Dispatcher:
         """Realtime, nothing in flight: how long until the next contact is due (at most 1 s)."""
         if not self.due:
             return 0.0
-        return max(0.0, min(1.0, self.due[0][0] - time.time()))
+        return max(0.0, min(1.0, max(self.due[0][0], self.backoff.until) - time.time()))
 
     def _receive(self) -> bool:
         self._tick()
@@ -320,6 +322,8 @@ class Dispatcher:
 
     def _breaker(self, r: CallOutcome) -> None:
         reason = self.breaker.trips(r.outcome == Outcome.DROPPED, r.reason)
+        if r.end_cause == UNAUTHORIZED:  # every call would fail alike: pause at once
+            reason = f"{r.reason}; then `healthdial resume {self.c.name}`"
         if reason and self.control.state == ControlState.ACTIVE:
             log.warning("campaign %s paused: %s", self.c.name, reason)
             self._take(self.store.set_control(self.c.name, ControlState.PAUSED, reason))
@@ -348,6 +352,7 @@ class Dispatcher:
         if r.outcome == Outcome.COMPLETED:
             self.stats.completed_at.append(time.time())
         self._breaker(r)
+        self.backoff.note(r, self.c.name)
         self.stats.cpu_s += r.cpu
         self.stats.latency_s.extend(r.latency_s)
         self.stats.sim_end = max(self.stats.sim_end, end)

@@ -19,6 +19,7 @@ from dialer.campaign.admin import check_engine, check_speakable, frozen_survey
 from dialer.dispatch import spool
 from dialer.dispatch.dispatcher import Dispatcher, RunParams, RunStats
 from dialer.dispatch.lock import CampaignLock
+from dialer.lines.registry import backend
 from dialer.recordings import files as recordings
 from dialer.store import Campaign, ControlState, Store
 from survey_scripts.errors import UsageError
@@ -37,6 +38,10 @@ def preflight(store: Store, c: Campaign, local_model: bool, realtime: bool = Tru
     if c.line.kind != "simulated" and not realtime:
         raise UsageError(f"campaign {c.name!r} calls real {c.line.kind} lines, which run on "
                          "the wall clock: run it with --clock realtime")
+    if local_model:  # the lines are dialled from this machine (else each worker checks)
+        found = backend(c.line.kind).check()
+        if found:
+            log.info("campaign %s: %s", c.name, found)
     survey = frozen_survey(c)
     check_speakable(survey)
     check_engine(survey, c.engine, required=local_model)

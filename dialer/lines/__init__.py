@@ -21,6 +21,9 @@ what is behind it.
                          arrive as audio and are found there)
     hangup()             end the call from our side
     now()                line time, seconds since dialling
+    refusal, retry_after_s
+                         a call the network refused (FAILED): what it said, and how long
+                         it asked every call to wait (a trunk's 503/429 Retry-After)
     echo_delay_s         how late the robot's own voice may come back (a network round
                          trip on a real line): the echo gate waits that long
 
@@ -47,6 +50,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
+
+from dialer import wire
 
 PROTOCOL_VERSION = 2
 RING_TIMEOUT_S = 30.0  # a call still ringing this long is cancelled: no answer
@@ -81,7 +86,8 @@ class EndCause(StrEnum):
     NO_ANSWER = "no_answer"  # rang out, or our ring timeout cancelled it
     INVALID = "invalid"
     DECLINED = "declined"  # the person declined the ringing call
-    REFUSED = "refused"  # the network would not place the call (not the callee)
+    REFUSED = wire.REFUSED  # the network would not place the call (not the callee)
+    UNAUTHORIZED = wire.UNAUTHORIZED  # the trunk refused our credentials (every call fails)
 
 
 NOT_ANSWERED = {Dialled.BUSY: EndCause.BUSY, Dialled.NO_ANSWER: EndCause.NO_ANSWER,
@@ -109,6 +115,12 @@ class Line(Protocol):
 
     @property
     def end_cause(self) -> EndCause | None: ...
+
+    @property
+    def refusal(self) -> str | None: ...  # a refused call (FAILED): the network's words...
+
+    @property
+    def retry_after_s(self) -> float | None: ...  # ...and how long it asked us to wait
 
     async def dial(self, number: str, ring_timeout_s: float = RING_TIMEOUT_S) -> Dialled: ...
 

@@ -62,6 +62,8 @@ class LineBase:
         self._early: list[bytes] = []
         self._end: EndCause | None = None
         self._digits: list[Digit] = []
+        self.refusal: str | None = None  # the network's words when it refused the call
+        self.retry_after_s: float | None = None  # ...and how long it asked us to wait
 
     def elapsed(self) -> int:
         raise NotImplementedError

@@ -31,6 +31,7 @@ class CallRecord:
     reason: str | None = None  # why a call was dropped
     end_cause: EndCause | None = None
     progress: list[tuple[float, Progress]] = field(default_factory=list)
+    retry_after_s: float | None = None  # the network refused and asked us to wait
 
     @property
     def latency_s(self) -> list[float]:
@@ -47,8 +48,9 @@ async def place_call(robot: Robot, line: Line, number: str, ext: str = "",
         dialled = await line.dial(number, ring_timeout_s)
         if dialled != Dialled.ANSWERED:
             record.outcome = _NOT_ANSWERED[dialled]
-            record.reason = "the network refused the call" if dialled == Dialled.FAILED \
-                else None
+            if dialled == Dialled.FAILED:
+                record.reason = line.refusal or "the network refused the call"
+                record.retry_after_s = line.retry_after_s
         elif ext and not await dial_extension(line, ext):
             record.outcome = Outcome.NO_ANSWER  # the switchboard hung up on the extension
         else:

@@ -29,6 +29,7 @@ def outcome_of(job: CallJob, record: CallRecord) -> CallOutcome:
                       for q, a in r.answers.items()) if surveyed else (),
         cpu=record.cpu_s, latency_s=tuple(round(x, 4) for x in record.latency_s),
         reason=reason, end_cause=record.end_cause.value if record.end_cause else None,
+        retry_after_s=record.retry_after_s,
         turns=tuple((t.prompt.question_id or "", t.decision.value,
                      bool(t.recognition and t.recognition.rejected),
                      None if t.latency_s is None else round(t.latency_s, 4))

@@ -49,6 +49,14 @@ class RecordingLine:
     def end_cause(self) -> EndCause | None:
         return self.inner.end_cause
 
+    @property
+    def refusal(self) -> str | None:
+        return self.inner.refusal
+
+    @property
+    def retry_after_s(self) -> float | None:
+        return self.inner.retry_after_s
+
     async def dial(self, number: str, ring_timeout_s: float = RING_TIMEOUT_S) -> Dialled:
         dialled = await self.inner.dial(number, ring_timeout_s)
         self._answered_at = self.inner.now()

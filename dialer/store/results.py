@@ -9,7 +9,7 @@ from dialer.policy.settings import CampaignSettings
 from dialer.store.base import _mapped
 from dialer.store.campaigns import CampaignTables
 from dialer.store.rows import AnswerRow, AttemptRow, ContactRow, Counts, Respondent, typed
-from dialer.wire import CallOutcome
+from dialer.wire import REFUSED, UNAUTHORIZED, CallOutcome
 from survey_scripts.errors import StoreError
 from survey_scripts.vocabulary import Outcome
 
@@ -52,13 +52,20 @@ class ResultTables(CampaignTables):
         retry = r.outcome in s.retry_outcomes and r.attempt < s.max_attempts
         status = "pending" if retry else "done"
         next_at = r.started + r.duration + s.retry_after_s(r.attempt) if retry else None
-        self.db.execute("UPDATE contacts SET status=?, attempts=?, drops=0, next_at=?, outcome=?,"
-                        " risk=COALESCE(?, risk) WHERE id=?",
+        self.db.execute("UPDATE contacts SET status=?, attempts=?, drops=0, refusals=0, "
+                        "next_at=?, outcome=?, risk=COALESCE(?, risk) WHERE id=?",
                         (status, r.attempt, next_at, r.outcome, r.risk, c.id))
 
     def _dropped(self, c: ContactRow, r: CallOutcome, s: CampaignSettings) -> None:
         """Our failure, not the callee's: retried later without using up an attempt, and
-        set aside with its reason after `max_drops` in a row."""
+        set aside with its reason after `max_drops` in a row. A call the trunk refused
+        (503, 429...) is not the number's doing either: it waits as long as the trunk
+        asked and counts no drop (a trunk refusing every call trips the breaker instead)."""
+        if r.end_cause in (REFUSED, UNAUTHORIZED):
+            wait = r.retry_after_s if r.retry_after_s is not None else s.drop_retry_minutes * 60
+            self.db.execute("UPDATE contacts SET refusals=refusals+1, next_at=?, reason=? "
+                            "WHERE id=?", (r.started + r.duration + wait, r.reason, c.id))
+            return
         drops = c.drops + 1
         if drops >= s.max_drops:
             self.db.execute("UPDATE contacts SET status='set_aside', drops=?, next_at=NULL, "

@@ -41,6 +41,7 @@ class ContactRow:
     outcome: str | None
     risk: str | None
     reason: str | None
+    refusals: int = 0  # calls the trunk refused since the last attempt (no attempt used)
 
 
 @dataclass(frozen=True)

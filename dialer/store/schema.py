@@ -165,8 +165,15 @@ def _v5(db: sqlite3.Connection) -> None:
         db.execute("UPDATE recordings SET audio=?, log=? WHERE id=?", (*fixed, rid))
 
 
+def _v6(db: sqlite3.Connection) -> None:
+    """Issue 19: calls the trunk refused (503, 429...) are counted apart from drops: they
+    use no attempt and never set a contact aside, but each needs its own attempt id."""
+    if not any(c[1] == "refusals" for c in db.execute("PRAGMA table_info(contacts)")):
+        db.execute("ALTER TABLE contacts ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
-    (2, _v2), (3, _v3), (4, _v4), (5, _v5)]
+    (2, _v2), (3, _v3), (4, _v4), (5, _v5), (6, _v6)]
 VERSION = MIGRATIONS[-1][0]
 
 

@@ -54,6 +54,12 @@ class SimulatedBackend:
         assert isinstance(prepared, Simulation)
         prepared.ear.warm(list(prepared.prompts.values()))
 
+    def check(self) -> str | None:
+        return None
+
+    async def close(self, prepared: object) -> None:
+        """Nothing outlives the process here."""
+
     def open(self, prepared: object, spec: LineSpec, pacing: Pacing) -> Line:
         assert isinstance(prepared, Simulation)
         return SimulatedLine(prepared, spec, pacing)

@@ -3,6 +3,8 @@ office's PBX), on baresip-python (baresip's C SIP/RTP stack, asyncio API).
 
 trunk.py    the worker's trunk file: host, credentials, caller ID, dial plan, RTP ports
 answers.py  SIP's final answers as the Line protocol's outcomes and end causes
+probe.py    the trunk checked before the first call (OPTIONS ping, or registration)
+trace.py    a refusal's Retry-After, read from the stack's SIP trace
 line.py     the Line: progress, ring timeout, audio paced by the stack, RFC 4733 keys
 
 Why baresip-python: measured against aiosipua + aiortp (pure Python) at 100 and 200
@@ -15,6 +17,8 @@ workers; baresip is imported only when a call is placed.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from dialer.lines import Line
 from dialer.lines.backend import PlannedCall, Shared
@@ -35,6 +39,23 @@ class SipBackend:
 
     def warm(self, prepared: object) -> None:
         """Nothing to warm: the SIP stack starts with the first call."""
+
+    def check(self) -> str:
+        """This machine's trunk file read, the trunk pinged or registered with: a dead or
+        misconfigured trunk is found before any contact is dialled."""
+        phone = SipPhone(read_trunk())
+
+        async def checked() -> str:
+            try:
+                return await phone.check()
+            finally:
+                await phone.close()
+
+        return asyncio.run(checked())
+
+    async def close(self, prepared: object) -> None:
+        assert isinstance(prepared, SipPhone)
+        await prepared.close()
 
     def open(self, prepared: object, spec: LineSpec, pacing: Pacing) -> Line:
         assert isinstance(prepared, SipPhone)

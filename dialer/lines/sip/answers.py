@@ -17,6 +17,7 @@ NO_ANSWER = {408, 480, 487}
 INVALID = {404, 410, 484, 604}
 DECLINED = {603}
 TRUNK = {429, 500, 502, 503, 504}  # the network's failure: try later, no attempt used
+AUTH = {401, 403, 407}  # our credentials refused (after the stack's digest answer)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ def answer_of(status: int | None, retry_after: str | None = None) -> Answer:
         return Answer(Dialled.NO_ANSWER, EndCause.NO_ANSWER)
     if status in INVALID:
         return Answer(Dialled.INVALID, EndCause.INVALID)
+    if status in AUTH:  # every call would fail alike: the campaign pauses at once
+        return Answer(Dialled.FAILED, EndCause.UNAUTHORIZED)
     if status in DECLINED:  # the person pressed "decline": tried again later, as no answer
         return Answer(Dialled.DECLINED, EndCause.DECLINED)
     return Answer(Dialled.FAILED, EndCause.REFUSED, _seconds(retry_after))
@@ -45,3 +48,13 @@ def _seconds(header: str | None) -> float | None:
         return None
     head = header.strip().split(None, 1)[0].split(";", 1)[0]
     return float(head) if head.isdigit() else None
+
+
+def registration_failure(host: str, user: str, status: int | None, detail: str) -> str:
+    """What to tell the operator when the trunk would not register us."""
+    if status in AUTH:
+        return (f"the trunk {host} refused our credentials ({status}) for user {user!r}: "
+                "check `user` and `password` in the trunk file (or "
+                "HEALTHDIAL_TRUNK_PASSWORD)")
+    return (f"the trunk {host} did not register us ({detail}); check `host`, `transport` "
+            "and `register` in the trunk file, and the firewall")

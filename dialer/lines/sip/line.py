@@ -18,9 +18,12 @@ import numpy as np
 
 from dialer.lines import RING_TIMEOUT_S, Dialled, Digit, EndCause, Progress
 from dialer.lines.playout import LineBase
-from dialer.lines.sip.answers import answer_of
+from dialer.lines.sip import probe
+from dialer.lines.sip.answers import answer_of, registration_failure
+from dialer.lines.sip.trace import RetryAfters
 from dialer.lines.sip.trunk import Trunk
 from speech.channel import RATE, ulaw_encode
+from survey_scripts.errors import TrunkError
 
 TICK_S = 0.02  # the pump's period: one RTP packet
 AHEAD = RATE // 5  # samples of a prompt handed to the stack before they are due
@@ -35,6 +38,7 @@ class SipPhone:
         self._agent: Any = None
         self._runtime: Any = None
         self._lock: asyncio.Lock | None = None
+        self.refusals = RetryAfters.installed()
 
     async def agent(self) -> Any:
         from baresip import Account, Config, Runtime, UserAgent
@@ -46,14 +50,30 @@ class SipPhone:
                 self._runtime = runtime = Runtime()
                 await runtime.start(Config(
                     net_interface=t.interface or None, max_concurrent_calls=None,
-                    rtp_timeout=10, extra_config_text=f"rtp_ports {t.rtp_ports[0]}-"
+                    rtp_timeout=10, sip_trace=True, extra_config_text=f"rtp_ports {t.rtp_ports[0]}-"
                                                       f"{t.rtp_ports[1]}\n"))
                 self._agent = await UserAgent.create(runtime, Account(
-                    t.user, t.host, t.password, reg_interval=600 if t.register else 0,
+                    t.caller_id or t.user, t.host, t.password,  # From: the caller ID
+                    reg_interval=600 if t.register else 0, auth_user=t.user,
                     transport=t.transport, audio_codecs=t.codecs))  # type: ignore[arg-type]
                 if t.register:
                     await self._agent.register()
         return self._agent
+
+    async def check(self) -> str:
+        """The trunk before the first call: pinged, or registered with our credentials."""
+        from baresip import RegistrationError
+
+        if not self.trunk.register:
+            return await asyncio.to_thread(probe.check, self.trunk)
+        await asyncio.to_thread(probe.resolve, self.trunk)
+        try:
+            await self.agent()
+        except RegistrationError as e:
+            raise TrunkError(registration_failure(
+                self.trunk.host, self.trunk.user, e.status, str(e))) from None
+        return f"the trunk {self.trunk.host} ({self.trunk.transport}) registered us as " \
+               f"{self.trunk.user}"
 
     async def close(self) -> None:
         """End the SIP stack (its thread) before the process ends."""
@@ -109,8 +129,16 @@ class SipLine(LineBase):
             await self._until_closed()  # the far end's 487 answered (ACK), not left hanging
             return Dialled.NO_ANSWER
         except CallFailed as e:
-            answer = answer_of(e.status)
+            answer = answer_of(e.status, self.phone.refusals.take(self.call and
+                                                                   self.call.call_id))
             self.ended(answer.cause)
+            self.retry_after_s = answer.retry_after_s
+            said = f"{e.status} {e.reason}" if e.status else str(e)
+            if answer.cause == EndCause.UNAUTHORIZED:
+                self.refusal = f"the trunk refused our credentials ({said}) for user " \
+                               f"{t.user!r}: check the trunk file's user and password"
+            elif answer.dialled == Dialled.FAILED:
+                self.refusal = f"the trunk refused the call ({said})"
             return answer.dialled
         finally:
             agent.off(progress)

@@ -1,0 +1,58 @@
+"""What the trunk said in a refusal, read from the SIP stack's message trace.
+
+baresip-python raises a failed call with its status line only; a 503 or 429's
+Retry-After (how long the trunk wants us to stay away) is not exposed. With the trace
+on, every message the stack receives passes through the logger `baresip.native.sip`;
+this handler keeps the Retry-After of refusals by Call-ID, and nothing else. The
+logger is kept from propagating: the trace holds phone numbers (To, From), which must
+never reach a log a person reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+
+LOGGER = "baresip.native.sip"
+_REFUSAL = re.compile(r"^RX [^\n]*\nSIP/2\.0 (4\d\d|5\d\d) ")
+_CALL_ID = re.compile(r"^(?:Call-ID|i):\s*(\S+)", re.I | re.M)
+_RETRY = re.compile(r"^Retry-After:\s*([^\r\n]+)", re.I | re.M)
+KEPT = 10_000  # refusals remembered at most (a call reads its own at once)
+
+
+class RetryAfters(logging.Handler):
+    """Retry-After headers of refusals received, by Call-ID, until a call takes its own."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self._by_call: dict[str, str] = {}
+        self._guard = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if not _REFUSAL.match(text):
+            return
+        call_id, retry = _CALL_ID.search(text), _RETRY.search(text)
+        if call_id and retry:
+            with self._guard:
+                if len(self._by_call) >= KEPT:
+                    self._by_call.clear()
+                self._by_call[call_id[1]] = retry[1].strip()
+
+    def take(self, call_id: str | None) -> str | None:
+        with self._guard:
+            return self._by_call.pop(call_id, None) if call_id else None
+
+    @classmethod
+    def installed(cls) -> RetryAfters:
+        """The process's one handler, on the trace logger, which no longer propagates."""
+        logger = logging.getLogger(LOGGER)
+        for h in logger.handlers:
+            if isinstance(h, cls):
+                return h
+        handler = cls()
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False
+        return handler
