@@ -320,3 +320,22 @@ def test_a_sip_campaign_runs_through_the_dispatcher_and_workers(
     assert peers == [0, 0]
     row = Store(db).contacts_of("s")[0]
     assert (row.outcome, row.attempts, row.status) == ("busy", 1, "done")
+    assert main(["set", "s", "--line", "simulated", "--db", str(db)]) == 2  # called on sip
+    assert "results must come from one kind of line" in capsys.readouterr().err
+    assert Store(db).campaign("s").line.kind == "sip"
+
+
+def test_set_line_before_the_first_call(tmp_path: Path) -> None:
+    from dialer.cli import main
+    from dialer.store import Store
+    from tests.conftest import EN
+    from tests.helpers import write_csv
+
+    listing, db = tmp_path / "l.csv", tmp_path / "s.db"
+    write_csv(listing, [["phone", "timezone"], ["+8613800138001", "Asia/Shanghai"]])
+    assert main(["load", str(listing), "--campaign", "s", "--script", str(EN),
+                 "--db", str(db)]) == 0
+    assert main(["set", "s", "--line", "sip", "--db", str(db)]) == 0
+    assert Store(db).campaign("s").line.kind == "sip"
+    assert main(["run", "s", "--db", str(db), "--no-progress"]) == 2  # real lines: realtime
+    assert Store(db).attempts_made("s") == 0

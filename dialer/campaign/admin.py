@@ -257,10 +257,19 @@ def _read_dnc(path: Path, region: str, lenient: bool) -> DncList:
     return dnc
 
 
-def change(store: Store, name: str, settings: dict[str, Any], script: str | None) -> Campaign:
+def change(store: Store, name: str, settings: dict[str, Any], script: str | None,
+           line: str | None = None) -> Campaign:
     """`healthdial set`: new calling hours or retries; a survey only where none is frozen
-    or no call has been made (answers must mean what their questions asked)."""
+    or no call has been made (answers must mean what their questions asked); another line
+    kind only before the first call (a campaign's results come from one kind of line:
+    simulated answers must never mix with people's)."""
     c = store.campaign(name)
+    if line is not None and line != c.line.kind:
+        if store.attempts_made(name):
+            raise UsageError(f"campaign {name!r} has made calls on {c.line.kind} lines; its "
+                             f"results must come from one kind of line: load the list into "
+                             f"a new campaign with --line {line}")
+        store.set_line(name, replace(c.line, kind=line))
     new_settings = replace(c.settings, **settings).checked() if settings else None
     text = None
     if script:

@@ -58,6 +58,8 @@ def register(sub: Any) -> None:
     settings_args(change)
     change.add_argument("--script", help="freeze this survey (only before the first call, or "
                                          "where none is frozen)")
+    change.add_argument("--line", choices=["simulated", "sip"],
+                        help="the campaign's lines (only before its first call)")
     change.set_defaults(func=cmd_set)
 
     run = sub.add_parser("run", help="call a campaign to the end (resumes after a crash)")
@@ -140,13 +142,14 @@ def cmd_set(args: argparse.Namespace) -> int:
     from dialer.store import Store
 
     given = settings_given(args)
-    if not given and not args.script and args.lines is None and args.cps is None:
+    if not given and not args.script and args.lines is None and args.cps is None and \
+            args.line is None:
         raise UsageError("nothing to change: give --lines, --cps, --hours, --retry-minutes, "
-                         "--max-attempts or --script")
+                         "--max-attempts, --script or --line")
     check_lines(args.lines)
     check_cps(args.cps)
     store = Store(args.db, create=False)
-    c = change(store, args.campaign, given, args.script)
+    c = change(store, args.campaign, given, args.script, args.line)
     if args.lines is not None or args.cps is not None:
         store.set_control(args.campaign, line_cap=args.lines, cps=args.cps)
         store.audit(f"cli:{getpass.getuser()}", "set", args.campaign,
@@ -162,7 +165,7 @@ def cmd_set(args: argparse.Namespace) -> int:
     print(f"campaign {c.name}: {c.control.line_cap} lines, {c.control.cps:g} calls/s; hours "
           f"{s.hours_start}-{s.hours_end}, retries after "
           f"{','.join(f'{m:g}' for m in s.retry_minutes)} min, at most {s.max_attempts} "
-          f"attempts; survey {(c.survey_hash or 'none')[:12]}")
+          f"attempts; survey {(c.survey_hash or 'none')[:12]}; {c.line.kind} lines")
     return 0
 
 

@@ -103,6 +103,11 @@ class CampaignTables(ContactTables):
                                                  script, name))
 
     @_mapped
+    def set_line(self, name: str, line: LineConfig) -> None:
+        with self.tx():
+            self.db.execute("UPDATE campaigns SET line=? WHERE name=?", (line.to_json(), name))
+
+    @_mapped
     def contacts_reached(self, campaign: str) -> int:
         """Attempts on which someone answered (a person or a machine): what a new survey
         would make incomparable. Drops, busy lines and no answers reach nobody."""
