@@ -42,6 +42,9 @@ class LineConfig:
     kind: str = "simulated"
     seed: int = 1
     callees: str = "duplex"
+    # "simulated": a real line whose far end is the simulated population (`demo --line
+    # sip`): each call tells that far end who it is; "" (people) tells nobody anything
+    far_end: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -50,7 +53,7 @@ class LineConfig:
     def from_json(cls, text: str) -> LineConfig:
         d = json.loads(text)
         return cls(str(d.get("kind", "simulated")), int(d.get("seed", 1)),
-                   str(d.get("callees", "duplex")))
+                   str(d.get("callees", "duplex")), str(d.get("far_end", "")))
 
 
 @dataclass(frozen=True)

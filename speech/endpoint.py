@@ -159,7 +159,9 @@ class FrameFeeder:
         if not echoing:
             self._ref_rest = np.zeros(len(self._rest) + n - whole, dtype=np.int16)
             return None
-        ref = reference if reference is not None else np.zeros(n, dtype=np.int16)
+        ref = np.zeros(n, dtype=np.int16)
+        if reference is not None:  # a line may deliver more than was played: quiet then
+            ref[:min(n, len(reference))] = reference[:n]
         rbuf = np.concatenate([self._ref_rest, ref])
         self._ref_rest = rbuf[whole:]
         out = []

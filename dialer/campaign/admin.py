@@ -69,6 +69,7 @@ class LoadRequest:
     vosk_model: str | None = None
     callees: str | None = None  # the simulated line's callees: duplex (default) or classic
     line: str | None = None  # the line kind: simulated (default) or sip
+    far_end: str | None = None  # "simulated": a SIP line to the simulated population (demo)
 
 
 def check_name(name: str) -> str:
@@ -196,7 +197,7 @@ def _new_campaign(req: LoadRequest, region: str) -> Campaign:
     return Campaign(req.campaign, str(Path(req.script).resolve()), region, settings, start,
                     text, survey_hash(text), spec,
                     LineConfig(req.line or "simulated", 1 if req.seed is None else req.seed,
-                               req.callees or "duplex"))
+                               req.callees or "duplex", req.far_end or ""))
 
 
 def _refuse_changes(c: Campaign, req: LoadRequest, region: str) -> None:

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,9 @@ def register(sub: Any) -> None:
     demo.add_argument("--db", help="the store to call into (default: a new one in a temporary "
                                    "folder)")
     demo.add_argument("--campaign", default="demo", help="the demo campaign's name")
+    demo.add_argument("--line", choices=["simulated", "sip"], default="simulated",
+                      help="sip: over SIP and RTP to the population answering as SIP user "
+                           "agents on 127.0.0.1 (on the wall clock)")
     run_args(demo, 200)
     demo.set_defaults(func=cmd_demo)
 
@@ -258,9 +262,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if not 1 <= args.contacts <= 10_000_000:
         raise UsageError(f"--contacts {args.contacts}: use 1 to 10000000")
-    out = demo(args.contacts, run_params(args), args.seed,
-               Path(args.db) if args.db else None, not args.no_progress, args.callees,
-               args.record, args.campaign)
+    params = run_params(args)
+    if args.line == "sip":  # real lines run on the wall clock
+        params = replace(params, realtime=True)
+    out = demo(args.contacts, params, args.seed, Path(args.db) if args.db else None,
+               not args.no_progress, args.callees, args.record, args.campaign, args.line)
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
         return 0

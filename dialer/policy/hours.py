@@ -61,3 +61,12 @@ def next_open(t: float, tz: str, s: CampaignSettings) -> float | None:
 
 def never_open(tz: str, s: CampaignSettings, t: float) -> bool:
     return len(zones(tz)) > 1 and next_open(t, tz, s) is None
+
+
+def planned_hour(start_at: float, attempt: int, tz: str, s: CampaignSettings) -> int:
+    """The callee's local hour an attempt was planned for (the campaign's start plus the
+    retry waits before it, moved into calling hours): a simulated population answers by
+    it, so its calls do not depend on when the run happened."""
+    planned = start_at + sum(s.retry_after_s(k) for k in range(1, attempt))
+    opens = next_open(planned, tz, s)
+    return local(planned if opens is None else opens, tz).hour

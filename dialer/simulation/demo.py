@@ -7,10 +7,14 @@ what was recorded with the truth.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
 import random
 import resource
 import tempfile
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,7 @@ from dialer.dispatch.runner import run
 from dialer.lines.simulated.population import persona
 from dialer.policy.settings import CampaignSettings
 from dialer.recordings.scoring import Tally, verdict
+from dialer.simulation.farend import far_end
 from dialer.store import Store
 from survey_scripts import DEFAULT_SURVEY
 from survey_scripts.errors import UsageError
@@ -48,7 +53,12 @@ def write_province(path: Path, contacts: int, seed: int) -> None:
 
 def demo(contacts: int, params: RunParams, seed: int, db: Path | None = None,
          progress: bool = True, callees: str = "duplex", record: str = "none",
-         name: str = "demo") -> dict[str, Any]:
+         name: str = "demo", line: str = "simulated") -> dict[str, Any]:
+    """The province called on the simulated line, or (`line="sip"`) over SIP and RTP to
+    the same population answering as SIP user agents on 127.0.0.1. On the wall clock the
+    calling hours are the whole day and each number is tried once (retries come hours
+    apart), so a realtime demo ends with its last call; the population answers by the
+    hour its calls were planned for, not by the wall clock."""
     work = Path(tempfile.mkdtemp(prefix="healthdial-demo-"))
     store = Store(db or work / "demo.db")
     if store.has_campaign(name):
@@ -56,11 +66,19 @@ def demo(contacts: int, params: RunParams, seed: int, db: Path | None = None,
                          "another --campaign name, or another --db")
     listing = work / "province.csv"
     write_province(listing, contacts, seed)
-    settings = CampaignSettings(record=record).checked()
+    settings = CampaignSettings(record=record)
+    if params.realtime:
+        settings = replace(settings, hours_start=0, hours_end=24, max_attempts=1)
     loaded = load(store, LoadRequest(listing, name, str(DEFAULT_SURVEY), "CN", seed=seed,
-                                     start_at=START, callees=callees, settings=settings))
+                                     start_at=START, callees=callees,
+                                     settings=settings.checked(), line=line,
+                                     far_end="simulated" if line != "simulated" else None))
     before = _cpu()
-    stats = run(store, name, params, progress)
+    if line == "simulated":
+        stats = run(store, name, params, progress)
+    else:
+        with far_end(store, name, work) as trunk, _environ("HEALTHDIAL_TRUNK", str(trunk)):
+            stats = run(store, name, params, progress)
     cpu = _cpu() - before
     st = reports.status(store, name)
     prev = reports.prevalence(store, name)
@@ -77,6 +95,20 @@ def demo(contacts: int, params: RunParams, seed: int, db: Path | None = None,
                            for k, v in prev.items()},
             "accuracy": truth["accuracy"], "risk": st["risk"], "db": store.path,
             "campaign": name}
+
+
+@contextlib.contextmanager
+def _environ(key: str, value: str) -> Iterator[None]:
+    """The worker processes `run` starts read their trunk file from the environment."""
+    was = os.environ.get(key)
+    os.environ[key] = value
+    try:
+        yield
+    finally:
+        if was is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = was
 
 
 def _cpu() -> float:

@@ -143,6 +143,7 @@ class SimulatedLine(LineBase):
         if self.duplex and early and self.callee.heard_kind == "question" and \
                 self._early_rng.random() < early:
             start = self.out.at + int(self._early_rng.uniform(0.5, 0.9) * len(prompt))
+        start = max(start, self._t)  # heard over a real line: answered from now at once
         self._sound = [(at, x[:max(0, start - at)]) for at, x in self._sound]
         self._sound.append((start, sound))
 
@@ -161,6 +162,20 @@ class SimulatedLine(LineBase):
         super().play(audio)
         if self.callee is not None:
             self._unheard = audio
+
+    def heard(self, audio: bytes, at: int) -> None:
+        """The simulation as the far end of a real line (dialer/simulation/farend.py): a
+        prompt heard from the line's sound, which began at line sample `at` and has just
+        ended; the callee answers from now on."""
+        self._sound = [(a, x[:max(0, at - a)]) for a, x in self._sound]
+        self.out.start(audio, at)
+        if self.callee is not None:
+            self._unheard = audio
+
+    def echo_of(self, x: np.ndarray) -> np.ndarray:
+        """The robot's voice as this line's hybrid returns it (a real line's far end adds
+        it to what it sends)."""
+        return x * self._echo[1] if self.duplex else np.zeros_like(x, dtype=np.float32)
 
     async def receive(self, n: int) -> bytes:
         if self._unheard is not None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from dialer.lines.backend import PlannedCall
 from dialer.lines.simulated.persona import Persona, make_persona
-from dialer.policy.hours import local, next_open
+from dialer.policy.hours import planned_hour
 from dialer.wire import LineSpec, SimSpec
 from speech.amd import beep
 from speech.channel import RATE
@@ -43,10 +43,15 @@ def _rng(*parts: object) -> random.Random:
     return random.Random(int.from_bytes(digest, "big"))
 
 
+def invalid(seed: int, contact_id: int, p: PopulationParams = PopulationParams()) -> bool:
+    """A number that does not exist (the same on every attempt)."""
+    return _rng(seed, contact_id, "invalid").random() < p.invalid_share
+
+
 def network(seed: int, contact_id: int, attempt: int, local_hour: int,
             p: PopulationParams = PopulationParams()) -> str:
     """What the network reports on dialling: invalid, busy, no_answer, machine or human."""
-    if _rng(seed, contact_id, "invalid").random() < p.invalid_share:
+    if invalid(seed, contact_id, p):
         return "invalid"
     r = _rng(seed, contact_id, attempt, "dial")
     if r.random() < p.busy:
@@ -77,9 +82,6 @@ def machine_greeting(seed: int, contact_id: int, synth: Synthesizer) -> np.ndarr
 def plan(call: PlannedCall) -> LineSpec:
     """The simulated line's own data for one call: the population's seed, and the local
     hour the attempt was planned for (answer rates depend on it, not on line luck)."""
-    s, tz = call.settings, call.timezone
-    planned = call.start_at + sum(s.retry_after_s(k) for k in range(1, call.attempt))
-    opens = next_open(planned, tz, s)
-    hour = local(planned if opens is None else opens, tz).hour
+    hour = planned_hour(call.start_at, call.attempt, call.timezone, call.settings)
     return LineSpec(call.config.kind, call.contact, call.attempt, call.ext,
                     SimSpec(call.config.seed, hour, call.config.callees))

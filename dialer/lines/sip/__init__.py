@@ -25,14 +25,22 @@ from dialer.lines.backend import PlannedCall, Shared
 from dialer.lines.pacing import Pacing
 from dialer.lines.sip.line import SipLine, SipPhone
 from dialer.lines.sip.trunk import read_trunk
-from dialer.wire import LineSpec
+from dialer.policy.hours import planned_hour
+from dialer.wire import LineSpec, SimSpec
 
 
 class SipBackend:
     kind = "sip"
 
     def plan(self, call: PlannedCall) -> LineSpec:
-        return LineSpec("sip", call.contact, call.attempt, call.ext)
+        """A real call carries nothing but who to dial; a call to the simulated population
+        over SIP (`demo --line sip`) also what the simulation needs to be that person."""
+        c = call.config
+        if c.far_end != "simulated":
+            return LineSpec("sip", call.contact, call.attempt, call.ext)
+        hour = planned_hour(call.start_at, call.attempt, call.timezone, call.settings)
+        return LineSpec("sip", call.contact, call.attempt, call.ext,
+                        SimSpec(c.seed, hour, c.callees))
 
     def prepare(self, shared: Shared) -> SipPhone:
         return SipPhone(read_trunk())  # this worker's own trunk file
@@ -59,4 +67,4 @@ class SipBackend:
 
     def open(self, prepared: object, spec: LineSpec, pacing: Pacing) -> Line:
         assert isinstance(prepared, SipPhone)
-        return SipLine(prepared)
+        return SipLine(prepared, spec)

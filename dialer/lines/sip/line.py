@@ -22,12 +22,20 @@ from dialer.lines.sip import probe
 from dialer.lines.sip.answers import answer_of, registration_failure
 from dialer.lines.sip.trace import RetryAfters
 from dialer.lines.sip.trunk import Trunk
+from dialer.wire import LineSpec
 from speech.channel import RATE, ulaw_encode
 from survey_scripts.errors import TrunkError
 
 TICK_S = 0.02  # the pump's period: one RTP packet
 AHEAD = RATE // 5  # samples of a prompt handed to the stack before they are due
 LOST = ("rtp", "timeout", "timed out", "unreachable")  # close reasons of a lost line
+SIM_HEADER = "X-Healthdial-Sim"  # who the simulated far end is to be (never to a trunk)
+
+
+def sim_header(spec: LineSpec) -> str:
+    sim = spec.sim
+    assert sim is not None
+    return f"{sim.seed};{spec.contact};{spec.attempt};{sim.hour};{sim.callees};{spec.ext}"
 
 
 class SipPhone:
@@ -85,9 +93,9 @@ class SipPhone:
 class SipLine(LineBase):
     paced = True
 
-    def __init__(self, phone: SipPhone) -> None:
+    def __init__(self, phone: SipPhone, spec: LineSpec | None = None) -> None:
         super().__init__()
-        self.phone = phone
+        self.phone, self.spec = phone, spec
         self.echo_delay_s = phone.trunk.echo_delay_ms / 1000
         self.call: Any = None
         self._dialled_at = time.monotonic()
@@ -107,7 +115,9 @@ class SipLine(LineBase):
         agent = await self.phone.agent()
         t = self.phone.trunk
         headers = {"P-Asserted-Identity": f"<sip:{t.caller_id}@{t.host}>"} \
-            if t.caller_id else None
+            if t.caller_id else {}
+        if self.spec is not None and self.spec.sim is not None:  # the simulation's far end
+            headers[SIM_HEADER] = sim_header(self.spec)
         self._dialled_at = time.monotonic()
         steps = {Event.CALL_RINGING: Progress.RINGING, Event.CALL_PROGRESS: Progress.EARLY_MEDIA}
         before: list[Any] = []  # a 180 may come before dial() has told us our call
@@ -120,7 +130,7 @@ class SipLine(LineBase):
 
         agent.on(progress)
         try:
-            self.call = await agent.dial(t.uri_for(number), headers)
+            self.call = await agent.dial(t.uri_for(number), headers or None)
             for event in before:
                 progress(event)
             await self.call.wait_established(ring_timeout_s)

@@ -1,0 +1,256 @@
+"""The simulated population as SIP user agents on 127.0.0.1: the far end of
+`demo --line sip`, so a whole campaign runs over SIP and RTP on this machine.
+
+One process, one baresip stack listening on 127.0.0.1, one user agent per number
+that exists (a number that does not gets SIP's own 404). Each INVITE carries the
+simulation's part of the call (X-Healthdial-Sim: who this is, which attempt, the
+planned hour); the population decides as on the direct line: busy is a 486, no
+answer rings until the robot's CANCEL, a person or a machine answers. Behind an
+answered call a SimulatedLine is the person, driven by what arrives over RTP:
+
+- the robot's voice is cut into prompts where it falls silent for GAP_S (the longest
+  pause inside a prompt is 0.42 s); each prompt is heard (the callee's ear, from
+  its sound) when it has ended, so callees never answer early over SIP;
+- keypad events (RFC 4733) become tones the callee hears, as on the direct line;
+- what the callee says, with the hybrid's echo of the robot, goes back as RTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing as mp
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dialer.executor import install
+from dialer.lines.pacing import FAST
+from dialer.lines.simulated import SimulatedLine, Simulation, build_simulation
+from dialer.lines.simulated.population import invalid, network
+from dialer.store import Store
+from dialer.wire import LineSpec, SimSpec
+from speech import dtmf
+from speech.audio import to_int16
+from speech.channel import RATE, ulaw_decode, ulaw_encode
+from survey_scripts.errors import EngineError
+
+log = logging.getLogger(__name__)
+SIM_HEADER = "X-Healthdial-Sim"  # dialer.lines.sip.line writes it
+TICK_S = 0.04  # the pump's period
+GAP_S = 0.6  # this much quiet after the robot's voice ends a prompt
+LOUD = 150.0  # RMS of a 20 ms frame that is the robot speaking
+SHORTEST = int(0.5 * RATE)  # a prompt is longer than this (a click or a cut word is not)
+FAR_RTP = (30000, 39999)  # the far end's RTP ports (the robot's trunk: 20000-29999)
+
+
+class Prompts:
+    """The robot's voice as it arrives, cut into prompts at its pauses."""
+
+    def __init__(self) -> None:
+        self._buf: list[np.ndarray] = []
+        self._start: int | None = None  # line sample where the current prompt began
+        self._quiet = 0  # samples of quiet since its last loud frame
+        self.t = 0  # samples received
+
+    def feed(self, x: np.ndarray) -> tuple[int, np.ndarray] | None:
+        """The next samples received; a finished prompt (the sample count where it began,
+        its sound) when one ended."""
+        done = None
+        for i in range(0, len(x) - len(x) % 160, 160):
+            frame = x[i:i + 160]
+            loud = float(np.sqrt(np.mean(frame.astype(np.float32) ** 2))) > LOUD
+            if self._start is None and loud:
+                self._start, self._buf, self._quiet = self.t + i, [], 0
+            if self._start is not None:
+                self._buf.append(frame)
+                self._quiet = 0 if loud else self._quiet + 160
+                if self._quiet >= GAP_S * RATE:  # kept: the prompt and 0.15 s after it
+                    audio = np.concatenate(self._buf)
+                    done = (self._start, audio[:len(audio) - self._quiet + 1200])
+                    self._start = None
+        self.t += len(x) - len(x) % 160
+        return done
+
+
+@dataclass(frozen=True)
+class Who:
+    seed: int
+    contact: int
+    attempt: int
+    hour: int
+    callees: str
+    ext: str
+
+    @classmethod
+    def parse(cls, header: str) -> Who:
+        seed, contact, attempt, hour, callees, ext = header.split(";", 5)
+        return cls(int(seed), int(contact), int(attempt), int(hour), callees, ext)
+
+    def spec(self) -> LineSpec:
+        return LineSpec("simulated", self.contact, self.attempt, self.ext,
+                        SimSpec(self.seed, self.hour, self.callees))
+
+
+class FarEnd:
+    """The population's side of every call of one campaign, in this process."""
+
+    def __init__(self, sim: Simulation, numbers: dict[str, int], seed: int) -> None:
+        self.sim, self.seed = sim, seed
+        self.numbers = {n: c for n, c in numbers.items() if not invalid(seed, c)}
+        self.calls: set[asyncio.Task[None]] = set()
+        self.answered = 0
+
+    async def serve(self, port: int, rtp: tuple[int, int], ready: Any, stop: Any) -> None:
+        from baresip import Account, Config, Runtime, UserAgent
+
+        install()
+        runtime = Runtime()
+        await runtime.start(Config(
+            net_interface="127.0.0.1", max_concurrent_calls=None, rtp_timeout=10,
+            expose_headers=(SIM_HEADER,),
+            extra_config_text=f"sip_listen 127.0.0.1:{port}\nrtp_ports {rtp[0]}-{rtp[1]}\n"))
+        try:
+            for number in self.numbers:  # a number nobody answers for: SIP's 404
+                ua = await UserAgent.create(runtime, Account(
+                    number, f"127.0.0.1:{port}", "", reg_interval=0, audio_codecs=("pcmu",)))
+                ua.on_incoming(self._incoming)
+            ready.set()
+            while not stop.is_set():  # noqa: ASYNC110 (a multiprocessing event)
+                await asyncio.sleep(0.2)
+        finally:
+            for task in list(self.calls):
+                task.cancel()
+            await runtime.close()
+
+    def _incoming(self, call: Any) -> None:
+        task = asyncio.create_task(self._call(call), name="far end")
+        self.calls.add(task)
+        task.add_done_callback(self.calls.discard)
+
+    async def _call(self, call: Any) -> None:
+        from baresip import BaresipError
+
+        try:
+            who = Who.parse(call.headers.get(SIM_HEADER, ""))
+        except ValueError:
+            await call.reject()  # not a call of the simulation
+            return
+        status = network(who.seed, who.contact, who.attempt, who.hour)
+        try:
+            if status == "busy":
+                await call.reject()
+            elif status in ("human", "machine"):
+                await self._answered(call, who)
+            # no answer: it rings until the robot's CANCEL
+        except BaresipError as e:  # the robot hung up first
+            log.debug("far end call %s: %s", who.contact, e)
+
+    async def _answered(self, call: Any, who: Who) -> None:
+        line = SimulatedLine(self.sim, who.spec(), FAST)
+        await line.dial("")  # the population decides who is there (as on the direct line)
+        keys: list[str] = []
+        call.on_dtmf(lambda d: keys.append(d.digit))
+        await call.answer()
+        self.answered += 1
+        await Bridge(call, line, keys).run()
+
+
+class Bridge:
+    """One answered call: RTP in to the simulated callee's ears, its voice out, written
+    just ahead of the stack's transmit buffer (the callee's line time is what was sent)."""
+
+    AHEAD = 960  # samples kept queued for the stack to send (120 ms)
+
+    def __init__(self, call: Any, line: SimulatedLine, keys: list[str]) -> None:
+        self.call, self.line, self.keys = call, line, keys
+        self.prompts = Prompts()
+        self.recent = np.zeros(0, np.float32)  # the robot's latest audio: the echo's source
+
+    async def run(self) -> None:
+        from baresip import AudioNotActive, AudioRestarted, CallState
+
+        while self.call.state is not CallState.CLOSED:
+            with contextlib.suppress(AudioNotActive, AudioRestarted):
+                if not await self._tick():
+                    with contextlib.suppress(Exception):
+                        await self.call.hangup()  # the callee (or the machine) hung up
+                    return
+            await asyncio.sleep(TICK_S)
+
+    async def _tick(self) -> bool:
+        got = self.call.audio.read(64000)
+        heard = np.frombuffer(got, dtype="<i2") if got else np.zeros(0, np.int16)
+        self.recent = np.concatenate([self.recent, heard.astype(np.float32)])[-RATE:]
+        prompt = self.prompts.feed(heard)
+        if prompt is not None and len(prompt[1]) >= SHORTEST:  # (a click is no prompt)
+            # placed on the callee's clock, which counts what was sent
+            start, audio = prompt
+            self.line.heard(ulaw_encode(audio),
+                            max(0, self.line.elapsed() - (self.prompts.t - start)))
+        if self.keys:
+            keys, self.keys[:] = "".join(self.keys), []
+            self.line.heard(ulaw_encode(dtmf.tones(keys)), self.line.elapsed())
+        want = self.AHEAD - self.call.audio.info().tx_buffered // 2
+        if want < 160:
+            return True
+        said = ulaw_decode(await self.line.receive(want)).astype(np.float32)
+        echo = self.recent[-len(said):] if len(said) else self.recent[:0]
+        said[len(said) - len(echo):] += self.line.echo_of(echo)
+        self.call.audio.write(to_int16(said / 32768).astype("<i2").tobytes())
+        return self.line.end_cause is None
+
+
+@contextlib.contextmanager
+def far_end(store: Store, campaign: str, work: Path) -> Iterator[Path]:
+    """The campaign's population answering SIP on 127.0.0.1 in its own process, and a
+    trunk file (owner-only) that leads there; stopped on leaving."""
+    c = store.campaign(campaign)
+    numbers = {r.e164.lstrip("+"): r.id for r in store.contacts_of(campaign)}
+    port = _free_port()
+    ctx = mp.get_context("spawn")
+    ready, stop = ctx.Event(), ctx.Event()
+    proc = ctx.Process(target=serve, name="healthdial-far-end", daemon=True, args=(
+        c.survey_text, c.engine.engine, numbers, c.line.seed, port, FAR_RTP, ready, stop))
+    proc.start()
+    trunk = work / "far-end-trunk.toml"
+    trunk.write_text(f'[trunk]\nhost = "127.0.0.1:{port}"\ninterface = "127.0.0.1"\n'
+                     'echo_delay_ms = 300\n', encoding="utf-8")
+    trunk.chmod(0o600)
+    try:
+        if not ready.wait(120):
+            raise EngineError("the simulated far end did not start within 120 s")
+        yield trunk
+    finally:
+        stop.set()
+        proc.join(15)
+        if proc.is_alive():
+            proc.kill()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(survey_text: str, engine: str, numbers: dict[str, int], seed: int, port: int,
+          rtp: tuple[int, int], ready: Any, stop: Any) -> None:
+    """A far-end process: the survey's prompts as the robot says them (the callees' ears
+    know their sound), the population, the SIP stack; until `stop` is set."""
+    from dialer.robot.robot import build_robot
+    from dialer.wire import EngineSpec
+    from survey_scripts.loader import load_survey_text
+
+    logging.basicConfig(level=logging.WARNING)
+    survey = load_survey_text(survey_text, "the demo's survey")
+    robot = build_robot(survey, EngineSpec(engine))
+    sim = build_simulation(survey, engine, robot.synth, robot.prompts())
+    sim.ear.warm(list(sim.prompts.values()))
+    asyncio.run(FarEnd(sim, numbers, seed).serve(port, rtp, ready, stop))
