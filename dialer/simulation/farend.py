@@ -22,7 +22,6 @@ import contextlib
 import logging
 import multiprocessing as mp
 import socket
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
