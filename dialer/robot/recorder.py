@@ -26,8 +26,10 @@ from speech.channel import RATE, ulaw_decode
 
 
 class RecordingLine:
-    """A Line that passes everything through and keeps what it carried, placed by the
-    line's own clock (samples since the answer)."""
+    """A Line that passes everything through and keeps what it carried. A play is placed
+    where the robot was in the callee's audio when it began (samples received so far):
+    on the simulated line that is the line's clock; on a real line, whose audio may
+    reach the robot late, it is what the robot lived, so a replay lives it again."""
 
     def __init__(self, inner: Line) -> None:
         self.inner = inner
@@ -35,6 +37,7 @@ class RecordingLine:
         self.echo_delay_s = inner.echo_delay_s
         self._answered_at: float | None = None  # line time of the answer
         self._incoming: list[bytes] = []
+        self._received = 0  # samples of the callee's audio handed to the robot
         self.plays: list[list[Any]] = []  # [at sample, audio, samples kept]
 
     @property
@@ -63,13 +66,13 @@ class RecordingLine:
         return dialled
 
     def play(self, audio: bytes) -> None:
-        self.plays.append([self.inner.elapsed(), audio, len(audio)])
+        self.plays.append([self._received, audio, len(audio)])
         self.inner.play(audio)
 
     def stop(self) -> None:
         if self.plays:
             at, audio, _ = self.plays[-1]
-            self.plays[-1][2] = min(len(audio), self.inner.elapsed() - at)
+            self.plays[-1][2] = min(len(audio), self._received - at)
         self.inner.stop()
 
     def playing_left(self) -> int:
@@ -84,6 +87,7 @@ class RecordingLine:
     async def receive(self, n: int) -> bytes:
         data = await self.inner.receive(n)
         self._incoming.append(data)
+        self._received += len(data)
         return data
 
     def send_digits(self, keys: str) -> None:

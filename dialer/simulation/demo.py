@@ -75,10 +75,10 @@ def demo(contacts: int, params: RunParams, seed: int, db: Path | None = None,
                                      far_end="simulated" if line != "simulated" else None))
     before = _cpu()
     if line == "simulated":
-        stats = run(store, name, params, progress)
+        stats = run(store, name, params, progress, given=(params.lines, params.cps))
     else:
         with far_end(store, name, work) as trunk, _environ("HEALTHDIAL_TRUNK", str(trunk)):
-            stats = run(store, name, params, progress)
+            stats = run(store, name, params, progress, given=(params.lines, params.cps))
     cpu = _cpu() - before
     st = reports.status(store, name)
     prev = reports.prevalence(store, name)

@@ -42,7 +42,7 @@ from survey_scripts.errors import EngineError
 
 log = logging.getLogger(__name__)
 SIM_HEADER = "X-Healthdial-Sim"  # dialer.lines.sip.line writes it
-TICK_S = 0.04  # the pump's period
+TICK_S = 0.1  # the pump's period (what is queued to send covers three)
 GAP_S = 0.6  # this much quiet after the robot's voice ends a prompt
 LOUD = 150.0  # RMS of a 20 ms frame that is the robot speaking
 SHORTEST = int(0.5 * RATE)  # a prompt is longer than this (a click or a cut word is not)
@@ -61,20 +61,21 @@ class Prompts:
     def feed(self, x: np.ndarray) -> tuple[int, np.ndarray] | None:
         """The next samples received; a finished prompt (the sample count where it began,
         its sound) when one ended."""
+        n = len(x) // 160
+        frames = x[:n * 160].reshape(n, 160)
+        loud = np.sqrt(np.mean(frames.astype(np.float32) ** 2, axis=1)) > LOUD
         done = None
-        for i in range(0, len(x) - len(x) % 160, 160):
-            frame = x[i:i + 160]
-            loud = float(np.sqrt(np.mean(frame.astype(np.float32) ** 2))) > LOUD
-            if self._start is None and loud:
-                self._start, self._buf, self._quiet = self.t + i, [], 0
+        for i in range(n):
+            if self._start is None and loud[i]:
+                self._start, self._buf, self._quiet = self.t + i * 160, [], 0
             if self._start is not None:
-                self._buf.append(frame)
-                self._quiet = 0 if loud else self._quiet + 160
+                self._buf.append(frames[i])
+                self._quiet = 0 if loud[i] else self._quiet + 160
                 if self._quiet >= GAP_S * RATE:  # kept: the prompt and 0.15 s after it
                     audio = np.concatenate(self._buf)
                     done = (self._start, audio[:len(audio) - self._quiet + 1200])
                     self._start = None
-        self.t += len(x) - len(x) % 160
+        self.t += n * 160
         return done
 
 
@@ -97,11 +98,41 @@ class Who:
                         SimSpec(self.seed, self.hour, self.callees))
 
 
+def _codes(x: np.ndarray) -> bytes:
+    """A sound as G.711 carries it, whatever quiet surrounds it."""
+    loud = np.flatnonzero(np.abs(x) > 16)
+    return ulaw_encode(x[loud[0]:loud[-1] + 1]) if len(loud) else b""
+
+
+class KnownPrompts:
+    """A person who has heard the questions before knows them by their sound. G.711
+    carries the robot's mu-law codes unchanged, so a prompt heard whole (its first
+    milliseconds may be lost as the stream starts) is, code for code, the end of a
+    prompt as said: found by its last 0.2 s, then checked whole. A prompt cut short
+    (barge-in) or damaged goes to the callee's ear instead."""
+
+    TAIL = 1600
+
+    def __init__(self, prompts: dict[str, bytes]) -> None:
+        self._by_tail: dict[bytes, list[tuple[bytes, bytes]]] = {}
+        for line in prompts.values():
+            codes = _codes(ulaw_decode(line))
+            self._by_tail.setdefault(codes[-self.TAIL:], []).append((codes, line))
+
+    def find(self, heard: np.ndarray) -> bytes | None:
+        codes = _codes(heard)
+        for known, line in self._by_tail.get(codes[-self.TAIL:], []):
+            if len(codes) >= 0.97 * len(known) and known.endswith(codes):
+                return line
+        return None
+
+
 class FarEnd:
     """The population's side of every call of one campaign, in this process."""
 
     def __init__(self, sim: Simulation, numbers: dict[str, int], seed: int) -> None:
         self.sim, self.seed = sim, seed
+        self.known = KnownPrompts(sim.prompts)
         self.numbers = {n: c for n, c in numbers.items() if not invalid(seed, c)}
         self.calls: set[asyncio.Task[None]] = set()
         self.answered = 0
@@ -156,21 +187,23 @@ class FarEnd:
         await line.dial("")  # the population decides who is there (as on the direct line)
         keys: list[str] = []
         call.on_dtmf(lambda d: keys.append(d.digit))
+        call.on_audio_warning(lambda w: log.warning("far end audio: %s", w.message))
         await call.answer()
         self.answered += 1
-        await Bridge(call, line, keys).run()
+        await Bridge(call, line, keys, self.known).run()
 
 
 class Bridge:
     """One answered call: RTP in to the simulated callee's ears, its voice out, written
     just ahead of the stack's transmit buffer (the callee's line time is what was sent)."""
 
-    AHEAD = 960  # samples kept queued for the stack to send (120 ms)
+    AHEAD = 2400  # samples kept queued for the stack to send (300 ms)
 
-    def __init__(self, call: Any, line: SimulatedLine, keys: list[str]) -> None:
-        self.call, self.line, self.keys = call, line, keys
+    def __init__(self, call: Any, line: SimulatedLine, keys: list[str],
+                 known: KnownPrompts) -> None:
+        self.call, self.line, self.keys, self.known = call, line, keys, known
         self.prompts = Prompts()
-        self.recent = np.zeros(0, np.float32)  # the robot's latest audio: the echo's source
+        self.recent = np.zeros(0, np.int16)  # the robot's latest audio: the echo's source
 
     async def run(self) -> None:
         from baresip import AudioNotActive, AudioRestarted, CallState
@@ -186,12 +219,14 @@ class Bridge:
     async def _tick(self) -> bool:
         got = self.call.audio.read(64000)
         heard = np.frombuffer(got, dtype="<i2") if got else np.zeros(0, np.int16)
-        self.recent = np.concatenate([self.recent, heard.astype(np.float32)])[-RATE:]
+        if len(heard):
+            self.recent = heard
         prompt = self.prompts.feed(heard)
         if prompt is not None and len(prompt[1]) >= SHORTEST:  # (a click is no prompt)
             # placed on the callee's clock, which counts what was sent
             start, audio = prompt
-            self.line.heard(ulaw_encode(audio),
+            prompt_line = self.known.find(audio) or ulaw_encode(audio)
+            self.line.heard(prompt_line,
                             max(0, self.line.elapsed() - (self.prompts.t - start)))
         if self.keys:
             keys, self.keys[:] = "".join(self.keys), []
@@ -200,7 +235,7 @@ class Bridge:
         if want < 160:
             return True
         said = ulaw_decode(await self.line.receive(want)).astype(np.float32)
-        echo = self.recent[-len(said):] if len(said) else self.recent[:0]
+        echo = self.recent[-len(said):].astype(np.float32)
         said[len(said) - len(echo):] += self.line.echo_of(echo)
         self.call.audio.write(to_int16(said / 32768).astype("<i2").tobytes())
         return self.line.end_cause is None
@@ -218,9 +253,9 @@ def far_end(store: Store, campaign: str, work: Path) -> Iterator[Path]:
     proc = ctx.Process(target=serve, name="healthdial-far-end", daemon=True, args=(
         c.survey_text, c.engine.engine, numbers, c.line.seed, port, FAR_RTP, ready, stop))
     proc.start()
-    trunk = work / "far-end-trunk.toml"
+    trunk = work / "far-end-trunk.toml"  # the echo comes back after the far end's queue
     trunk.write_text(f'[trunk]\nhost = "127.0.0.1:{port}"\ninterface = "127.0.0.1"\n'
-                     'echo_delay_ms = 300\n', encoding="utf-8")
+                     'echo_delay_ms = 700\n', encoding="utf-8")
     trunk.chmod(0o600)
     try:
         if not ready.wait(120):

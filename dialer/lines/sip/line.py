@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from typing import Any
 
@@ -26,8 +27,11 @@ from dialer.wire import LineSpec
 from speech.channel import RATE, ulaw_encode
 from survey_scripts.errors import TrunkError
 
+log = logging.getLogger(__name__)
 TICK_S = 0.02  # the pump's period: one RTP packet
-AHEAD = RATE // 5  # samples of a prompt handed to the stack before they are due
+# samples of a prompt handed to the stack before they are due: half a second, so a pump
+# held up by decoding (the GIL) leaves no gap (the stack keeps a quarter of its buffer)
+AHEAD = RATE // 2
 LOST = ("rtp", "timeout", "timed out", "unreachable")  # close reasons of a lost line
 SIM_HEADER = "X-Healthdial-Sim"  # who the simulated far end is to be (never to a trunk)
 
@@ -106,6 +110,7 @@ class SipLine(LineBase):
         self._pump: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._we_hung_up = False
+        self.audio_warnings: dict[str, int] = {}  # tx / rx: seconds our pacing damaged
 
     # dialling ----------------------------------------------------------------------
     async def dial(self, number: str, ring_timeout_s: float = RING_TIMEOUT_S) -> Dialled:
@@ -120,19 +125,24 @@ class SipLine(LineBase):
             headers[SIM_HEADER] = sim_header(self.spec)
         self._dialled_at = time.monotonic()
         steps = {Event.CALL_RINGING: Progress.RINGING, Event.CALL_PROGRESS: Progress.EARLY_MEDIA}
-        before: list[Any] = []  # a 180 may come before dial() has told us our call
+        before: list[Any] = []  # a 180 (or the 486) may come before dial() has told us
+        closed: list[str] = []  # our call, and the call may miss its own close then
 
         def progress(event: Any) -> None:
             if self.call is None:
                 before.append(event)
             elif event.call == self.call.handle and event.event in steps:
                 self.noted(steps[event.event], self.now())
+            elif event.call == self.call.handle and event.event is Event.CALL_CLOSED:
+                closed.append(event.text or "")
 
         agent.on(progress)
         try:
             self.call = await agent.dial(t.uri_for(number), headers or None)
             for event in before:
                 progress(event)
+            if closed:
+                raise CallFailed.from_close_reason(closed[0])
             await self.call.wait_established(ring_timeout_s)
         except CallTimeout:  # cancelled (CANCEL sent) at the ring timeout
             self.ended(EndCause.NO_ANSWER)
@@ -155,16 +165,28 @@ class SipLine(LineBase):
         self._answered_at = time.monotonic()
         self.noted(Progress.ANSWERED, self.now())
         self.call.on_dtmf(lambda d: self.keyed(Digit(self.elapsed(), d.digit)))
+        self.call.on_audio_warning(self._damaged)
         self._pump = asyncio.create_task(self._run_pump(), name="sip pump")
         return Dialled.ANSWERED
 
+    def _damaged(self, warning: Any) -> None:
+        """The stack saw audio lost to our pacing (a pump that woke too late)."""
+        self.audio_warnings[warning.direction] = self.audio_warnings.get(warning.direction, 0) + 1
+        log.warning("SIP call audio: %s", warning.message)
+
     async def _until_closed(self, within_s: float = 5.0) -> None:
+        """A cancelled call ends when the far end's 487 has come (the stack acknowledges
+        it): a stack closed before then leaves the far end retransmitting."""
         from baresip import CallState
 
         deadline = time.monotonic() + within_s
-        # the stack's state, with no event of ours to await
-        while self.call.state is not CallState.CLOSED and time.monotonic() < deadline:  # noqa: ASYNC110
+        refusals, call_id = self.phone.refusals, self.call.call_id
+        # the stack's state and its trace, with no event of ours to await
+        while (self.call.state is not CallState.CLOSED or not refusals.answered(call_id)) \
+                and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(TICK_S)
+        refusals.take(call_id)
+        await asyncio.sleep(TICK_S)  # the ACK leaves with the 487's handling
 
     # the pump: audio in and out every packet time ------------------------------------
     async def _run_pump(self) -> None:

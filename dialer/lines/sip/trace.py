@@ -16,21 +16,31 @@ import threading
 
 LOGGER = "baresip.native.sip"
 _REFUSAL = re.compile(r"^RX [^\n]*\nSIP/2\.0 (4\d\d|5\d\d) ")
+_FINAL = re.compile(r"^RX [^\n]*\nSIP/2\.0 [2-6]\d\d .*^CSeq:\s*\d+ INVITE", re.M | re.S)
 _CALL_ID = re.compile(r"^(?:Call-ID|i):\s*(\S+)", re.I | re.M)
 _RETRY = re.compile(r"^Retry-After:\s*([^\r\n]+)", re.I | re.M)
 KEPT = 10_000  # refusals remembered at most (a call reads its own at once)
 
 
 class RetryAfters(logging.Handler):
-    """Retry-After headers of refusals received, by Call-ID, until a call takes its own."""
+    """Retry-After headers of refusals received, by Call-ID, until a call takes its own;
+    and which calls' INVITEs have had their final answer (a cancelled call's 487, which
+    the stack must still acknowledge before it is closed)."""
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self._by_call: dict[str, str] = {}
+        self._final: set[str] = set()
         self._guard = threading.Lock()
 
     def emit(self, record: logging.LogRecord) -> None:
         text = record.getMessage()
+        call_id = _CALL_ID.search(text) if _FINAL.match(text) else None
+        if call_id:
+            with self._guard:
+                if len(self._final) >= KEPT:
+                    self._final.clear()
+                self._final.add(call_id[1])
         if not _REFUSAL.match(text):
             return
         call_id, retry = _CALL_ID.search(text), _RETRY.search(text)
@@ -42,17 +52,22 @@ class RetryAfters(logging.Handler):
 
     def take(self, call_id: str | None) -> str | None:
         with self._guard:
+            self._final.discard(call_id or "")
             return self._by_call.pop(call_id, None) if call_id else None
+
+    def answered(self, call_id: str | None) -> bool:
+        with self._guard:
+            return bool(call_id) and call_id in self._final
 
     @classmethod
     def installed(cls) -> RetryAfters:
         """The process's one handler, on the trace logger, which no longer propagates."""
         logger = logging.getLogger(LOGGER)
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False  # every time: a logging set-up since may have reset it
         for h in logger.handlers:
             if isinstance(h, cls):
                 return h
         handler = cls()
         logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG)
-        logger.propagate = False
         return handler

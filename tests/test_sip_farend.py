@@ -1,0 +1,93 @@
+"""The simulated population as a SIP far end (`demo --line sip`): prompts cut from the
+robot's RTP audio at its pauses, known whole by their G.711 codes, and SIP's own answers
+for numbers that do not exist, busy lines and people."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dialer.lines import Dialled
+from dialer.lines.backend import PlannedCall
+from dialer.lines.simulated.population import network
+from dialer.lines.sip import SipBackend
+from dialer.lines.sip.line import SipLine, SipPhone
+from dialer.lines.sip.trunk import read_trunk
+from dialer.policy.hours import planned_hour
+from dialer.robot.robot import Robot
+from dialer.simulation.farend import GAP_S, KnownPrompts, Prompts, far_end
+from speech.channel import RATE, ulaw_decode
+
+
+def test_prompts_are_cut_at_the_robots_pauses_not_inside_them(robot: Robot) -> None:
+    said = [ulaw_decode(a) for a in list(robot.prompts().values())[:3]]
+    quiet = np.zeros(int(1.5 * RATE), np.int16)
+    stream = np.concatenate([quiet, said[0], quiet, said[1], quiet, said[2], quiet])
+    cut = Prompts()
+    found = []
+    for i in range(0, len(stream), 800):  # as the pump reads it, 100 ms at a time
+        got = cut.feed(stream[i:i + 800])
+        if got is not None:
+            found.append(got)
+    assert len(found) == 3  # the pauses inside a prompt (0.42 s at most) cut nothing
+    known = KnownPrompts(robot.prompts())
+    lines = list(robot.prompts().values())[:3]
+    assert [known.find(audio) for _, audio in found] == lines
+    assert found[0][0] == pytest.approx(1.5 * RATE, abs=200)  # where it began
+    assert known.find(found[0][1][:len(found[0][1]) // 2]) is None  # cut short: the ear's
+    assert known.find(found[0][1][40:]) == lines[0]  # its first milliseconds lost: known
+    assert GAP_S > 0.42
+
+
+def test_the_far_end_answers_as_the_population_decides(robot: Robot, tmp_path: Path) -> None:
+    """Over SIP and RTP on 127.0.0.1: a number that does not exist gets SIP's 404, a busy
+    one a 486, a person picks up (and the robot hears them say hello)."""
+    from dialer.campaign.admin import LoadRequest, load
+    from dialer.simulation.demo import START, write_province
+    from dialer.store import Store
+    from survey_scripts import DEFAULT_SURVEY
+
+    store = Store(tmp_path / "s.db")
+    listing = tmp_path / "p.csv"
+    write_province(listing, 40, 1)
+    load(store, LoadRequest(listing, "d", str(DEFAULT_SURVEY), "CN", seed=1, start_at=START,
+                            line="sip", far_end="simulated"))
+    c = store.campaign("d")
+    calls = {}
+    for row in store.contacts_of("d"):
+        planned = PlannedCall(c.line, row.id, 1, "", row.timezone, c.start_at, c.settings)
+        hour = planned_hour(c.start_at, 1, row.timezone, c.settings)
+        calls.setdefault(network(1, row.id, 1, hour), (row.e164, SipBackend().plan(planned)))
+    assert {"invalid", "busy", "human"} <= set(calls)
+
+    async def dial(phone: SipPhone) -> dict[str, Dialled]:
+        got = {}
+        try:
+            for kind in ("invalid", "busy", "human"):
+                number, spec = calls[kind]
+                line = SipLine(phone, spec)
+                got[kind] = await line.dial(number, 10)
+                if got[kind] == Dialled.ANSWERED:
+                    heard = ulaw_decode(await line.receive(3 * RATE))
+                    got["hello"] = Dialled.ANSWERED if np.abs(heard).max() > 3000 \
+                        else Dialled.FAILED
+                await line.hangup()
+        finally:
+            await phone.close()
+        return got
+
+    with far_end(store, "d", tmp_path) as trunk:
+        got = asyncio.run(dial(SipPhone(read_trunk(str(trunk)))))
+    assert got == {"invalid": Dialled.INVALID, "busy": Dialled.BUSY,
+                   "human": Dialled.ANSWERED, "hello": Dialled.ANSWERED}
+
+
+@pytest.fixture(scope="module")
+def robot(survey):  # type: ignore[no-untyped-def]
+    from dialer.robot.robot import build_robot
+    from dialer.wire import EngineSpec
+
+    return build_robot(survey, EngineSpec())
