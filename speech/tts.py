@@ -40,6 +40,11 @@ class _Espeak:
     """
 
     RATE = 22050  # espeak-ng's output rate
+    # espeak-ng and pyttsx3's binding are process-global (one synth callback, held in a
+    # module global and replaced on every call): two Synthesizers synthesizing at once
+    # on two threads freed each other's callback under espeak (a segfault, seen once in
+    # the suite). Every synthesis in the process takes this lock.
+    _process_lock = threading.Lock()
 
     def __init__(self) -> None:
         import pyttsx3
@@ -63,6 +68,10 @@ class _Espeak:
         return 0
 
     def synth(self, text: str, voice: Voice) -> Audio:
+        with self._process_lock:
+            return self._synth(text, voice)
+
+    def _synth(self, text: str, voice: Voice) -> Audio:
         # the driver's setters apply at once; Engine.setProperty would only queue them
         # for a runAndWait that this class never calls
         self._driver.setProperty("voice", voice.name)
