@@ -154,12 +154,12 @@ def _run(db: Path) -> int:
 
 def test_a_trunks_503_makes_every_call_wait_and_costs_no_attempt(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """sipp refuses the first call with 503 and Retry-After: 3, then answers busy: no call
-    starts for 3 s, the refused contact is called again with no attempt or drop used."""
+    """sipp refuses the first call with 503 and Retry-After: 6, then answers busy: no call
+    starts for 6 s, the refused contact is called again with no attempt or drop used."""
     port = _port()
     db = _campaign(tmp_path, monkeypatch, port, contacts=2)
     with in_turn(tmp_path, port, ("options.xml", {}),
-                 ("final.xml", {"status": "503", "reason": "Service Unavailable", "retry": "3"}),
+                 ("final.xml", {"status": "503", "reason": "Service Unavailable", "retry": "6"}),
                  ("final.xml", {"status": "486", "reason": "Busy Here", "calls": "2"})
                  ) as peers:
         assert _run(db) == 0
@@ -168,7 +168,7 @@ def test_a_trunks_503_makes_every_call_wait_and_costs_no_attempt(
     rows = sorted(store.attempts_of("s"), key=lambda a: a.started)
     assert [a.outcome for a in rows] == ["dropped", "busy", "busy"]
     assert rows[0].reason == "the trunk refused the call (503 Service Unavailable)"
-    assert rows[1].started - (rows[0].started + rows[0].duration) >= 2.9  # Retry-After
+    assert rows[1].started - (rows[0].started + rows[0].duration) >= 5.9  # Retry-After
     assert [(c.outcome, c.attempts, c.drops, c.status) for c in store.contacts_of("s")] == \
         [("busy", 1, 0, "done")] * 2
 

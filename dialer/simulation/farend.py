@@ -33,6 +33,7 @@ from dialer.executor import install
 from dialer.lines.pacing import FAST
 from dialer.lines.simulated import SimulatedLine, Simulation, build_simulation
 from dialer.lines.simulated.population import invalid, network
+from dialer.lines.sip.line import SIM_HEADER
 from dialer.store import Store
 from dialer.wire import LineSpec, SimSpec
 from speech import dtmf
@@ -41,7 +42,6 @@ from speech.channel import RATE, ulaw_decode, ulaw_encode
 from survey_scripts.errors import EngineError
 
 log = logging.getLogger(__name__)
-SIM_HEADER = "X-Healthdial-Sim"  # dialer.lines.sip.line writes it
 TICK_S = 0.1  # the pump's period (what is queued to send covers three)
 GAP_S = 0.6  # this much quiet after the robot's voice ends a prompt
 LOUD = 150.0  # RMS of a 20 ms frame that is the robot speaking

@@ -19,8 +19,9 @@ import numpy as np
 
 from dialer.lines import RING_TIMEOUT_S, Dialled, Digit, EndCause, Progress
 from dialer.lines.playout import LineBase
-from dialer.lines.sip import probe
 from dialer.lines.sip.answers import answer_of, registration_failure
+from dialer.lines.sip.probe import check as ping
+from dialer.lines.sip.probe import resolve
 from dialer.lines.sip.trace import RetryAfters
 from dialer.lines.sip.trunk import Trunk
 from dialer.wire import LineSpec
@@ -77,8 +78,8 @@ class SipPhone:
         from baresip import RegistrationError
 
         if not self.trunk.register:
-            return await asyncio.to_thread(probe.check, self.trunk)
-        await asyncio.to_thread(probe.resolve, self.trunk)
+            return await asyncio.to_thread(ping, self.trunk)
+        await asyncio.to_thread(resolve, self.trunk)
         try:
             await self.agent()
         except RegistrationError as e:
