@@ -40,12 +40,17 @@ GARBAGE_WEIGHT = 1e-16
 BAND_FILL = 0.01
 # Narrower than the defaults (1e-48): 3-5x faster on short grammars, same accuracy here.
 BEAMS = {"beam": 1e-30, "pbeam": 1e-30, "wbeam": 1e-20}
+# What the decoder is made with; bench/levers.py tries others on the corpora.
+DECODER: dict[str, object] = {"bestpath": False, **BEAMS}
 # Short common words whose phones cover most of English: speech that is not an
 # answer is taken by a loop of them. A 200-word list rejected no better and cost 3-10x.
 _GARBAGE = (
     "a the to of and in it is i you he we me be see do go so by my day say way may saw "
     "low new how now out up at as on an or if us them this that was but all what who why"
 ).split()
+# Off-topic speech as up to four garbage words in a row (each a copy of the word list
+# in the search).
+GARBAGE_PATH = "<g> [<g>] [<g>] [<g>]"
 _FILL_S = 20  # seconds of band noise kept; a longer utterance gets it repeated
 _SIL = {"<s>", "</s>", "<sil>", "[NOISE]", "(NULL)"}
 
@@ -62,7 +67,7 @@ class SphinxRecognizer:
         from pocketsphinx import Decoder
 
         try:
-            self._d = Decoder(lm=None, logfn=os.devnull, samprate=RATE, bestpath=False, **BEAMS)
+            self._d = Decoder(lm=None, logfn=os.devnull, samprate=RATE, **DECODER)
         except RuntimeError as e:
             raise EngineError(f"pocketsphinx cannot start: {e}") from e
         self._garbage_on = garbage
@@ -93,7 +98,7 @@ class SphinxRecognizer:
         if garbage:
             junk = [w for w in _GARBAGE if w not in words and self._d.lookup_word(w)]
             # the garbage loop is weighted down: it must fit far better than any answer
-            body = f"( /1/ <a> | /{GARBAGE_WEIGHT}/ <g> [<g>] [<g>] [<g>] )"
+            body = f"( /1/ <a> | /{GARBAGE_WEIGHT}/ {GARBAGE_PATH} )"
             extra = f" <g> = {' | '.join(junk)};"
         return (f"#JSGF V1.0; grammar g; public <s> = [<f>] {body} [<f>]; "
                 f"<a> = {alts}; <f> = {fill};{extra}")

@@ -86,7 +86,7 @@ class Heard:
 @dataclass
 class Recorded:
     value: str | float | None
-    how: str  # speech, confirmed, keypad, dont_know, unanswered
+    how: str  # speech, confirmed, agreed, keypad, dont_know, unanswered
     confidence: float = 0.0
 
 
@@ -165,6 +165,17 @@ def settles(intent: Intent, confidence: float) -> bool:
     if intent == Intent.STOP:
         return True
     return intent in (Intent.ANSWER, Intent.DONT_KNOW) and confidence >= CONFIDENT
+
+
+def agreed(before: tuple[str, float] | None, value: str, confidence: float) -> float | None:
+    """Two unsure hearings of the same answer, the read-back between them not understood:
+    their joint probability (as independent evidence, against even odds) if it reaches
+    CONFIDENT, else None. A read-back the callee denied leaves nothing to agree with."""
+    if before is None or before[0] != value or min(before[1], confidence) < UNSURE:
+        return None
+    odds = before[1] / (1 - before[1]) * confidence / max(1e-9, 1 - confidence)
+    both = odds / (1 + odds)
+    return both if both >= CONFIDENT else None
 
 
 def every_phrase(survey: Survey) -> list[str]:
@@ -281,6 +292,7 @@ class Dialog:
         listen = Listen(q.id, tuple(table), keypad=True)
         prompt = Prompt(PromptKind.QUESTION, text, q.id, listen)
         failures = repeats = 0
+        unconfirmed: tuple[str, float] | None = None  # read back, its reply not understood
         while failures <= MAX_REPROMPTS:
             heard = yield from self._hear(prompt)
             if heard.digits:
@@ -302,13 +314,20 @@ class Dialog:
                 prompt = Prompt(PromptKind.QUESTION, q.prompt, q.id, listen)
                 continue
             if meaning.intent == Intent.ANSWER:
-                if settles(meaning.intent, heard.confidence) and q.confirm != "always":
-                    self._decide(Decision.ACCEPTED, meaning)
-                    return Recorded(meaning.value, "speech", heard.confidence)
+                if q.confirm != "always":
+                    if settles(meaning.intent, heard.confidence):
+                        self._decide(Decision.ACCEPTED, meaning)
+                        return Recorded(meaning.value, "speech", heard.confidence)
+                    both = agreed(unconfirmed, str(meaning.value), heard.confidence)
+                    if both is not None:
+                        self._decide(Decision.AGREED, meaning)
+                        return Recorded(meaning.value, "agreed", both)
                 self._decide(Decision.CONFIRMING, meaning)
                 confirmed = yield from self._confirm(q, meaning)
                 if confirmed:
                     return Recorded(meaning.value, "confirmed", heard.confidence)
+                unconfirmed = (str(meaning.value), heard.confidence) if confirmed is None \
+                    else None
             failures += 1
             if failures <= MAX_REPROMPTS:
                 self._decide_unless_denied(Decision.REPROMPTED)
@@ -323,14 +342,16 @@ class Dialog:
             self._decide(decision, "digits" if self._heard.digits else
                          "silence" if self._heard.silent else self._meaning)
 
-    def _confirm(self, q: Question, meaning: Meaning) -> Generator[Prompt, Heard, bool]:
+    def _confirm(self, q: Question, meaning: Meaning) -> Generator[Prompt, Heard, bool | None]:
+        """Read the answer back: True if confirmed, False if denied, None if the reply was
+        not understood (the answer was neither confirmed nor denied)."""
         assert meaning.value is not None
         table = confirm_phrases(self.lang)
         text = self.lang.confirm.format(value=spoken_value(q, meaning.value, self.lang))
         heard = yield from self._hear(
             Prompt(PromptKind.CONFIRM, text, q.id, Listen("confirm", tuple(table))))
         if heard.digits:
-            yes = heard.digits.startswith("1")
+            yes: bool | None = heard.digits.startswith("1")
             said: Meaning | str = f"keypad: {heard.digits}"
         else:
             said = self._understood(heard, table)
@@ -340,6 +361,8 @@ class Dialog:
             # a yes heard at all (past the floor of understood()) confirms: the grammar is
             # yes, no and the intents, and a person read back a wrong answer says no
             yes = said.intent == Intent.ANSWER and said.value == "yes"
+            if said.intent == Intent.NOMATCH:
+                yes = None
         self._decide(Decision.CONFIRMED if yes else Decision.DENIED, said)
         return yes
 

@@ -227,6 +227,43 @@ def test_confidence_bands_accept_read_back_or_ask_again(survey: Survey) -> None:
                                                           Decision.ACCEPTED]
 
 
+def test_the_same_unsure_answer_twice_is_recorded(survey: Survey) -> None:
+    """An unsure yes read back, the reply not understood, the question asked again and
+    the same yes heard unsurely again: two hearings agree, recorded with their joint
+    probability, no second read-back."""
+    first, again = said("yes", 0.8), said("yes", 0.75)
+    result, prompts = drive(survey, [said("yes"), first, said("", 0.0), again,
+                                     said("three"), said("yes"), *ALL_NO[3:]])
+    assert [p.kind for p in prompts[1:5]] == [PromptKind.QUESTION, PromptKind.CONFIRM,
+                                              PromptKind.REPROMPT, PromptKind.QUESTION]
+    fever = result.answers["fever"]
+    assert (fever.value, fever.how) == ("yes", "agreed")
+    assert fever.confidence == pytest.approx(12 / 13)  # odds 4 x 3
+    assert Decision.AGREED in [d.decision for d in result.decisions]
+
+
+@pytest.mark.parametrize(("reply", "again", "why"), [
+    (said("no"), said("yes", 0.8), "the callee denied the read-back"),
+    (said("", 0.0), said("no", 0.8), "the two hearings differ"),
+    (said("", 0.0), said("yes", 0.6), "together still below CONFIDENT"),
+])
+def test_no_agreement_without_two_unsure_hearings_of_one_answer(
+        survey: Survey, reply: Heard, again: Heard, why: str) -> None:
+    result, prompts = drive(survey, [said("yes"), said("yes", 0.8), reply, again,
+                                     said("yes"), *ALL_NO[3:]])
+    assert prompts[4].kind == PromptKind.CONFIRM, why
+    assert Decision.AGREED not in [d.decision for d in result.decisions], why
+
+
+def test_numbers_are_read_back_even_when_heard_alike_twice(survey: Survey) -> None:
+    """confirm: always (fever_days): agreement never replaces the read-back."""
+    three = said("three", 0.85)
+    result, prompts = drive(survey, [said("yes"), said("yes"), three, said("", 0.0), three,
+                                     said("yes"), *ALL_NO[2:]])
+    assert prompts[5].kind == PromptKind.CONFIRM
+    assert result.answers["fever_days"].how == "confirmed"
+
+
 def test_a_stop_heard_too_unsurely_opts_nobody_out(survey: Survey) -> None:
     from survey_scripts.dialog import UNSURE
 
