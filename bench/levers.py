@@ -70,9 +70,9 @@ def _apply(lever: str) -> None:
 
 
 def _decode_ms(answers: dict[str, Any]) -> dict[str, float]:
+    from dialer.wire import EngineSpec
     from speech.audio import Audio
     from speech.engines import make_recognizer
-    from dialer.wire import EngineSpec
 
     rec = make_recognizer(EngineSpec())
     out = {}

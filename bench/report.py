@@ -8,9 +8,11 @@ HUBEI = 4.2  # completed surveys per second on 900 lines, early 2020
 
 
 def table(r: dict[str, Any], before: dict[str, Any] | None) -> str:
+    b = before or {}
     return "\n".join([_head(r, before), _headline(r, before), _throughput(r), _parts(r),
-                      _ramp(r), _ramp(r, "ramp_recorded"), _recording(r), _console(r),
-                      _method()]) + "\n"
+                      _ramp(r), _ramp(b, "ramp", b.get("commit")),
+                      _ramp(r, "ramp_recorded"), _ramp(b, "ramp_recorded", b.get("commit")),
+                      _recording(r), _console(r), _method()]) + "\n"
 
 
 def _head(r: dict[str, Any], before: dict[str, Any] | None) -> str:
@@ -20,9 +22,13 @@ def _head(r: dict[str, Any], before: dict[str, Any] | None) -> str:
             f"in {r['bench_wall_s'] / 60:.1f} min.{then}\n")
 
 
-def _largest_held(r: dict[str, Any]) -> str:
-    held = [s["lines"] for s in r["ramp"] if s["within_300ms"]]
+def _largest_held(r: dict[str, Any], key: str = "ramp") -> str:
+    held = [s["lines"] for s in r[key] if s["within_300ms"]]
     return str(max(held)) if held else "none"
+
+
+def _per(d: dict[str, Any], what: str, by: str) -> float | None:
+    return d[what] / max(1, d[by]) if what in d and by in d else None
 
 
 def _headline(r: dict[str, Any], before: dict[str, Any] | None) -> str:
@@ -40,13 +46,21 @@ def _headline(r: dict[str, Any], before: dict[str, Any] | None) -> str:
          p["callee_cpu_s_per_call"], ".3f"),
         ("decode floor s per call", bp.get("decode_floor_s_per_call"),
          p["decode_floor_s_per_call"], ".3f"),
+        ("answers decoded per call", _per(bp, "answers", "calls"), _per(p, "answers", "calls"),
+         ".1f"),
+        ("turns per question answered (target <= 1.3)", _per(bp, "turns", "answered"),
+         _per(p, "turns", "answered"), ".2f"),
+        ("decode CPU ms per answer (target <= 25)", bp.get("decode_ms_per_answer"),
+         p.get("decode_ms_per_answer"), ".1f"),
     ]
     lines = ["## Headline\n", "| measure | before | now |", "|---|---|---|"]
     for name, old, new, fmt in rows:
         lines.append(f"| {name} | {'-' if old is None else format(old, fmt)} | "
-                     f"{format(new, fmt)} |")
-    lines.append(f"| lines held with p99 turn latency <= 300 ms (target >= 1000) | "
-                 f"{b.get('lines_held', '-')} | {_largest_held(r)} |")
+                     f"{'-' if new is None else format(new, fmt)} |")
+    for key, what in (("ramp", "with simulated callees"), ("ramp_recorded", "robot alone")):
+        lines.append(f"| lines held with p99 turn latency <= 300 ms, {what} (target >= 500) | "
+                     f"{_largest_held(b, key) if key in b else '-'} | "
+                     f"{_largest_held(r, key) if key in r else '-'} |")
     rt = next((s for s in r["ramp"] if s["lines"] == 1000), None)
     if rt:
         lines.append(f"| RSS of all processes at 1000 lines, MB (target <= 2048) | - | "
@@ -111,7 +125,7 @@ def _parts(r: dict[str, Any]) -> str:
             "|---|---|---|\n" + "\n".join(rows) + "\n")
 
 
-def _ramp(r: dict[str, Any], key: str = "ramp") -> str:
+def _ramp(r: dict[str, Any], key: str = "ramp", before: str | None = None) -> str:
     if key not in r:
         return ""
     rows = []
@@ -123,6 +137,8 @@ def _ramp(r: dict[str, Any], key: str = "ramp") -> str:
                     f"{'yes' if s['within_300ms'] else 'no'} |")
     title = ("Realtime clock: lines held, simulated callees on the same cores" if key == "ramp"
              else "Realtime clock: lines held by the robot alone (callees replay recorded calls)")
+    if before:
+        title = f"Before (commit {before}): {title[0].lower()}{title[1:]}"
     return (f"## {title}\n\n| lines | turns | p50 ms | p95 ms | p99 ms | "
             "lag p99 ms | lag max ms | CPU | RSS MB | p99 <= 300 ms |\n"
             "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")

@@ -106,10 +106,11 @@ def per_call(calls: int) -> dict[str, Any]:
     split = _split()
     _, kids = _rusage()
     start = time.process_time()  # every thread: decoding runs on its own
-    completed = 0
+    completed = turns = answered = 0
     try:
         for cid in range(1, calls + 1):
-            completed += _one_call(robot, sim, cid)
+            done, n_turns, n_answered = _one_call(robot, sim, cid)
+            completed, turns, answered = completed + done, turns + n_turns, answered + n_answered
             ends.append(len(answers))
     finally:
         split.undo()
@@ -121,6 +122,8 @@ def per_call(calls: int) -> dict[str, Any]:
     robot_s = sum(s for (who, _), s in split.seconds.items() if who == "robot")
     floor = _decode(robot.listener.recognizer, answers)
     return {"calls": calls, "completed": completed, "answers": len(answers),
+            "turns": turns, "answered": answered,
+            "decode_ms_per_answer": 1000 * floor / max(1, len(answers)),
             "callee_hears_every_prompt_s": ear_warmup,
             "cpu_s_per_call": sum(parts.values()), "robot_cpu_s_per_call": robot_s / calls,
             "callee_cpu_s_per_call": sum(parts.values()) - robot_s / calls,
@@ -129,11 +132,13 @@ def per_call(calls: int) -> dict[str, Any]:
             **_naive(answers, ends)}
 
 
-def _one_call(robot: Robot, sim: Simulation, cid: int) -> bool:
-    """One call through the robot's own call loop, on a simulated line."""
+def _one_call(robot: Robot, sim: Simulation, cid: int) -> tuple[bool, int, int]:
+    """One call through the robot's own call loop, on a simulated line: (completed, the
+    callee's turns, questions answered with a value)."""
     line = SimulatedLine.with_person(sim, persona(7, cid, robot.survey))
-    record = asyncio.run(run_survey(robot, line))
-    return bool(record.result.outcome == "completed")
+    result = asyncio.run(run_survey(robot, line)).result
+    answered = sum(a.value is not None for a in result.answers.values())
+    return result.outcome == "completed", result.turns, answered
 
 
 def _split() -> Split:

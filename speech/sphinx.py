@@ -6,11 +6,10 @@ Speech that does not answer the question is taken by the garbage loop.
 
 Confidence. An answer's evidence (speech/confidence.py) is its acoustic fit per
 frame against the best senone of each frame, which the decoder's segments carry
-at no cost. When the garbage loop wins, a second pass decodes the same audio with
-the bare grammar: its best answer comes back with the margin by which it lost,
-and a low confidence, so the dialog can read it back instead of asking again
-(real speech that the phone band blurs often lands here). Only speech the garbage
-took pays for the second pass.
+at no cost. With `second_pass` (off by default: SECOND_PASS), when the garbage
+loop wins, the same audio is decoded again with the bare grammar: its best answer
+comes back with the margin by which it lost, and a low confidence, so the dialog
+can read it back instead of asking again.
 """
 
 from __future__ import annotations
@@ -48,9 +47,16 @@ _GARBAGE = (
     "a the to of and in it is i you he we me be see do go so by my day say way may saw "
     "low new how now out up at as on an or if us them this that was but all what who why"
 ).split()
-# Off-topic speech as up to four garbage words in a row (each a copy of the word list
-# in the search).
-GARBAGE_PATH = "<g> [<g>] [<g>] [<g>]"
+# Off-topic speech as up to three garbage words in a row (each a copy of the word list
+# in the search). Four cost 29% more CPU per answer with the second pass, for no
+# fewer wrong answers on the corpora (bench/levers.py; BENCHMARKS.md, issue 20);
+# two let more off-topic speech through as answers.
+GARBAGE_PATH = "<g> [<g>] [<g>]"
+# The bare grammar's second guess at what the garbage took: off by default since issue
+# 20. It cost 17% of the decoding, and without it the corpora had fewer wrong answers
+# (real speech: 61 against 67 of 282) and no more wrong unread; the simulated calls
+# had the same answers right in about as many turns.
+SECOND_PASS = False
 _FILL_S = 20  # seconds of band noise kept; a longer utterance gets it repeated
 _SIL = {"<s>", "</s>", "<sil>", "[NOISE]", "(NULL)"}
 
@@ -63,7 +69,7 @@ class SphinxRecognizer:
     name = "pocketsphinx"
 
     def __init__(self, garbage: bool = True, band_fill: float = BAND_FILL,
-                 second_pass: bool = True) -> None:
+                 second_pass: bool = SECOND_PASS) -> None:
         from pocketsphinx import Decoder
 
         try:

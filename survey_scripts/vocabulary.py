@@ -16,7 +16,7 @@ class Decision(StrEnum):
     CONFIRMING = "confirming"  # an answer heard without confidence: read back to confirm
     CONFIRMED = "confirmed"  # the callee said the read-back was right: recorded
     AGREED = "agreed"  # the same answer heard twice, unsurely, around a read-back not understood
-    DENIED = "denied"  # the callee said the read-back was wrong (or it was not understood): asked again
+    DENIED = "denied"  # the read-back was said wrong, or not understood: asked again
     REPROMPTED = "reprompted"  # nothing that answers was heard: asked again
     KEYPAD = "keypad"  # asked again too often: offered the keypad
     KEYED = "keyed"  # an answer typed on the keypad, recorded

@@ -10,7 +10,10 @@ answered call a SimulatedLine is the person, driven by what arrives over RTP:
 
 - the robot's voice is cut into prompts where it falls silent for GAP_S (the longest
   pause inside a prompt is 0.42 s); each prompt is heard (the callee's ear, from
-  its sound) when it has ended, so callees never answer early over SIP;
+  its sound) when it has ended, so callees never answer early over SIP; a prompt
+  not known by its codes is heard in an ear process of its own (EarProcess): a
+  decode holds the GIL for a tenth of a second or more, and this process's RTP
+  pump must not wait on it;
 - keypad events (RFC 4733) become tones the callee hears, as on the direct line;
 - what the callee says, with the hybrid's echo of the robot, goes back as RTP.
 """
@@ -23,6 +26,7 @@ import logging
 import multiprocessing as mp
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,7 @@ import numpy as np
 from dialer.executor import install
 from dialer.lines.pacing import FAST
 from dialer.lines.simulated import SimulatedLine, Simulation, build_simulation
+from dialer.lines.simulated.callee import Ear, PromptMeaning
 from dialer.lines.simulated.population import invalid, network
 from dialer.lines.sip.line import SIM_HEADER
 from dialer.store import Store
@@ -130,8 +135,9 @@ class KnownPrompts:
 class FarEnd:
     """The population's side of every call of one campaign, in this process."""
 
-    def __init__(self, sim: Simulation, numbers: dict[str, int], seed: int) -> None:
-        self.sim, self.seed = sim, seed
+    def __init__(self, sim: Simulation, numbers: dict[str, int], seed: int,
+                 ear: EarProcess | None = None) -> None:
+        self.sim, self.seed, self.ear = sim, seed, ear
         self.known = KnownPrompts(sim.prompts)
         self.numbers = {n: c for n, c in numbers.items() if not invalid(seed, c)}
         self.calls: set[asyncio.Task[None]] = set()
@@ -190,7 +196,7 @@ class FarEnd:
         call.on_audio_warning(lambda w: log.warning("far end audio: %s", w.message))
         await call.answer()
         self.answered += 1
-        await Bridge(call, line, keys, self.known).run()
+        await Bridge(call, line, keys, self.known, self.ear).run()
 
 
 class Bridge:
@@ -200,10 +206,13 @@ class Bridge:
     AHEAD = 2400  # samples kept queued for the stack to send (300 ms)
 
     def __init__(self, call: Any, line: SimulatedLine, keys: list[str],
-                 known: KnownPrompts) -> None:
-        self.call, self.line, self.keys, self.known = call, line, keys, known
+                 known: KnownPrompts, ear: EarProcess | None = None) -> None:
+        self.call, self.line, self.keys, self.known, self.ear = call, line, keys, known, ear
         self.prompts = Prompts()
         self.recent = np.zeros(0, np.int16)  # the robot's latest audio: the echo's source
+        # prompts heard, in order, each with its start on the callee's clock; one the
+        # ear process is still hearing holds back those after it
+        self.heard: list[tuple[asyncio.Future[None] | None, bytes, int]] = []
 
     async def run(self) -> None:
         from baresip import AudioNotActive, AudioRestarted, CallState
@@ -225,9 +234,16 @@ class Bridge:
         if prompt is not None and len(prompt[1]) >= SHORTEST:  # (a click is no prompt)
             # placed on the callee's clock, which counts what was sent
             start, audio = prompt
-            prompt_line = self.known.find(audio) or ulaw_encode(audio)
-            self.line.heard(prompt_line,
-                            max(0, self.line.elapsed() - (self.prompts.t - start)))
+            at = max(0, self.line.elapsed() - (self.prompts.t - start))
+            prompt_line = self.known.find(audio)
+            hearing = None
+            if prompt_line is None:
+                prompt_line = ulaw_encode(audio)
+                hearing = self.ear.hear(self.line.sim.ear, prompt_line) if self.ear else None
+            self.heard.append((hearing, prompt_line, at))
+        while self.heard and (self.heard[0][0] is None or self.heard[0][0].done()):
+            _, prompt_line, at = self.heard.pop(0)
+            self.line.heard(prompt_line, at)
         if self.keys:
             keys, self.keys[:] = "".join(self.keys), []
             self.line.heard(ulaw_encode(dtmf.tones(keys)), self.line.elapsed())
@@ -239,6 +255,45 @@ class Bridge:
         said[len(said) - len(echo):] += self.line.echo_of(echo)
         self.call.audio.write(to_int16(said / 32768).astype("<i2").tobytes())
         return self.line.end_cause is None
+
+
+class EarProcess:
+    """The callees' ear (pocketsphinx) in a process of its own, for prompts not known by
+    their codes; what it hears is remembered by this process's ear, so the callee's
+    own hearing of it costs nothing."""
+
+    def __init__(self, survey_text: str) -> None:
+        self._pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"),
+                                         initializer=_ear_start, initargs=(survey_text,))
+
+    def hear(self, ear: object, line: bytes) -> asyncio.Future[None] | None:
+        """Hear `line` elsewhere into `ear`: a future, or None if nothing is to be done."""
+        if not isinstance(ear, Ear) or ear.knows(line):
+            return None  # a SoundEar (vosk surveys) compares sounds: cheap, and in numpy
+        loop = asyncio.get_running_loop()
+
+        async def heard() -> None:
+            ear.remember(line, await loop.run_in_executor(self._pool, _ear_hear, line))
+        return asyncio.ensure_future(heard())
+
+    def close(self) -> None:
+        self._pool.shutdown(cancel_futures=True)
+
+
+_ear: Ear | None = None
+
+
+def _ear_start(survey_text: str) -> None:
+    global _ear
+    from speech.sphinx import SphinxRecognizer
+    from survey_scripts.loader import load_survey_text
+
+    _ear = Ear(load_survey_text(survey_text, "the demo's survey"), SphinxRecognizer(garbage=False))
+
+
+def _ear_hear(line: bytes) -> PromptMeaning | None:
+    assert _ear is not None
+    return _ear.hear(line)
 
 
 @contextlib.contextmanager
@@ -287,4 +342,9 @@ def serve(survey_text: str, engine: str, numbers: dict[str, int], seed: int, por
     robot = build_robot(survey, EngineSpec(engine))
     sim = build_simulation(survey, engine, robot.synth, robot.prompts())
     sim.ear.warm(list(sim.prompts.values()))
-    asyncio.run(FarEnd(sim, numbers, seed).serve(port, rtp, ready, stop))
+    ear = EarProcess(survey_text) if isinstance(sim.ear, Ear) else None
+    try:
+        asyncio.run(FarEnd(sim, numbers, seed, ear).serve(port, rtp, ready, stop))
+    finally:
+        if ear is not None:
+            ear.close()

@@ -54,6 +54,10 @@ def _normalize(text: str, known: object) -> str:
     return " ".join(w for w in words if check is None or check(w))
 
 
+def _key(line: bytes) -> bytes:
+    return hashlib.blake2b(line, digest_size=16).digest()
+
+
 class Ear:
     """What a callee makes of the robot's prompt audio."""
 
@@ -82,12 +86,20 @@ class Ear:
 
     def hear(self, line: bytes) -> PromptMeaning | None:
         """Understand a prompt; the same audio is understood the same way, so remember it."""
-        key = hashlib.blake2b(line, digest_size=16).digest()
+        key = _key(line)
         if key not in self._memo:
             rec = self.recognizer.recognize(from_line(line), self.grammar)
             exact = self.meanings.get(rec.transcript)
             self._memo[key] = exact or self._nearest(rec.transcript)
         return self._memo[key]
+
+    def knows(self, line: bytes) -> bool:
+        """Whether this audio was heard before (hearing it again costs nothing)."""
+        return _key(line) in self._memo
+
+    def remember(self, line: bytes, meaning: PromptMeaning | None) -> None:
+        """What another ear (another process's: dialer/simulation/farend.py) made of it."""
+        self._memo[_key(line)] = meaning
 
     def warm(self, lines: list[bytes]) -> None:
         """Hear these prompts now, so a call does not wait while a callee first hears them
@@ -145,7 +157,7 @@ class SoundEar:
         return (feats - feats.mean()) / (feats.std() + 1e-9)
 
     def hear(self, line: bytes) -> PromptMeaning | None:
-        key = hashlib.blake2b(line, digest_size=16).digest()
+        key = _key(line)
         if key not in self._memo:
             heard = self._sound(line)
             best, score = None, 0.5  # below this likeness, it was no prompt it knows
