@@ -1,7 +1,8 @@
 """Levers on recognition cost and turns, each measured the same way (issue 20's table).
 
     python bench/decode_cost.py collect /tmp/answers.pkl       # once: the answers to time
-    python bench/levers.py /tmp/answers.pkl --lever base --lever ds2 ... [--calls 100]
+    python bench/levers.py /tmp/answers.pkl [--lever before --lever ds2 ...] [--calls 60]
+                                            [--jobs 2]
 
 For each lever, in a fresh process: CPU ms per decoded answer on the collected
 answers (simulated calls' and the corpora's), the corpora scored (real and
@@ -26,25 +27,30 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-# name -> settings: "decoder.KEY" over speech.sphinx.DECODER, "module.NAME" a constant
+# name -> settings: "decoder.KEY" over speech.sphinx.DECODER, "module.NAME" a constant,
+# "second_pass" the recognizer's default, "coef" the confidence model's coefficients.
+# Each names every setting it differs in from today's defaults ("kept"), so that the
+# table can be made again on this tree.
+BEFORE: dict[str, Any] = {"speech.sphinx.GARBAGE_PATH": "<g> [<g>] [<g>] [<g>]",
+                          "second_pass": True}  # issue 19's recognizer
 LEVERS: dict[str, dict[str, Any]] = {
-    "base": {},
-    "ds2": {"decoder.ds": 2},
-    "topn2": {"decoder.topn": 2},
-    "ds2+topn2": {"decoder.ds": 2, "decoder.topn": 2},
-    "beam1e-25": {"decoder.beam": 1e-25, "decoder.pbeam": 1e-25, "decoder.wbeam": 1e-15},
-    "maxhmmpf2000": {"decoder.maxhmmpf": 2000},
-    "no-second-pass": {"second_pass": False},
-    "garbage2": {"speech.sphinx.GARBAGE_PATH": "<g> [<g>]"},
-    "garbage2+no-second-pass": {"speech.sphinx.GARBAGE_PATH": "<g> [<g>]",
-                                "second_pass": False},
-    "garbage-loop": {"speech.sphinx.GARBAGE_PATH": "<g>+"},
-    "garbage2-w1e-14": {"speech.sphinx.GARBAGE_PATH": "<g> [<g>]", "second_pass": False,
+    "before": BEFORE,
+    "ds2": {**BEFORE, "decoder.ds": 2},
+    "topn2": {**BEFORE, "decoder.topn": 2},
+    "ds2+topn2": {**BEFORE, "decoder.ds": 2, "decoder.topn": 2},
+    "beam1e-25": {**BEFORE, "decoder.beam": 1e-25, "decoder.pbeam": 1e-25,
+                  "decoder.wbeam": 1e-15},
+    "maxhmmpf2000": {**BEFORE, "decoder.maxhmmpf": 2000},
+    "no-second-pass": {**BEFORE, "second_pass": False},
+    "garbage-loop": {**BEFORE, "speech.sphinx.GARBAGE_PATH": "<g>+"},
+    "garbage2": {**BEFORE, "speech.sphinx.GARBAGE_PATH": "<g> [<g>]"},
+    "garbage2+no-second-pass": {"speech.sphinx.GARBAGE_PATH": "<g> [<g>]"},
+    "garbage2-w1e-14": {"speech.sphinx.GARBAGE_PATH": "<g> [<g>]",
                         "speech.sphinx.GARBAGE_WEIGHT": 1e-14},
-    "garbage2-w1e-12": {"speech.sphinx.GARBAGE_PATH": "<g> [<g>]", "second_pass": False,
+    "garbage2-w1e-12": {"speech.sphinx.GARBAGE_PATH": "<g> [<g>]",
                         "speech.sphinx.GARBAGE_WEIGHT": 1e-12},
-    "garbage3-no-second-pass": {"speech.sphinx.GARBAGE_PATH": "<g> [<g>] [<g>]",
-                                "second_pass": False},
+    "kept": {},  # three garbage words, no second pass
+    "kept+refit": {"coef": (4.43, 4.43, 1.78, 0.0, 0.0, -4.15)},
 }
 TURN_DECISIONS = {"confirming", "confirmed", "denied", "reprompted", "accepted", "keypad",
                   "keyed", "repeated", "dont_know", "opted_out", "unanswered", "agreed"}
@@ -56,7 +62,11 @@ def _apply(lever: str) -> None:
     import speech.sphinx as sphinx
 
     for key, v in LEVERS[lever].items():
-        if key == "second_pass":
+        if key == "coef":
+            import speech.confidence
+
+            speech.confidence.probability.__defaults__ = (v,)
+        elif key == "second_pass":
             init = sphinx.SphinxRecognizer.__init__
 
             def patched(self: Any, *a: Any, _init: Any = init, _v: Any = v, **kw: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 HUBEI = 4.2  # completed surveys per second on 900 lines, early 2020
@@ -12,7 +13,14 @@ def table(r: dict[str, Any], before: dict[str, Any] | None) -> str:
     return "\n".join([_head(r, before), _headline(r, before), _throughput(r), _parts(r),
                       _ramp(r), _ramp(b, "ramp", b.get("commit")),
                       _ramp(r, "ramp_recorded"), _ramp(b, "ramp_recorded", b.get("commit")),
-                      _recording(r), _console(r), _method()]) + "\n"
+                      _recording(r), _console(r), *_sections(), _method()]) + "\n"
+
+
+def _sections() -> list[str]:
+    """Sections measured by other scripts (bench/levers.py, the SIP demo), kept as
+    written in bench/sections/, in name order."""
+    folder = Path(__file__).resolve().parent / "sections"
+    return [p.read_text(encoding="utf-8").rstrip() + "\n" for p in sorted(folder.glob("*.md"))]
 
 
 def _head(r: dict[str, Any], before: dict[str, Any] | None) -> str:

@@ -155,7 +155,6 @@ def _split() -> Split:
     split.wrap(speech.dtmf, "detect", "keypad tones")
     for module, name in ((dialer.robot.turn, "ulaw_decode"), (dialer.robot.pickup, "ulaw_decode"),
                          (dialer.lines.simulated.line, "ulaw_encode"),
-                         (dialer.lines.simulated.line, "ulaw_decode"),
                          (dialer.lines.simulated.callee, "from_line")):
         split.wrap(module, name, "channel")
     return split

@@ -26,6 +26,7 @@ class Recognition:
     rejected: bool = False  # no answer at all (silence, or speech that fits none)
     raw: str = ""  # what the decoder said, second pass included, for diagnosis
     evidence: Evidence | None = None  # what the confidence was computed from
+    cpu_s: float = 0.0  # CPU spent decoding in another process (speech/decoder_process.py)
 
 
 class Recognizer(Protocol):

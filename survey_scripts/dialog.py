@@ -19,6 +19,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from survey_scripts.certainty import CONFIDENT, GUESS_FLOOR, UNSURE, agreed, settles
 from survey_scripts.errors import RuleError
 from survey_scripts.model import AnswerType, Question, Survey
 from survey_scripts.numbers import number_phrases
@@ -34,13 +35,6 @@ from survey_scripts.phrases import (
 from survey_scripts.rules import evaluate, names_in
 from survey_scripts.vocabulary import Decision, Outcome
 
-# The recognizer's confidence is a calibrated probability (speech/confidence.py):
-CONFIDENT = 0.9  # at or above: an answer is recorded as heard (confirm: auto)
-UNSURE = 0.3  # below: not taken at all, the question is asked again; between: read back
-# A second guess (what the bare grammar heard in speech the garbage loop took) is read
-# back only when more likely right than not: at UNSURE, real off-topic speech was
-# taken more often than before the second pass (measured: CHANGELOG, issue 13).
-GUESS_FLOOR = 0.5
 MAX_REPROMPTS = 2
 MAX_REPEATS = 3
 UNKNOWN_RISK = "unknown"  # a risk rule failed in the call: the answers are kept, staff decide
@@ -156,26 +150,6 @@ def understood(heard: Heard, table: dict[str, Meaning], fillers: tuple[str, ...]
     if heard.confidence < (GUESS_FLOOR if heard.guessed else UNSURE):
         return Meaning(Intent.NOMATCH)
     return interpret(heard.transcript, table, fillers)
-
-
-def settles(intent: Intent, confidence: float) -> bool:
-    """Whether the dialog acts on what it understood without reading it back (confirm:
-    auto): "stop" always, an answer or "don't know" (which ends the question
-    unanswered) only from CONFIDENT; "repeat" records nothing."""
-    if intent == Intent.STOP:
-        return True
-    return intent in (Intent.ANSWER, Intent.DONT_KNOW) and confidence >= CONFIDENT
-
-
-def agreed(before: tuple[str, float] | None, value: str, confidence: float) -> float | None:
-    """Two unsure hearings of the same answer, the read-back between them not understood:
-    their joint probability (as independent evidence, against even odds) if it reaches
-    CONFIDENT, else None. A read-back the callee denied leaves nothing to agree with."""
-    if before is None or before[0] != value or min(before[1], confidence) < UNSURE:
-        return None
-    odds = before[1] / (1 - before[1]) * confidence / max(1e-9, 1 - confidence)
-    both = odds / (1 + odds)
-    return both if both >= CONFIDENT else None
 
 
 def every_phrase(survey: Survey) -> list[str]:

@@ -132,6 +132,7 @@ def in_turn(tmp_path: Path, port: int, *plays: tuple[str, dict[str, str]]
 
 @pytest.mark.parametrize(("status", "reason", "dialled", "outcome"), [
     ("486", "Busy Here", Dialled.BUSY, Outcome.BUSY),
+    ("480", "Temporarily Unavailable", Dialled.NO_ANSWER, Outcome.NO_ANSWER),
     ("603", "Decline", Dialled.DECLINED, Outcome.NO_ANSWER),
     ("404", "Not Found", Dialled.INVALID, Outcome.INVALID_NUMBER),
     ("503", "Service Unavailable", Dialled.FAILED, Outcome.DROPPED)])
@@ -339,3 +340,52 @@ def test_set_line_before_the_first_call(tmp_path: Path) -> None:
     assert Store(db).campaign("s").line.kind == "sip"
     assert main(["run", "s", "--db", str(db), "--no-progress"]) == 2  # real lines: realtime
     assert Store(db).attempts_made("s") == 0
+
+
+def test_a_bye_mid_question_ends_the_call_and_its_recording_replays(
+        robot: Robot, tmp_path: Path, callee: tuple[int, Path]) -> None:
+    """baresip answers "Yes." to consent, then hangs up while the next question plays
+    (SIGTERM: it sends BYE). The call ends as the callee's hang-up, `partial`, consent
+    recorded; the call was recorded through the same tap as in a campaign, and
+    `replay --check`'s code replays it with the same decisions."""
+    import os
+    import signal
+
+    from dialer.executor import install
+    from dialer.recordings.replay import replay_files
+    from dialer.robot.recorder import LogMeta, RecordingLine, call_log
+
+    port, home = callee
+    phone = SipPhone(read_trunk(str(_trunk(tmp_path, port))))
+
+    async def hung_up() -> tuple[object, RecordingLine]:
+        install()
+        tap = RecordingLine(SipLine(phone))
+        seen: list[TurnLog] = []
+
+        def heard(turn: TurnLog) -> None:
+            seen.append(turn)
+            if len(seen) == 1:  # consent heard: the callee hangs up in the next question
+                loop.call_later(3.0, os.kill, int((home / "pid").read_text()), signal.SIGTERM)
+
+        loop = asyncio.get_running_loop()
+        try:
+            record = await asyncio.wait_for(place_call(
+                robot, tap, f"sip:callee@127.0.0.1:{port}", on_turn=heard, ring_timeout_s=20,
+                notice=True), 60)
+        finally:
+            await phone.close()
+        return record, tap
+
+    record, tap = asyncio.run(hung_up())
+    assert record.end_cause == EndCause.CALLEE_HUNG_UP  # type: ignore[attr-defined]
+    assert record.outcome == Outcome.PARTIAL  # type: ignore[attr-defined]
+    assert record.result.answers["consent"].value == "yes"  # type: ignore[attr-defined]
+    audio = tmp_path / "call.flac"
+    audio.write_bytes(tap.flac())
+    log = call_log(tap, record, robot.listener.recognizer.name,  # type: ignore[arg-type]
+                   LogMeta("1-1", 1, 1, robot.survey.name))
+    audio.with_suffix(".json").write_text(log.to_json(), encoding="utf-8")
+    report = replay_files([audio], survey=robot.survey)
+    assert report.skipped == [] and report.turns >= 2
+    assert report.same == report.turns, [p for c in report.calls for p in c.pairs]

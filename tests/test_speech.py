@@ -379,3 +379,27 @@ def test_a_slow_lines_echo_after_the_prompt_is_not_speech() -> None:
 
     assert not heard(primed=True)
     assert heard(primed=False)
+
+
+def test_a_decoder_process_hears_as_this_process_would(sphinx, survey: Survey) -> None:  # type: ignore[no-untyped-def]
+    """Realtime workers decode in a child (speech/decoder_process.py): the same answer,
+    the same confidence, its CPU reported; a child that dies fails one answer with an
+    EngineError (the call is dropped, no attempt used) and the next starts a new one."""
+    from dialer.wire import EngineSpec
+    from speech.decoder_process import DecoderProcess
+    from survey_scripts.errors import EngineError
+
+    audio, grammar = _spoken("yes"), _grammar(survey, "cough")
+    child = DecoderProcess(EngineSpec())
+    try:
+        here, there = sphinx.recognize(audio, grammar), child.recognize(audio, grammar)
+        assert (there.transcript, there.confidence) == (here.transcript, here.confidence)
+        assert there.transcript and there.cpu_s > 0 and here.cpu_s == 0
+        assert child.unknown_words(["yes", "zzqx"]) == ["zzqx"]
+        child._proc.kill()
+        child._proc.join()
+        with pytest.raises(EngineError, match="decoder process ended"):
+            child.recognize(audio, grammar)
+        assert child.recognize(audio, grammar).transcript == here.transcript
+    finally:
+        child.close()

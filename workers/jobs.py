@@ -29,6 +29,7 @@ from dialer.robot.recorder import LogMeta, RecordingLine, call_log
 from dialer.robot.robot import Robot, build_robot
 from dialer.robot.turn import TurnLog
 from dialer.wire import Batch, CallJob, CallOutcome, EngineSpec
+from speech.decoder_process import DecoderProcess
 from survey_scripts.loader import load_survey_text
 from survey_scripts.vocabulary import Outcome
 
@@ -88,6 +89,8 @@ def stack_for(batch: Batch) -> Stack:
         assert batch.survey_text is not None, "the survey text travels with the first batch"
         survey = load_survey_text(batch.survey_text, f"the survey of {batch.campaign}")
         robot = build_robot(survey, batch.engine)
+        if batch.realtime:  # the lines' loop must not wait on a decode (the GIL)
+            robot.listener.recognizer = DecoderProcess(batch.engine)
         back = backend(batch.line)
         shared = Shared(survey, batch.engine.engine, robot.synth, robot.prompts())
         _stacks[key] = Stack(robot, back, back.prepare(shared))
@@ -107,6 +110,8 @@ async def close_stacks() -> None:
             await stack.backend.close(stack.prepared)
         except Exception:  # the process ends anyway; say what did not close
             log.exception("a %s line back-end did not close cleanly", stack.backend.kind)
+        if isinstance(stack.robot.listener.recognizer, DecoderProcess):
+            stack.robot.listener.recognizer.close()
     _warm.clear()
 
 

@@ -103,6 +103,8 @@ async def _listen(robot: Robot, line: Line, prompt: Prompt, hearing: Hearing, st
     arrived = time.monotonic()  # the frame that ended the turn is here
     ended = line.now()
     turn, cpu = await on_speech_thread(Priority.ROBOT, timed, hearing.finish)
+    if turn.recognition is not None:  # decoded in a decoder process: its CPU is the call's
+        cpu += turn.recognition.cpu_s
     span = hearing.speech_span_s
     log = TurnLog(prompt, turn.heard, started, heard_from,
                   None if span is None else (heard_from + span[0], heard_from + span[1]),
