@@ -7,12 +7,21 @@ cores. The worker keeps the dialog, endpointing and its lines; the child decodes
 The worker's speech thread hands it one answer at a time and waits with the GIL
 released. A child that dies takes its call with it (EngineError: dropped, no attempt
 used), and the next answer starts a new child.
+
+The child is a plain subprocess (`python -m speech.decoder_process FD`) on a socket
+pair, not a multiprocessing child: the embedded workers are daemonic processes, which
+multiprocessing forbids to have children. It ignores SIGINT (an operator's Ctrl-C
+reaches the whole process group; its parent decides when it ends) and ends when its
+parent closes the socket, or dies.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -20,7 +29,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from speech.audio import Audio
-from speech.engines import ModelRef, make_recognizer
+from speech.engines import Choice, ModelRef, make_recognizer
 from speech.recognizer import Grammar, Recognition
 from survey_scripts.errors import EngineError
 
@@ -28,11 +37,10 @@ log = logging.getLogger(__name__)
 
 
 class DecoderProcess:
-    """A Recognizer whose decoding runs in a child process (spawned: a forked child
-    would inherit the parent's threads' locks)."""
+    """A Recognizer whose decoding runs in a child process."""
 
     def __init__(self, spec: ModelRef) -> None:
-        self._spec = spec
+        self._spec = Choice(spec.engine, spec.model, spec.hint)
         self._lock = threading.Lock()
         self._conn: Connection | None = None
         self._proc: Any = None
@@ -51,20 +59,22 @@ class DecoderProcess:
             if self._proc is not None:
                 assert self._conn is not None
                 self._conn.close()
-                self._proc.join(5)
-                if self._proc.is_alive():
+                try:
+                    self._proc.wait(5)
+                except subprocess.TimeoutExpired:
                     self._proc.kill()
+                    self._proc.wait()
                 self._proc = self._conn = None
 
     def _start(self) -> Connection:
-        ctx = mp.get_context("spawn")
-        mine, theirs = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(theirs, self._spec), daemon=True,
-                                 name="healthdial-decoder")
-        self._proc.start()
-        theirs.close()
-        self._conn = mine
-        return mine
+        mine, theirs = socket.socketpair()
+        with theirs:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "speech.decoder_process", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+        self._conn = conn = Connection(mine.detach())
+        conn.send(self._spec)
+        return conn
 
     def _call(self, op: str, *args: object) -> Any:
         with self._lock:
@@ -81,11 +91,12 @@ class DecoderProcess:
         return value
 
 
-def _serve(conn: Connection, spec: ModelRef) -> None:
+def _serve(conn: Connection) -> None:
     """The child: one recognizer, one request at a time, until the parent hangs up."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING)
     try:
-        recognizer = make_recognizer(spec)
+        recognizer = make_recognizer(conn.recv())
     except EngineError as e:
         conn.send((False, e))
         return
@@ -106,3 +117,7 @@ def _serve(conn: Connection, spec: ModelRef) -> None:
             conn.send((True, value))
         except Exception as e:  # handed to the caller, as a call in this process would raise
             conn.send((False, e))
+
+
+if __name__ == "__main__":
+    _serve(Connection(int(sys.argv[1])))

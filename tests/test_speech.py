@@ -397,7 +397,7 @@ def test_a_decoder_process_hears_as_this_process_would(sphinx, survey: Survey) -
         assert there.transcript and there.cpu_s > 0 and here.cpu_s == 0
         assert child.unknown_words(["yes", "zzqx"]) == ["zzqx"]
         child._proc.kill()
-        child._proc.join()
+        child._proc.wait()
         with pytest.raises(EngineError, match="decoder process ended"):
             child.recognize(audio, grammar)
         assert child.recognize(audio, grammar).transcript == here.transcript

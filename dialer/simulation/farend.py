@@ -305,7 +305,8 @@ def far_end(store: Store, campaign: str, work: Path) -> Iterator[Path]:
     port = _free_port()
     ctx = mp.get_context("spawn")
     ready, stop = ctx.Event(), ctx.Event()
-    proc = ctx.Process(target=serve, name="healthdial-far-end", daemon=True, args=(
+    # not daemonic: its ear has a process of its own (stopped and joined below)
+    proc = ctx.Process(target=serve, name="healthdial-far-end", args=(
         c.survey_text, c.engine.engine, numbers, c.line.seed, port, FAR_RTP, ready, stop))
     proc.start()
     trunk = work / "far-end-trunk.toml"  # the echo comes back after the far end's queue
