@@ -51,6 +51,7 @@ LEVERS: dict[str, dict[str, Any]] = {
                         "speech.sphinx.GARBAGE_WEIGHT": 1e-12},
     "kept": {},  # three garbage words, no second pass
     "kept+refit": {"coef": (4.43, 4.43, 1.78, 0.0, 0.0, -4.15)},
+    "read-back replies without garbage": {"dialer.robot.robot.CONFIRM_GARBAGE": False},
 }
 TURN_DECISIONS = {"confirming", "confirmed", "denied", "reprompted", "accepted", "keypad",
                   "keyed", "repeated", "dont_know", "opted_out", "unanswered", "agreed"}

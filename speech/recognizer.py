@@ -17,6 +17,7 @@ class Grammar:
     phrases: tuple[str, ...]
     fillers: tuple[str, ...] = ()
     loop: bool = False  # any sequence of `phrases` (e.g. the sentences of known prompts)
+    garbage: bool = True  # speech that is none of them may come: the engine may reject it
 
 
 @dataclass(frozen=True)

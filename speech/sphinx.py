@@ -151,7 +151,7 @@ class SphinxRecognizer:
 
     def recognize(self, audio: Audio, grammar: Grammar) -> Recognition:
         pcm = self._pcm(audio)
-        garbage = self._garbage_on and not grammar.loop
+        garbage = self._garbage_on and grammar.garbage and not grammar.loop
         said = self._decode(pcm, self._search(grammar, garbage))
         raw = " ".join(said)
         text = " ".join(w for w in said if w not in grammar.fillers)

@@ -91,3 +91,32 @@ def robot(survey):  # type: ignore[no-untyped-def]
     from dialer.wire import EngineSpec
 
     return build_robot(survey, EngineSpec())
+
+
+def test_a_cut_prompt_is_heard_in_the_ear_process(robot: Robot) -> None:
+    """A prompt not known by its codes (cut short by barge-in) is heard in the far end's
+    ear process, and the callee's own ear then knows it without decoding (a decode here
+    would hold the GIL the RTP pump needs)."""
+    from dialer.lines.simulated.callee import Ear
+    from dialer.simulation.farend import EarProcess
+    from speech.sphinx import SphinxRecognizer
+
+    survey = robot.survey
+    assert survey.path is not None
+    cut = robot.say(survey.question("cough").prompt)[:-2400]  # its last 0.3 s lost
+    local = Ear(survey, SphinxRecognizer(garbage=False))
+    elsewhere = EarProcess(Path(survey.path).read_text(encoding="utf-8"))
+
+    async def hear() -> None:
+        hearing = elsewhere.hear(local, cut)
+        assert hearing is not None and not local.knows(cut)
+        await hearing
+        assert elsewhere.hear(local, cut) is None  # known now: nothing more to do
+
+    try:
+        asyncio.run(hear())
+    finally:
+        elsewhere.close()
+    assert local.knows(cut)
+    meaning = local.hear(cut)  # remembered: what the ear process made of it
+    assert meaning is not None and meaning.question_id == "cough"

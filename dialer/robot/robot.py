@@ -10,6 +10,9 @@ from speech.tts import Synthesizer, Voice
 from survey_scripts.dialog import Prompt, PromptKind, every_prompt, opening
 from survey_scripts.model import Survey
 
+# A read-back's reply is decoded beside the garbage loop too (see bench/levers.py).
+CONFIRM_GARBAGE = True
+
 
 class Robot:
     """Models load once and serve many calls."""
@@ -42,7 +45,9 @@ class Robot:
 
     def grammar(self, prompt: Prompt) -> Grammar:
         assert prompt.listen is not None
-        return Grammar(prompt.listen.key, prompt.listen.phrases, self.survey.language.fillers)
+        garbage = CONFIRM_GARBAGE or prompt.kind != PromptKind.CONFIRM
+        return Grammar(prompt.listen.key, prompt.listen.phrases, self.survey.language.fillers,
+                       garbage=garbage)
 
     def barge_in(self, prompt: Prompt) -> bool:
         """Whether speech may cut this prompt short: the question's setting (yes/no by
