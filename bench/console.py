@@ -71,9 +71,12 @@ def _campaign(work: Path, contacts: int) -> Path:
 
 def _start(*args: str, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
+        # Ctrl-C as an operator's: a benchmark started in the background (`cmd &`) has
+        # SIGINT ignored, and its children would inherit that and never stop
         return subprocess.Popen([sys.executable, "-m", "dialer.cli", *args], cwd=ROOT,
                                 env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=out,
-                                stderr=out, start_new_session=True)
+                                stderr=out, start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 async def _load(port: int, clients: int, window: float) -> dict[str, Any]:
