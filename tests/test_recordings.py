@@ -35,12 +35,25 @@ PREVIOUS = ROOT / "tests" / "data" / "previous_main"  # made by the main before 
 # replaying the recorded calls kept in tests/ -------------------------------------------
 def test_recorded_calls_replay_as_they_were_decided(replay_call) -> None:  # type: ignore[no-untyped-def]
     report = replay_call(sorted(RECORDINGS.glob("*.flac")))
-    assert len(report.calls) == 3 and report.turns == 16
-    assert report.changed == 0 and report.same == 16
+    assert len(report.calls) == 3 and report.turns == 13
+    assert report.changed == 2 and report.same == 11
+    kept = [c for c in report.calls if not c.recording.endswith("refused.flac")]
+    assert all(p.then == p.now for c in kept for p in c.pairs) and len(kept[0].pairs) == 9
     refused = next(c for c in report.calls if c.recording.endswith("refused.flac"))
     assert refused.pairs[0].now == {"question": "consent", "kind": "question",
                                     "decision": "confirming", "interpreted": "answer: no",
                                     "transcript": "nope", "confidence": 0.816}
+
+
+def test_a_recorded_refusal_is_now_agreed_without_its_second_read_back(replay_call) -> None:  # type: ignore[no-untyped-def]
+    """Recorded before the agreement lever: "nope" (0.816), an unheard read-back, then "no i
+    don't" (0.835). The same value heard twice, each unsure, is agreed (joint odds >= 0.9):
+    today's robot ends the call there instead of reading back a second time."""
+    refused = replay_call(RECORDINGS / "refused.flac").calls[0]
+    third = refused.pairs[2]
+    assert third.then["decision"] == "confirming" and third.now["decision"] == "agreed"
+    assert third.now["interpreted"] == "answer: no" and refused.left_course_at == 4
+    assert refused.pairs[3].now is None  # the second read-back is no longer asked
 
 
 def test_recordings_made_by_the_previous_main_replay_unchanged(replay_call) -> None:  # type: ignore[no-untyped-def]
@@ -71,10 +84,13 @@ def test_a_narrower_grammar_changes_named_turns(replay_call, tmp_path: Path) -> 
 
 def test_replay_command_checks_and_says_json(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     files = [str(p) for p in sorted(RECORDINGS.glob("*.flac"))]
-    assert main(["replay", *files, "--check", "--json"]) == 0
+    assert main(["replay", files[0], files[2], "--check", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert {k: out[k] for k in ("calls", "turns", "same", "changed")} == {
-        "calls": 3, "turns": 16, "same": 16, "changed": 0}
+        "calls": 2, "turns": 9, "same": 9, "changed": 0}
+    assert main(["replay", *files, "--check", "--json"]) == 1  # refused.flac: agreed now
+    out = json.loads(capsys.readouterr().out)
+    assert (out["changed"], out["left_course"]) == (2, 1)
     narrow = tmp_path / "narrow.yaml"
     narrow.write_text(_narrow(), encoding="utf-8")
     assert main(["replay", files[1], "--check", "--script", str(narrow)]) == 1
