@@ -9,6 +9,7 @@ Samples are kept from a window that opens once every line is busy.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing as mp
 import os
@@ -144,15 +145,35 @@ def _turn(meter: Meter, log: TurnLog) -> None:
 
 
 def _cpu() -> float:
+    """This process, its ended children (synthesis commands) and its live ones (the
+    decoder process): a child still running is not in RUSAGE_CHILDREN."""
     r = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # synthesis commands
-    return r.ru_utime + r.ru_stime + kids.ru_utime + kids.ru_stime
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    live = 0.0
+    for pid in _descendants():
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            live += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return r.ru_utime + r.ru_stime + kids.ru_utime + kids.ru_stime + live
 
 
-def _rss_mb(pid: str = "self") -> float:
-    with open(f"/proc/{pid}/status") as f:
-        kb = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
-    return kb / 1024
+def _descendants(pid: int | None = None) -> list[int]:
+    """Live child processes, and theirs, from /proc."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid or os.getpid()}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            for child in (task / "children").read_text().split():
+                found += [int(child), *_descendants(int(child))]
+    return found
+
+
+def _rss_mb(children: bool = True) -> float:
+    """This process and its live descendants (the decoder process holds its own model)."""
+    total = 0.0
+    for one in ["self", *map(str, _descendants() if children else [])]:
+        with contextlib.suppress(OSError, StopIteration), open(f"/proc/{one}/status") as f:
+            total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    return total / 1024
 
 
 def _combine(lines: int, window_s: float, parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -166,5 +187,5 @@ def _combine(lines: int, window_s: float, parts: list[dict[str, Any]]) -> dict[s
             "lag_p99_ms": lag["p99_ms"], "lag_max_ms": lag["max_ms"],
             "outcomes": dict(outcomes),
             "cpu_use": cpu / (window_s * (os.cpu_count() or 1)),
-            "rss_mb": sum(p["rss_mb"] for p in parts) + _rss_mb(),
+            "rss_mb": sum(p["rss_mb"] for p in parts) + _rss_mb(children=False),
             "within_300ms": latency["p99_ms"] is not None and latency["p99_ms"] <= 300}

@@ -69,12 +69,14 @@ def _headline(r: dict[str, Any], before: dict[str, Any] | None) -> str:
         lines.append(f"| lines held with p99 turn latency <= 300 ms, {what} (target >= 500) | "
                      f"{_largest_held(b, key) if key in b else '-'} | "
                      f"{_largest_held(r, key) if key in r else '-'} |")
-    rt = next((s for s in r["ramp"] if s["lines"] == 1000), None)
-    if rt:
-        lines.append(f"| RSS of all processes at 1000 lines, MB (target <= 2048) | - | "
-                     f"{rt['rss_mb']:.0f} |")
-    share = _non_decoding(r)
-    lines.append(f"| CPU outside decoding, share (target <= 25%) | - | {share:.0%} |")
+    rss = [_rss_at(x, 1000) for x in (b, r)]
+    if rss[1] is not None:
+        lines.append(f"| RSS of all processes at 1000 lines, MB (target <= 2048) | "
+                     f"{'-' if rss[0] is None else format(rss[0], '.0f')} | {rss[1]:.0f} |")
+    shares = [_non_decoding(x) if "per_call" in x and "parts_s_per_call" in x["per_call"]
+              else None for x in (b, r)]
+    lines.append(f"| CPU outside decoding, share (target <= 25%) | "
+                 f"{'-' if shares[0] is None else format(shares[0], '.0%')} | {shares[1]:.0%} |")
     lines.append(f"| fast-clock rate / Hubei rate | - | {c['calls_per_s'] / HUBEI:.2f}x |")
     return "\n".join(lines) + "\n"
 
@@ -104,6 +106,11 @@ def _sampled(p: dict[str, Any]) -> str:
     """Older results decoded every call; newer ones the first few, scaled per answer."""
     n = p.get("naive_calls")
     return f" (first {n} calls' answers, at their cost per answer)" if n else ""
+
+
+def _rss_at(r: dict[str, Any], lines: int) -> float | None:
+    step = next((s for s in r.get("ramp", []) if s["lines"] == lines), None)
+    return None if step is None else float(step["rss_mb"])
 
 
 def _non_decoding(r: dict[str, Any]) -> float:
