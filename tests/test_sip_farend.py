@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
 
-from dialer.lines import Dialled
+from dialer.lines import Dialled, EndCause
 from dialer.lines.backend import PlannedCall
 from dialer.lines.simulated.population import network
 from dialer.lines.sip import SipBackend
@@ -18,7 +20,7 @@ from dialer.lines.sip.line import SipLine, SipPhone
 from dialer.lines.sip.trunk import read_trunk
 from dialer.policy.hours import planned_hour
 from dialer.robot.robot import Robot
-from dialer.simulation.farend import GAP_S, KnownPrompts, Prompts, far_end
+from dialer.simulation.farend import GAP_S, Bridge, KnownPrompts, Prompts, far_end
 from speech.channel import RATE, ulaw_decode
 
 
@@ -120,3 +122,47 @@ def test_a_cut_prompt_is_heard_in_the_ear_process(robot: Robot) -> None:
     assert local.knows(cut)
     meaning = local.hear(cut)  # remembered: what the ear process made of it
     assert meaning is not None and meaning.question_id == "cough"
+
+
+class _SilentAudio:
+    """A far-end call's audio when RTP brings nothing more: what the bridge writes is kept."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def read(self, _: int) -> bytes:
+        return b""
+
+    def info(self) -> Any:
+        return SimpleNamespace(tx_buffered=0)
+
+    def write(self, data: bytes) -> int:
+        self.written.append(data)
+        return len(data)
+
+
+class _HungUpCallee:
+    """A simulated callee who has hung up: it says nothing more."""
+
+    end_cause = EndCause.CALLEE_HUNG_UP
+
+    async def receive(self, _: int) -> bytes:
+        return b""
+
+    def elapsed(self) -> int:
+        return 0
+
+    def echo_of(self, x: np.ndarray) -> np.ndarray:
+        return x * 0.1
+
+
+def test_a_callee_who_hung_up_ends_the_bridge_without_an_error() -> None:
+    """Seen in a 300-contact SIP demo: the callee's line gave no audio after its hang-up,
+    and the echo of the robot's last 100 ms was added to nothing (a ValueError that
+    killed the far end's call, which then went silent instead of hanging up)."""
+    audio = _SilentAudio()
+    bridge = Bridge(SimpleNamespace(audio=audio), _HungUpCallee(), [],  # type: ignore[arg-type]
+                    KnownPrompts({}))
+    bridge.recent = np.ones(800, np.int16)
+    assert asyncio.run(bridge._tick()) is False  # the callee is gone: the call ends
+    assert audio.written == []

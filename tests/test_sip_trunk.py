@@ -1,22 +1,27 @@
 """A trunk that cannot be used is found before the first call, and a trunk that refuses
 calls costs no contact an attempt: proven against sipp (digest authentication checked
-by sipp's `verifyauth`, OPTIONS, 503 with Retry-After, RFC 4733 keypad events)."""
+by sipp's `verifyauth`, OPTIONS, 503 with Retry-After, RFC 4733 keypad events, early
+media before the answer)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import struct
 import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dialer.cli import main
-from dialer.lines import Dialled, EndCause
+from dialer.lines import Dialled, EndCause, Progress
 from dialer.lines.sip import SipBackend, probe
 from dialer.lines.sip.line import SipLine, SipPhone
 from dialer.lines.sip.trunk import read_trunk
 from dialer.store import Store
+from speech.channel import ulaw_decode, ulaw_encode
 from survey_scripts.errors import TrunkError
 from tests.conftest import EN
 from tests.helpers import write_csv
@@ -132,6 +137,79 @@ def test_keypad_events_from_the_far_end_arrive_out_of_band(tmp_path: Path) -> No
         peer.wait()
     assert [d.key for d in digits] == ["1"]  # type: ignore[attr-defined]
     assert 0.8 * 8000 < digits[0].at < 4 * 8000  # type: ignore[attr-defined]
+
+
+def _tone_pcap(path: Path, hz: float, seconds: float, first: int = 0) -> Path:
+    """A capture sipp can play: G.711 u-law RTP packets of a tone, 20 ms each, numbered
+    from `first` (one stream across two captures: a stack drops packets it has seen)."""
+    pcm = (9000 * np.sin(2 * np.pi * hz * np.arange(int(8000 * seconds)) / 8000)).astype(np.int16)
+    data = ulaw_encode(pcm)
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    for i in range(len(data) // 160):
+        n = first + i
+        rtp = struct.pack("!BBHII", 0x80, 0, n, 160 * n, 0x1234) + data[160 * i:160 * i + 160]
+        udp = struct.pack("!HHHH", 4000, 4000, 8 + len(rtp), 0) + rtp
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i, 0, 64, 17, 0,
+                         bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1])) + udp
+        frame = b"\0" * 12 + b"\x08\x00" + ip
+        out.append(struct.pack("<IIII", i // 50, i % 50 * 20000, len(frame), len(frame)) + frame)
+    path.write_bytes(b"".join(out))
+    return path
+
+
+async def _heard_within(line: SipLine, seconds: float) -> bytes:
+    """What the line hands the robot in `seconds` of the wall clock, 20 ms at a time."""
+    got, until = b"", time.monotonic() + seconds
+    while time.monotonic() < until:
+        with contextlib.suppress(TimeoutError):
+            got += await asyncio.wait_for(line.receive(160), 0.2)
+    return got
+
+
+def _level(pcm: np.ndarray, hz: float) -> float:
+    """The tone's amplitude in `pcm` (8 kHz)."""
+    t = np.arange(len(pcm)) / 8000
+    return float(np.abs(np.dot(pcm, np.exp(-2j * np.pi * hz * t))) * 2 / max(1, len(pcm)))
+
+
+def test_early_media_never_reaches_the_robot_as_the_answer(tmp_path: Path) -> None:
+    """A 183 with an announcement (a 1 kHz tone, 2.5 s) before the 200, a 400 Hz tone
+    after it: the announcement is kept as early media, and the robot's side hears only
+    the answered call's tone, at the pace it comes. Before the early media was read as
+    it came, the stack's receive buffer handed its last 0.5 s to the robot at the answer
+    (a voicemail greeting taken for a person's hello: livekit/agents #6895)."""
+    port = _port()
+    peer = _sipp(tmp_path / "early.xml", port, early_ms="3000",
+                 early_pcap=str(_tone_pcap(tmp_path / "early.pcap", 1000, 2.5)),
+                 answer_pcap=str(_tone_pcap(tmp_path / "answer.pcap", 400, 4, first=200)))
+    phone = SipPhone(read_trunk(str(_trunk(tmp_path, port))))
+
+    async def listen() -> tuple[SipLine, bytes]:
+        line = SipLine(phone)
+        try:
+            assert await line.dial("+8613800138000", 15) == Dialled.ANSWERED
+            heard = await _heard_within(line, 2.0)
+            await line.hangup()
+            return line, heard
+        finally:
+            await phone.close()
+
+    try:
+        line, heard = asyncio.run(listen())
+        assert peer.wait(timeout=20) == 0  # the scenario ran to our BYE
+    finally:
+        peer.kill()
+        peer.wait()
+    steps = [step for _, step in line.progress]
+    assert steps.index(Progress.EARLY_MEDIA) < steps.index(Progress.ANSWERED)
+    assert dict((step, t) for t, step in line.progress)[Progress.ANSWERED] > 2.5
+    assert 8000 * 1.0 < len(heard) < 8000 * 2.5  # the answered call's audio, in real time
+    pcm = ulaw_decode(heard).astype(float)
+    assert _level(pcm, 400) > 2000  # the answered call's tone ...
+    assert _level(pcm, 1000) < 0.02 * _level(pcm, 400)  # ... and nothing of the announcement
+    early = ulaw_decode(line.early_media).astype(float)
+    assert 8000 * 1.5 < len(early) <= 8000 * 3.5  # the announcement, kept apart
+    assert _level(early, 1000) > 2000 and _level(early, 400) < 0.02 * _level(early, 1000)
 
 
 def _campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, port: int,

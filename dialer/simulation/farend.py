@@ -251,9 +251,10 @@ class Bridge:
         if want < 160:
             return True
         said = ulaw_decode(await self.line.receive(want)).astype(np.float32)
-        echo = self.recent[-len(said):].astype(np.float32)
-        said[len(said) - len(echo):] += self.line.echo_of(echo)
-        self.call.audio.write(to_int16(said / 32768).astype("<i2").tobytes())
+        if len(said):  # nothing once the callee has hung up (and recent[-0:] is all of it)
+            echo = self.recent[-len(said):].astype(np.float32)
+            said[len(said) - len(echo):] += self.line.echo_of(echo)
+            self.call.audio.write(to_int16(said / 32768).astype("<i2").tobytes())
         return self.line.end_cause is None
 
 

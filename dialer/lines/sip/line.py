@@ -34,6 +34,7 @@ TICK_S = 0.02  # the pump's period: one RTP packet
 # held up by decoding (the GIL) leaves no gap (the stack keeps a quarter of its buffer)
 AHEAD = RATE // 2
 LOST = ("rtp", "timeout", "timed out", "unreachable")  # close reasons of a lost line
+EARLY_MAX = 60 * RATE  # early media kept at most (a minute of announcement)
 SIM_HEADER = "X-Healthdial-Sim"  # who the simulated far end is to be (never to a trunk)
 
 
@@ -138,12 +139,14 @@ class SipLine(LineBase):
                 closed.append(event.text or "")
 
         agent.on(progress)
+        early: asyncio.Task[None] | None = None
         try:
             self.call = await agent.dial(t.uri_for(number), headers or None)
             for event in before:
                 progress(event)
             if closed:
                 raise CallFailed.from_close_reason(closed[0])
+            early = asyncio.create_task(self._read_early(), name="sip early media")
             await self.call.wait_established(ring_timeout_s)
         except CallTimeout:  # cancelled (CANCEL sent) at the ring timeout
             self.ended(EndCause.NO_ANSWER)
@@ -163,12 +166,36 @@ class SipLine(LineBase):
             return answer.dialled
         finally:
             agent.off(progress)
+            if early is not None:
+                early.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await early
         self._answered_at = time.monotonic()
+        self._keep_early(None)  # what the stack received before the 200
         self.noted(Progress.ANSWERED, self.now())
         self.call.on_dtmf(lambda d: self.keyed(Digit(self.elapsed(), d.digit)))
         self.call.on_audio_warning(self._damaged)
         self._pump = asyncio.create_task(self._run_pump(), name="sip pump")
         return Dialled.ANSWERED
+
+    async def _read_early(self) -> None:
+        """Early media (a 183's announcement, a voicemail greeting) read as it comes, so
+        the stack's receive buffer holds none of it at the answer: it is kept in
+        `early_media`, and the robot's side hears only what follows the answer."""
+        while True:
+            self._keep_early(64000)
+            await asyncio.sleep(TICK_S)
+
+    def _keep_early(self, most: int | None) -> None:
+        """Up to `most` bytes of received audio, or (None) all the stack holds now."""
+        from baresip import AudioNotActive, AudioRestarted
+
+        with contextlib.suppress(AudioNotActive, AudioRestarted):
+            if most is None:
+                most = self.call.audio.info().rx_buffered
+            got = self.call.audio.read(most) if most > 0 else b""
+            if got and sum(map(len, self._early)) < EARLY_MAX:
+                self._early.append(ulaw_encode(np.frombuffer(got, dtype="<i2")))
 
     def _damaged(self, warning: Any) -> None:
         """The stack saw audio lost to our pacing (a pump that woke too late)."""
