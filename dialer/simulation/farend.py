@@ -242,7 +242,11 @@ class Bridge:
                 hearing = self.ear.hear(self.line.sim.ear, prompt_line) if self.ear else None
             self.heard.append((hearing, prompt_line, at))
         while self.heard and (self.heard[0][0] is None or self.heard[0][0].done()):
-            _, prompt_line, at = self.heard.pop(0)
+            hearing, prompt_line, at = self.heard.pop(0)
+            if log.isEnabledFor(logging.DEBUG):  # what the callee took the prompt for
+                meaning = self.line.sim.ear.hear(prompt_line)
+                log.debug("far end prompt %.2f s, %s: %s", len(prompt_line) / RATE,
+                          "by its codes" if hearing is None else "by the ear", meaning)
             self.line.heard(prompt_line, at)
         if self.keys:
             keys, self.keys[:] = "".join(self.keys), []
@@ -308,7 +312,8 @@ def far_end(store: Store, campaign: str, work: Path) -> Iterator[Path]:
     ready, stop = ctx.Event(), ctx.Event()
     # not daemonic: its ear has a process of its own (stopped and joined below)
     proc = ctx.Process(target=serve, name="healthdial-far-end", args=(
-        c.survey_text, c.engine.engine, numbers, c.line.seed, port, FAR_RTP, ready, stop))
+        c.survey_text, c.engine.engine, numbers, c.line.seed, port, FAR_RTP, ready, stop,
+        log.getEffectiveLevel()))
     proc.start()
     trunk = work / "far-end-trunk.toml"  # the echo comes back after the far end's queue
     trunk.write_text(f'[trunk]\nhost = "127.0.0.1:{port}"\ninterface = "127.0.0.1"\n'
@@ -332,14 +337,17 @@ def _free_port() -> int:
 
 
 def serve(survey_text: str, engine: str, numbers: dict[str, int], seed: int, port: int,
-          rtp: tuple[int, int], ready: Any, stop: Any) -> None:
+          rtp: tuple[int, int], ready: Any, stop: Any, level: int = logging.WARNING) -> None:
     """A far-end process: the survey's prompts as the robot says them (the callees' ears
-    know their sound), the population, the SIP stack; until `stop` is set."""
+    know their sound), the population, the SIP stack; until `stop` is set. `level` is
+    this module's log level only (-v: what each prompt was taken for; the SIP stack's
+    own debug output holds numbers and stays off)."""
     from dialer.robot.robot import build_robot
     from dialer.wire import EngineSpec
     from survey_scripts.loader import load_survey_text
 
     logging.basicConfig(level=logging.WARNING)
+    log.setLevel(level)
     survey = load_survey_text(survey_text, "the demo's survey")
     robot = build_robot(survey, EngineSpec(engine))
     sim = build_simulation(survey, engine, robot.synth, robot.prompts())
