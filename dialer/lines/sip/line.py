@@ -112,6 +112,7 @@ class SipLine(LineBase):
         self._pump: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._we_hung_up = False
+        self._early_kept = 0  # bytes of early media kept: counted, not summed every tick
         self.audio_warnings: dict[str, int] = {}  # tx / rx: seconds our pacing damaged
 
     # dialling ----------------------------------------------------------------------
@@ -194,8 +195,9 @@ class SipLine(LineBase):
             if most is None:
                 most = self.call.audio.info().rx_buffered
             got = self.call.audio.read(most) if most > 0 else b""
-            if got and sum(map(len, self._early)) < EARLY_MAX:
+            if got and self._early_kept < EARLY_MAX:
                 self._early.append(ulaw_encode(np.frombuffer(got, dtype="<i2")))
+                self._early_kept += len(self._early[-1])
 
     def _damaged(self, warning: Any) -> None:
         """The stack saw audio lost to our pacing (a pump that woke too late)."""
