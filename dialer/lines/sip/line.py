@@ -19,7 +19,7 @@ import numpy as np
 
 from dialer.lines import RING_TIMEOUT_S, Dialled, Digit, EndCause, Progress
 from dialer.lines.playout import LineBase
-from dialer.lines.sip.answers import answer_of, registration_failure
+from dialer.lines.sip.answers import TRUNK, answer_of, registration_failure
 from dialer.lines.sip.probe import check as ping
 from dialer.lines.sip.probe import resolve
 from dialer.lines.sip.trace import RetryAfters
@@ -154,8 +154,9 @@ class SipLine(LineBase):
             await self._until_closed()  # the far end's 487 answered (ACK), not left hanging
             return Dialled.NO_ANSWER
         except CallFailed as e:
-            answer = answer_of(e.status, self.phone.refusals.take(self.call and
-                                                                   self.call.call_id))
+            refusals, call_id = self.phone.refusals, self.call and self.call.call_id
+            answer = answer_of(e.status, await refusals.retry_after(call_id)
+                               if e.status in TRUNK else refusals.take(call_id))
             self.ended(answer.cause)
             self.retry_after_s = answer.retry_after_s
             said = f"{e.status} {e.reason}" if e.status else str(e)

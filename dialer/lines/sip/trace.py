@@ -10,13 +10,17 @@ never reach a log a person reads.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import threading
+import time
 
 LOGGER = "baresip.native.sip"
 _REFUSAL = re.compile(r"^RX [^\n]*\nSIP/2\.0 (4\d\d|5\d\d) ")
-_FINAL = re.compile(r"^RX [^\n]*\nSIP/2\.0 [2-6]\d\d .*^CSeq:\s*\d+ INVITE", re.M | re.S)
+# final, and not a digest challenge (the stack answers it with a new INVITE, same Call-ID)
+_FINAL = re.compile(r"^RX [^\n]*\nSIP/2\.0 (?!40[17] )[2-6]\d\d .*^CSeq:\s*\d+ INVITE",
+                    re.M | re.S)
 _CALL_ID = re.compile(r"^(?:Call-ID|i):\s*(\S+)", re.I | re.M)
 _RETRY = re.compile(r"^Retry-After:\s*([^\r\n]+)", re.I | re.M)
 KEPT = 10_000  # refusals remembered at most (a call reads its own at once)
@@ -35,20 +39,29 @@ class RetryAfters(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         text = record.getMessage()
-        call_id = _CALL_ID.search(text) if _FINAL.match(text) else None
-        if call_id:
-            with self._guard:
-                if len(self._final) >= KEPT:
-                    self._final.clear()
-                self._final.add(call_id[1])
-        if not _REFUSAL.match(text):
-            return
-        call_id, retry = _CALL_ID.search(text), _RETRY.search(text)
-        if call_id and retry:
-            with self._guard:
+        final = _CALL_ID.search(text) if _FINAL.match(text) else None
+        refusal = _REFUSAL.match(text)
+        call_id, retry = (_CALL_ID.search(text), _RETRY.search(text)) if refusal else (None, None)
+        with self._guard:  # one step: a call that sees its answer sees its Retry-After too
+            if call_id and retry:
                 if len(self._by_call) >= KEPT:
                     self._by_call.clear()
                 self._by_call[call_id[1]] = retry[1].strip()
+            if final:
+                if len(self._final) >= KEPT:
+                    self._final.clear()
+                self._final.add(final[1])
+
+    async def retry_after(self, call_id: str | None, within_s: float = 2.0) -> str | None:
+        """A refused call's Retry-After, once the trace has its final answer: the trace
+        comes on the stack's log thread, which can trail the call's own event under load
+        (then a 503's wait was lost and the contact waited the drop delay instead)."""
+        deadline = time.monotonic() + within_s
+        # another thread's logger, with no event of ours to await
+        while call_id and not self.answered(call_id) \
+                and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        return self.take(call_id)
 
     def take(self, call_id: str | None) -> str | None:
         with self._guard:
