@@ -23,6 +23,7 @@ from dialer.commands import (
     recording_cmds,
     sip_cmds,
     speech_cmds,
+    survey_cmds,
 )
 from survey_scripts.errors import HealthdialError
 
@@ -48,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"healthdial {_version()}")
     sub = ap.add_subparsers(dest="command", required=True)
     for module in (speech_cmds, campaign_cmds, control_cmds, console_cmds, dnc_cmds,
-                   recording_cmds, sip_cmds):
+                   recording_cmds, sip_cmds, survey_cmds):
         module.register(sub)
     _verbose_everywhere(ap)
     return ap

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
+from yarl import URL
 
 from dialer.console.app import make_app
 from dialer.console.auth import digest
@@ -124,6 +125,30 @@ async def test_numbers_are_masked_unless_an_official_reveals_them(client: TestCl
     latest = audit[0]
     assert (latest.who, latest.action, latest.detail) == ("olga", "reveal",
                                                                    "report.csv")
+
+
+async def test_the_console_serves_the_floip_package_to_officials(client: TestClient,
+                                                                  db: Path) -> None:
+    """The descriptor points at its rows' URL (no inline data, as FLOIP asks); rows carry
+    pseudonyms unless an official reveals numbers; operators get neither."""
+    assert (await client.get("/api/campaigns/c1/floip", headers=OPERATOR)).status == 403
+    desc = await (await client.get("/api/campaigns/c1/floip", headers=OFFICIAL)).json()
+    (resource,) = desc["resources"]
+    assert desc["profile"] == "flow-results-package" and "data" not in resource
+    url = resource["path"]
+    assert url.endswith("/api/campaigns/c1/floip/responses")
+    r = await client.get(URL(url).path_qs, headers=OFFICIAL)
+    rows = await r.json()
+    assert rows and all(len(row) == 7 for row in rows)
+    assert not NUMBER.search(json.dumps(rows))
+    revealed = await (await client.get("/api/campaigns/c1/floip?reveal=1",
+                                       headers=OFFICIAL)).json()
+    assert revealed["resources"][0]["path"].endswith("responses?reveal=1")
+    r = await client.get("/api/campaigns/c1/floip/responses?reveal=1", headers=OFFICIAL)
+    assert NUMBER.search(await r.text())
+    latest = Store(db, create=False).audit_log()[0]
+    assert (latest.who, latest.action, latest.detail) == ("olga", "reveal", "floip responses")
+    assert (await client.get("/api/campaigns/nope/floip", headers=OFFICIAL)).status == 404
 
 
 async def test_an_official_creates_a_campaign_and_sees_rejected_rows(client: TestClient,

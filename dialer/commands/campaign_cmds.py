@@ -90,7 +90,11 @@ def register(sub: Any) -> None:
     rep = sub.add_parser("report", help="every contact with outcome and answers")
     db_arg(rep)
     rep.add_argument("campaign")
-    rep.add_argument("--format", choices=["csv", "json"], default="csv")
+    rep.add_argument("--format", choices=["csv", "json", "floip"], default="csv",
+                     help="floip: a FLOIP Flow Results package (a folder: datapackage.json "
+                          "and its data), contact ids pseudonymous unless --reveal")
+    rep.add_argument("-o", "--output", help="with --format floip: the package's folder "
+                                            "(default: CAMPAIGN-floip)")
     rep.add_argument("--reveal", action="store_true", help="show full phone numbers")
     rep.set_defaults(func=cmd_report)
     names = sub.add_parser("campaigns", help="the campaigns in a store")
@@ -107,6 +111,9 @@ def register(sub: Any) -> None:
     demo.add_argument("--db", help="the store to call into (default: a new one in a temporary "
                                    "folder)")
     demo.add_argument("--campaign", default="demo", help="the demo campaign's name")
+    demo.add_argument("--script", help="the survey YAML the province is asked (default: the "
+                                       "English COVID-19 survey); any survey, imported ones "
+                                       "too: the population answers every question type")
     demo.add_argument("--line", choices=["simulated", "sip"], default="simulated",
                       help="sip: over SIP and RTP to the population answering as SIP user "
                            "agents on 127.0.0.1 (on the wall clock)")
@@ -223,10 +230,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     from dialer.store import Store
 
     store = Store(args.db, create=False)
+    if args.format == "floip":
+        return _floip(store, args)
     text = report(store, args.campaign, args.format, args.reveal)
     if args.reveal:
         audit_reveal(store, args.campaign, f"report --format {args.format}")
     sys.stdout.write(text)
+    return 0
+
+
+def _floip(store: Any, args: argparse.Namespace) -> int:
+    from dialer.campaign.floip import write_package
+
+    out = Path(args.output or f"{args.campaign}-floip")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{printable(str(out))} is a file: give -o a folder for the package")
+    store.campaign(args.campaign)  # an unknown campaign is named before anything is written
+    desc, n = write_package(store, args.campaign, out, args.reveal)
+    if args.reveal:
+        audit_reveal(store, args.campaign, "report --format floip")
+    print(f"{printable(str(desc))}: {n} responses, contact ids "
+          f"{'revealed (full numbers)' if args.reveal else 'pseudonymous'}")
     return 0
 
 
@@ -266,7 +290,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.line == "sip":  # real lines run on the wall clock
         params = replace(params, realtime=True)
     out = demo(args.contacts, params, args.seed, Path(args.db) if args.db else None,
-               not args.no_progress, args.callees, args.record, args.campaign, args.line)
+               not args.no_progress, args.callees, args.record, args.campaign, args.line,
+               Path(args.script) if args.script else None)
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
         return 0

@@ -10,6 +10,8 @@
     PATCH  /api/campaigns/{name}                  {"line_cap": N, "cps": X}
     GET    /api/campaigns/{name}/followups        official; ?reveal=1 shows numbers (audited)
     GET    /api/campaigns/{name}/report           official; ?format=csv|json&reveal=1
+    GET    /api/campaigns/{name}/floip            official; the FLOIP package's descriptor,
+           /api/campaigns/{name}/floip/responses  and its rows (console/floip.py)
     POST   /api/campaigns                         official; multipart: name, survey, list,
                                                   region: the load's report (rejected rows)
     GET    /api/dnc   POST /api/dnc   DELETE /api/dnc      official; the do-not-call list
@@ -153,13 +155,13 @@ async def patch_campaign(request: web.Request) -> web.Response:
     return web.json_response({"name": name, "line_cap": new.line_cap, "cps": new.cps})
 
 
-def _reveal(request: web.Request, who: Who) -> bool:
+def reveal_of(request: web.Request, who: Who) -> bool:
     return request.query.get("reveal") == "1" and who.official
 
 
 async def campaign_followups(request: web.Request) -> web.Response:
     who = require(request, "official")
-    name, reveal = campaign_name(request), _reveal(request, who)
+    name, reveal = campaign_name(request), reveal_of(request, who)
     try:
         rows = await in_store(request.app, followups, request.app[STORE], name, reveal)
     except HealthdialError as e:
@@ -172,7 +174,7 @@ async def campaign_followups(request: web.Request) -> web.Response:
 
 async def campaign_report(request: web.Request) -> web.Response:
     who = require(request, "official")
-    name, reveal = campaign_name(request), _reveal(request, who)
+    name, reveal = campaign_name(request), reveal_of(request, who)
     fmt = request.query.get("format", "csv")
     if fmt not in ("csv", "json"):
         return error(400, "format must be csv or json")
@@ -226,7 +228,7 @@ def load_upload(store: Store, name: str, files: dict[str, bytes | None],
 
 async def dnc_list(request: web.Request) -> web.Response:
     who = require(request, "official")
-    reveal = _reveal(request, who)
+    reveal = reveal_of(request, who)
     rows = await in_store(request.app, request.app[STORE].dnc_entries)
     out = [{"number": r.e164 if reveal else mask(r.e164), "ext": r.ext,
             "added_at": r.added_at, "source": r.source} for r in rows]

@@ -15,7 +15,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from dialer.console import api, auth, calls, live, metrics, pages
+from dialer.console import api, auth, calls, floip, live, metrics, pages
 from dialer.console.context import DB, SETTINGS, SNAPSHOTS, STORE, ConsoleSettings, in_store
 from dialer.console.snapshot import Snapshots
 from dialer.policy.contacts import printable
@@ -100,6 +100,7 @@ def make_app(settings: ConsoleSettings) -> web.Application:
     app.router.add_static("/static/", HERE / "static", append_version=True)
     api.routes(app)
     calls.routes(app)
+    floip.routes(app)
     live.routes(app)
     metrics.routes(app)
     pages.routes(app)

@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dialer.campaign import reports
-from dialer.campaign.admin import LoadRequest, load
+from dialer.campaign.admin import LoadRequest, frozen_survey, load
 from dialer.dispatch.dispatcher import RunParams
 from dialer.dispatch.runner import run
 from dialer.lines.simulated.population import persona
@@ -31,7 +31,6 @@ from dialer.simulation.farend import far_end
 from dialer.store import Store
 from survey_scripts import DEFAULT_SURVEY
 from survey_scripts.errors import UsageError
-from survey_scripts.loader import load_survey
 
 DISTRICTS = ("Jiang'an", "Wuchang", "Hongshan", "Qiaokou", "Hanyang", "Qingshan")
 _PREFIXES = ("130", "131", "132", "135", "136", "137", "138", "139", "150", "151", "152",
@@ -53,7 +52,8 @@ def write_province(path: Path, contacts: int, seed: int) -> None:
 
 def demo(contacts: int, params: RunParams, seed: int, db: Path | None = None,
          progress: bool = True, callees: str = "duplex", record: str = "none",
-         name: str = "demo", line: str = "simulated") -> dict[str, Any]:
+         name: str = "demo", line: str = "simulated",
+         script: Path | None = None) -> dict[str, Any]:
     """The province called on the simulated line, or (`line="sip"`) over SIP and RTP to
     the same population answering as SIP user agents on 127.0.0.1. On the wall clock the
     calling hours are the whole day and each number is tried once (retries come hours
@@ -69,7 +69,7 @@ def demo(contacts: int, params: RunParams, seed: int, db: Path | None = None,
     settings = CampaignSettings(record=record)
     if params.realtime:
         settings = replace(settings, hours_start=0, hours_end=24, max_attempts=1)
-    loaded = load(store, LoadRequest(listing, name, str(DEFAULT_SURVEY), "CN", seed=seed,
+    loaded = load(store, LoadRequest(listing, name, str(script or DEFAULT_SURVEY), "CN", seed=seed,
                                      start_at=START, callees=callees,
                                      settings=settings.checked(), line=line,
                                      far_end="simulated" if line != "simulated" else None))
@@ -119,7 +119,7 @@ def _cpu() -> float:
 
 def _truth(store: Store, seed: int, name: str) -> dict[str, Any]:
     """The simulation's side: true prevalence among respondents, and answer accuracy."""
-    survey = load_survey(DEFAULT_SURVEY)
+    survey = frozen_survey(store.campaign(name))
     yes: dict[str, int] = {}
     n: dict[str, int] = {}
     acc = Tally()

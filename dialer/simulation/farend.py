@@ -39,6 +39,7 @@ from dialer.lines.simulated import SimulatedLine, Simulation, build_simulation
 from dialer.lines.simulated.callee import Ear, PromptMeaning
 from dialer.lines.simulated.population import invalid, network
 from dialer.lines.sip.line import SIM_HEADER
+from dialer.simulation.prompts import SHORTEST, KnownPrompts, Prompts
 from dialer.store import Store
 from dialer.wire import LineSpec, SimSpec
 from speech import dtmf
@@ -48,40 +49,7 @@ from survey_scripts.errors import EngineError
 
 log = logging.getLogger(__name__)
 TICK_S = 0.1  # the pump's period (what is queued to send covers three)
-GAP_S = 0.6  # this much quiet after the robot's voice ends a prompt
-LOUD = 150.0  # RMS of a 20 ms frame that is the robot speaking
-SHORTEST = int(0.5 * RATE)  # a prompt is longer than this (a click or a cut word is not)
 FAR_RTP = (30000, 39999)  # the far end's RTP ports (the robot's trunk: 20000-29999)
-
-
-class Prompts:
-    """The robot's voice as it arrives, cut into prompts at its pauses."""
-
-    def __init__(self) -> None:
-        self._buf: list[np.ndarray] = []
-        self._start: int | None = None  # line sample where the current prompt began
-        self._quiet = 0  # samples of quiet since its last loud frame
-        self.t = 0  # samples received
-
-    def feed(self, x: np.ndarray) -> tuple[int, np.ndarray] | None:
-        """The next samples received; a finished prompt (the sample count where it began,
-        its sound) when one ended."""
-        n = len(x) // 160
-        frames = x[:n * 160].reshape(n, 160)
-        loud = np.sqrt(np.mean(frames.astype(np.float32) ** 2, axis=1)) > LOUD
-        done = None
-        for i in range(n):
-            if self._start is None and loud[i]:
-                self._start, self._buf, self._quiet = self.t + i * 160, [], 0
-            if self._start is not None:
-                self._buf.append(frames[i])
-                self._quiet = 0 if loud[i] else self._quiet + 160
-                if self._quiet >= GAP_S * RATE:  # kept: the prompt and 0.15 s after it
-                    audio = np.concatenate(self._buf)
-                    done = (self._start, audio[:len(audio) - self._quiet + 1200])
-                    self._start = None
-        self.t += n * 160
-        return done
 
 
 @dataclass(frozen=True)
@@ -101,35 +69,6 @@ class Who:
     def spec(self) -> LineSpec:
         return LineSpec("simulated", self.contact, self.attempt, self.ext,
                         SimSpec(self.seed, self.hour, self.callees))
-
-
-def _codes(x: np.ndarray) -> bytes:
-    """A sound as G.711 carries it, whatever quiet surrounds it."""
-    loud = np.flatnonzero(np.abs(x) > 16)
-    return ulaw_encode(x[loud[0]:loud[-1] + 1]) if len(loud) else b""
-
-
-class KnownPrompts:
-    """A person who has heard the questions before knows them by their sound. G.711
-    carries the robot's mu-law codes unchanged, so a prompt heard whole (its first
-    milliseconds may be lost as the stream starts) is, code for code, the end of a
-    prompt as said: found by its last 0.2 s, then checked whole. A prompt cut short
-    (barge-in) or damaged goes to the callee's ear instead."""
-
-    TAIL = 1600
-
-    def __init__(self, prompts: dict[str, bytes]) -> None:
-        self._by_tail: dict[bytes, list[tuple[bytes, bytes]]] = {}
-        for line in prompts.values():
-            codes = _codes(ulaw_decode(line))
-            self._by_tail.setdefault(codes[-self.TAIL:], []).append((codes, line))
-
-    def find(self, heard: np.ndarray) -> bytes | None:
-        codes = _codes(heard)
-        for known, line in self._by_tail.get(codes[-self.TAIL:], []):
-            if len(codes) >= 0.97 * len(known) and known.endswith(codes):
-                return line
-        return None
 
 
 class FarEnd:
@@ -208,7 +147,7 @@ class Bridge:
     def __init__(self, call: Any, line: SimulatedLine, keys: list[str],
                  known: KnownPrompts, ear: EarProcess | None = None) -> None:
         self.call, self.line, self.keys, self.known, self.ear = call, line, keys, known, ear
-        self.prompts = Prompts()
+        self.prompts = Prompts(known.rests)
         self.recent = np.zeros(0, np.int16)  # the robot's latest audio: the echo's source
         # prompts heard, in order, each with its start on the callee's clock; one the
         # ear process is still hearing holds back those after it
@@ -222,8 +161,10 @@ class Bridge:
                 if not await self._tick():
                     with contextlib.suppress(Exception):
                         await self.call.hangup()  # the callee (or the machine) hung up
-                    return
+                    break
             await asyncio.sleep(TICK_S)
+        log.debug("far end call ended: %d piece(s) waited for past a pause, %d joined by "
+                  "the rest of their prompt", self.prompts.held, self.prompts.joined)
 
     async def _tick(self) -> bool:
         got = self.call.audio.read(64000)

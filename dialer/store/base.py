@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import sqlite3
 import stat
 import time
@@ -200,6 +201,19 @@ class StoreBase:
             self.db.execute("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)")
             self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('last_run', ?)",
                             (str(time.time()),))
+
+    @_mapped
+    def secret(self, name: str) -> str:
+        """A random value kept in this store, made on first use (the key of pseudonymous
+        contact ids, a package's id): exports stay stable, and a store's copy alone can
+        tie them to numbers."""
+        with self.tx():
+            self.db.execute("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)")
+            self.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
+                            (f"secret:{name}", secrets.token_hex(32)))
+            row = self.db.execute("SELECT value FROM meta WHERE key=?",
+                                  (f"secret:{name}",)).fetchone()
+        return str(row[0])
 
     @_mapped
     def schema_version(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 
 from dialer.policy.settings import CampaignSettings
@@ -137,6 +138,17 @@ class ResultTables(CampaignTables):
         for c in self.db.execute(f"SELECT c.*, {self._SHOWN} AS shown FROM contacts c "
                                  "WHERE campaign=? ORDER BY id", (campaign,)).fetchall():
             yield Respondent(typed(ContactRow, [c])[0], c["shown"], answers.get(c["id"], {}))
+
+    @_mapped
+    def responses(self, campaign: str) -> list[sqlite3.Row]:
+        """Every recorded answer with its call's start and its contact's number, in call
+        order: FLOIP's response rows (an unanswered question has no row)."""
+        return self.db.execute(
+            "SELECT t.id AS attempt_id, t.started, t.duration, a.question, a.value, a.how,"
+            " c.id AS contact_id, c.e164, c.ext FROM answers a JOIN attempts t ON"
+            " t.id=a.attempt_id JOIN contacts c ON c.id=a.contact_id WHERE a.campaign=?"
+            " AND a.value IS NOT NULL ORDER BY t.started, t.id, a.rowid",
+            (campaign,)).fetchall()
 
     @_mapped
     def dump(self, campaign: str) -> str:
