@@ -93,6 +93,9 @@ def test_a_reprompt_whose_pause_a_late_packet_stretched_is_heard_whole(robot: Ro
     assert len(found) == 2 and answered.held == 1 and answered.joined == 0
     assert len(found[0]) < pause + 0.2 * RATE and known.find(found[1]) is not None
     assert known.rests(said[:pause]) and not known.rests(said)
+    padded = np.concatenate([said[:len(said) // 3], np.zeros(100, np.int16),
+                             said[len(said) // 3:]])  # a starved packet's zeros inside
+    assert known.find(padded) == robot.prompts()[text]
 
 
 def test_the_far_end_answers_as_the_population_decides(robot: Robot, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from speech.channel import RATE, ulaw_decode, ulaw_encode
 GAP_S = 0.6  # this much quiet after the robot's voice ends a prompt
 HOLD_S = 2.0  # ... or this much, after a piece of a known prompt short of its end
 LOUD = 150.0  # RMS of a 20 ms frame that is the robot speaking
+ZERO = b"\xff"  # a zero sample's mu-law code
 SHORTEST = int(0.5 * RATE)  # a prompt is longer than this (a click or a cut word is not)
 
 
@@ -84,9 +85,13 @@ class Prompts:
 
 
 def _codes(x: np.ndarray) -> bytes:
-    """A sound as G.711 carries it, whatever quiet surrounds it."""
+    """A sound as G.711 carries it, whatever quiet surrounds it, and without its zero
+    codes: RTP brings the robot's codes unchanged but for runs of zeros a starved packet
+    was padded with (5-20 ms inside a word, measured in `demo --line sip`), which would
+    make a prompt heard whole unknown by its codes."""
     loud = np.flatnonzero(np.abs(x) > 16)
-    return ulaw_encode(x[loud[0]:loud[-1] + 1]) if len(loud) else b""
+    codes = ulaw_encode(x[loud[0]:loud[-1] + 1]) if len(loud) else b""
+    return codes.replace(ZERO, b"")
 
 
 class KnownPrompts:

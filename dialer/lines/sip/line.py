@@ -36,6 +36,9 @@ AHEAD = RATE // 2
 LOST = ("rtp", "timeout", "timed out", "unreachable")  # close reasons of a lost line
 EARLY_MAX = 60 * RATE  # early media kept at most (a minute of announcement)
 SIM_HEADER = "X-Healthdial-Sim"  # who the simulated far end is to be (never to a trunk)
+# the stack flushes its transmit buffer on its next packet tick, not at once: a prompt
+# written before then was flushed with what it replaced (its first half second lost)
+FLUSH_S = 0.05
 
 
 def sim_header(spec: LineSpec) -> str:
@@ -113,6 +116,7 @@ class SipLine(LineBase):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._we_hung_up = False
         self._early_kept = 0  # bytes of early media kept: counted, not summed every tick
+        self._flushed_at: float | None = None  # a flush asked for, not yet surely done
         self.audio_warnings: dict[str, int] = {}  # tx / rx: seconds our pacing damaged
 
     # dialling ----------------------------------------------------------------------
@@ -238,24 +242,42 @@ class SipLine(LineBase):
         self._arrived.set()
 
     def _feed(self) -> None:
-        """Hand the stack the current prompt up to AHEAD samples past the playout clock."""
+        """Hand the stack the current prompt up to AHEAD samples past the playout clock,
+        once a flush asked for has been done (the prompt's clock starts then)."""
+        if self._flushed_at is not None:
+            waited = time.monotonic() - self._flushed_at
+            if waited < FLUSH_S or (waited < 4 * FLUSH_S and self._queued() > 0):
+                return
+            self._flushed_at = None
+            if self._written == 0:  # a new prompt: its clock starts as it reaches the wire
+                self.out.at = self.elapsed()
         due = min(len(self.out.audio), self.out.played(self.elapsed()) + AHEAD)
         if due > self._written:
             chunk = self.out.audio[self._written:due]
             self._written += self.call.audio.write(chunk.astype("<i2").tobytes()) // 2
 
+    def _queued(self) -> int:
+        with contextlib.suppress(Exception):
+            return int(self.call.audio.info().tx_buffered)
+        return 0
+
     def play(self, audio: bytes) -> None:
         super().play(audio)
         self._written = 0
-        if self.call is not None:
-            with contextlib.suppress(Exception):
-                self.call.audio.flush_tx()
+        self._flush()
 
     def stop(self) -> None:
         super().stop()
         self._written = len(self.out.audio)
-        with contextlib.suppress(Exception):
-            self.call.audio.flush_tx()
+        self._flush()
+
+    def _flush(self) -> None:
+        """What is queued and not yet sent is dropped (a barge-in, the next prompt); the
+        next write waits until the stack has surely done it."""
+        if self.call is not None:
+            with contextlib.suppress(Exception):
+                self.call.audio.flush_tx()
+                self._flushed_at = time.monotonic()
 
     async def receive(self, n: int) -> bytes:
         while len(self._rx) < 2 * n and self.end_cause is None:
