@@ -73,10 +73,13 @@ def test_a_malformed_form_gets_errors_naming_sheet_row_and_column(tmp_path: Path
 |        | select_multiple yn | many  | Which ones?   |                  |            |
 |        | select_one yn     | ok     | All well?     | today() > 3      |            |
 |        | select_one yn     | later  | Later?        |                  |            |
+|        | integer           | income | Your income?  |                  | . >= 0 and . <= 100000 |
+|        | select_one one    | only   | Only one?     |                  |            |
 | choices |
 |         | list_name | name | label |
 |         | yn        | yes  | Yes   |
 |         | yn        | no   | No    |
+|         | one       | it   | It    |
 """, tmp_path / "bad.xlsx")
     (im,) = import_form(bad)
     problems = "\n".join(im.problems)
@@ -85,6 +88,9 @@ def test_a_malformed_form_gets_errors_naming_sheet_row_and_column(tmp_path: Path
     assert "sheet survey, row 4, column E (constraint): constraint '. > 0' must bound" in problems
     assert "sheet survey, row 5, column A (type): 'select_multiple yn' cannot be asked" in problems
     assert "sheet survey, row 6, column D (relevant): 'today(' in" in problems
+    assert "row 8, column E (constraint): the range 0 to 100000 is empty or over 1000" \
+        in problems
+    assert "row 9, column A (type): the list 'one' has 1 choices" in problems
     survey = load_survey_yaml(im.yaml, tmp_path)
     assert [q.id for q in survey.questions] == ["consent", "later"]  # the good part kept
     broken = as_xlsx("""

@@ -227,6 +227,10 @@ class _Translation:
             if q:
                 self._add(row, q, {yes[0]: "yes", no[0]: "no"})
             return
+        if not 2 <= len(choices) <= 9:
+            self._problem(row, "type", f"the list {list_name!r} has {len(choices)} choices; a "
+                          "call offers 2 to 9 (one keypad digit each)")
+            return
         q = self._base(row, "choice")
         if q is None:
             return
@@ -263,6 +267,10 @@ class _Translation:
             lo, hi = number_range(constraint, integer)
         except Untranslatable as e:
             self._problem(row, "constraint", str(e))
+            return
+        if not 0 <= hi - lo <= 1000:
+            self._problem(row, "constraint", f"the range {lo:g} to {hi:g} is empty or over "
+                          "1000 wide: the robot listens for every number in it")
             return
         q |= {"min": int(lo) if lo.is_integer() else lo, "max": int(hi) if hi.is_integer()
               else hi, "confirm": "always"}  # spoken numbers: the most confusable answers
