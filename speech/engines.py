@@ -23,7 +23,7 @@ from typing import NamedTuple, Protocol
 from speech.recognizer import Recognizer
 from survey_scripts.errors import EngineError
 
-ENGINES = ("pocketsphinx", "vosk")
+ENGINES = ("pocketsphinx", "vosk", "keypad")
 MODELS_ENV = "HEALTHDIAL_MODELS"
 
 
@@ -44,11 +44,15 @@ class Choice(NamedTuple):
     hint: str | None = None  # where the model is on this machine, if a path was given
 
 
-def choose(engine: str | None, vosk_model: str | None, language: str) -> Choice:
-    """The engine for a survey: pocketsphinx for English (its model ships in its wheel),
-    vosk otherwise; `--engine` and `--vosk-model` override. Chosen once, at load."""
+def choose(engine: str | None, vosk_model: str | None, language: str,
+           keys_only: bool = False) -> Choice:
+    """The engine for a survey: none ("keypad") for a survey answered only with keys,
+    pocketsphinx for English (its model ships in its wheel), vosk otherwise; `--engine`
+    and `--vosk-model` override. Chosen once, at load."""
     if engine is not None and engine not in ENGINES:
         raise EngineError(f"unknown recognition engine {engine!r}: use {' or '.join(ENGINES)}")
+    if engine == "keypad" or (engine is None and keys_only and not vosk_model):
+        return Choice("keypad")
     if engine is None:
         engine = "vosk" if vosk_model or language != "en" else "pocketsphinx"
     if engine == "pocketsphinx":
@@ -142,6 +146,10 @@ def make_recognizer(spec: ModelRef) -> Recognizer:
         from speech.voskengine import VoskRecognizer
 
         return VoskRecognizer(undithered(model_path(spec)))
+    if spec.engine == "keypad":
+        from speech.keys_only import KeysOnly
+
+        return KeysOnly()
     raise EngineError(f"unknown recognition engine {spec.engine!r}: use "
                       f"{' or '.join(ENGINES)}")
 

@@ -103,6 +103,8 @@ class Hearing:
         digits = dtmf.detect(speech)
         if digits:
             return Turn(Heard(digits=digits, confidence=1.0), None, consumed)
+        if not self._grammar.phrases:  # a keypad question: speech is not decoded
+            return Turn(Heard(), None, consumed)
         rec = self._listener.recognizer.recognize(Audio(speech, RATE), self._grammar)
         guessed = rec.evidence is not None and not rec.evidence.first_pass
         heard = Heard(transcript=rec.transcript, confidence=rec.confidence, guessed=guessed)

@@ -17,12 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from survey_scripts.certainty import CONFIDENT, GUESS_FLOOR, UNSURE, agreed, settles
 from survey_scripts.errors import RuleError
-from survey_scripts.model import AnswerType, Question, Survey
-from survey_scripts.numbers import number_phrases
+from survey_scripts.model import OPT_OUT_KEY, Question, Survey
 from survey_scripts.phrases import (
     Intent,
     Meaning,
@@ -32,20 +30,19 @@ from survey_scripts.phrases import (
     keypad_value,
     spoken_value,
 )
+from survey_scripts.prompts import (
+    PromptKind,
+    confirm_text,
+    keypad_text,
+    opening,
+    question_text,
+)
 from survey_scripts.rules import evaluate, names_in
 from survey_scripts.vocabulary import Decision, Outcome
 
 MAX_REPROMPTS = 2
 MAX_REPEATS = 3
 UNKNOWN_RISK = "unknown"  # a risk rule failed in the call: the answers are kept, staff decide
-
-
-class PromptKind(StrEnum):
-    QUESTION = "question"
-    REPROMPT = "reprompt"
-    KEYPAD = "keypad"
-    CONFIRM = "confirm"
-    GOODBYE = "goodbye"
 
 
 @dataclass(frozen=True)
@@ -107,44 +104,6 @@ class Result:
         return {k: r.value for k, r in self.answers.items()}
 
 
-@dataclass(frozen=True)
-class Said:
-    """One text the robot can say, and what it is for."""
-
-    kind: PromptKind
-    text: str
-    question_id: str | None = None
-    value: str | None = None  # the value read back, in a confirmation
-
-
-def every_prompt(survey: Survey, notice: bool = False) -> list[Said]:
-    """Every text a dialog on `survey` can say, in a fixed order; with `notice`, the
-    opening of a recorded call too."""
-    lang = survey.language
-    first = survey.questions[0]
-    out = [Said(PromptKind.QUESTION, opening(survey), first.id)]
-    for q in survey.questions:
-        out += [Said(PromptKind.QUESTION, q.prompt, q.id),
-                Said(PromptKind.REPROMPT, f"{lang.reprompt} {q.prompt}", q.id)]
-        out += [Said(PromptKind.CONFIRM, lang.confirm.format(value=said), q.id, said)
-                for said in _spoken_values(q, survey)]
-        out.append(Said(PromptKind.KEYPAD, _keypad_text(q, survey), q.id))
-    out += [Said(PromptKind.GOODBYE, t) for t in (lang.closing, lang.goodbye_refused,
-                                                  lang.goodbye_opt_out)]
-    if notice:  # last: adding it changes no earlier prompt's sound (the robot says them
-        # all once, in this order, at start; see dialer/robot/robot.py)
-        out.append(Said(PromptKind.QUESTION, opening(survey, notice=True), first.id))
-    return out
-
-
-def opening(survey: Survey, notice: bool = False) -> str:
-    """The first thing the robot says: the recording notice where the call is recorded,
-    the greeting, the first question."""
-    first = survey.questions[0]
-    text = f"{survey.greeting} {first.prompt}"
-    return f"{survey.language.recording_notice} {text}" if notice else text
-
-
 def understood(heard: Heard, table: dict[str, Meaning], fillers: tuple[str, ...]) -> Meaning:
     """What a turn's speech means to the dialog: nothing, if heard too unsurely."""
     if heard.confidence < (GUESS_FLOOR if heard.guessed else UNSURE):
@@ -159,25 +118,6 @@ def every_phrase(survey: Survey) -> list[str]:
     for q in survey.questions:
         out += list(answer_phrases(q, lang))
     return out
-
-
-def _spoken_values(q: Question, survey: Survey) -> list[str]:
-    lang = survey.language
-    if q.type == AnswerType.YES_NO:
-        values: list[str | float] = ["yes", "no"]
-    elif q.type == AnswerType.CHOICE:
-        values = list(q.options)
-    else:
-        values = list(number_phrases(q.minimum, q.maximum, q.decimals, lang.code).values())
-    return [spoken_value(q, v, lang) for v in values]
-
-
-def _keypad_text(q: Question, survey: Survey) -> str:
-    lang = survey.language
-    if q.type == AnswerType.CHOICE:
-        return lang.keypad_choice.format(options=", ".join(
-            f"{k} {q.options[v][0]}" for k, v in q.keypad.items()))
-    return lang.keypad_yes_no if q.type == AnswerType.YES_NO else lang.keypad_number
 
 
 class _Hangup(Exception):
@@ -230,7 +170,7 @@ class Dialog:
         for q in rest:
             if q.when and not self._holds(q.when, f"question '{q.id}': when"):
                 continue
-            r.answers[q.id] = yield from self._ask(q, q.prompt)
+            r.answers[q.id] = yield from self._ask(q, question_text(q, self.survey))
         r.outcome = Outcome.COMPLETED
         yield self._goodbye(self.lang.closing)
 
@@ -262,6 +202,8 @@ class Dialog:
 
     def _ask(self, q: Question, text: str) -> Generator[Prompt, Heard, Recorded]:
         """Ask until answered: reprompts, repeats, confirmation, then the keypad."""
+        if q.keys_only:
+            return (yield from self._ask_keys(q, text))
         table = answer_phrases(q, self.lang)
         listen = Listen(q.id, tuple(table), keypad=True)
         prompt = Prompt(PromptKind.QUESTION, text, q.id, listen)
@@ -310,6 +252,48 @@ class Dialog:
             prompt = Prompt(PromptKind.REPROMPT, f"{self.lang.reprompt} {q.prompt}", q.id, listen)
         return (yield from self._keypad(q, listen))
 
+    def _ask_keys(self, q: Question, text: str) -> Generator[Prompt, Heard, Recorded]:
+        """A keypad question: keys only (no recognizer is asked), the same reprompts, a
+        read-back answered with keys where the question asks one, OPT_OUT_KEY to opt out.
+        Speech is not understood: it is a turn without keys, reprompted."""
+        listen = Listen(q.id, (), keypad=True)
+        prompt = Prompt(PromptKind.QUESTION, text, q.id, listen)
+        for tries in range(MAX_REPROMPTS + 1):
+            heard = yield from self._hear(prompt)
+            keys = heard.digits.rstrip("#")
+            if keys == OPT_OUT_KEY and keypad_value(q, keys) is None:
+                self._decide(Decision.OPTED_OUT, f"keypad: {keys}")
+                raise _OptOut
+            value = keypad_value(q, heard.digits) if heard.digits else None
+            if value is not None:
+                self._decide(Decision.CONFIRMING if q.confirm == "always" else Decision.KEYED,
+                             f"keypad: {value}")
+                if q.confirm != "always":
+                    return Recorded(value, "keypad", 1.0)
+                if (yield from self._confirm_keys(q, value)):
+                    return Recorded(value, "keypad", 1.0)
+            elif tries < MAX_REPROMPTS:
+                self._decide(Decision.REPROMPTED, "digits" if heard.digits else
+                             "silence" if heard.silent else "speech")
+            else:
+                self._decide(Decision.UNANSWERED, "digits" if heard.digits else
+                             "silence" if heard.silent else "speech")
+            prompt = Prompt(PromptKind.REPROMPT, f"{self.lang.reprompt} {text}", q.id, listen)
+        return Recorded(None, "unanswered")
+
+    def _confirm_keys(self, q: Question, value: str | float) -> Generator[Prompt, Heard, bool]:
+        """A keyed answer read back: 1 confirms; anything else asks the question again."""
+        text = confirm_text(q, spoken_value(q, value, self.lang), self.survey)
+        heard = yield from self._hear(
+            Prompt(PromptKind.CONFIRM, text, q.id, Listen("confirm", (), keypad=True)))
+        if heard.digits.rstrip("#") == OPT_OUT_KEY:
+            self._decide(Decision.OPTED_OUT, f"keypad: {heard.digits}")
+            raise _OptOut
+        yes = heard.digits.startswith("1")
+        self._decide(Decision.CONFIRMED if yes else Decision.DENIED,
+                     f"keypad: {heard.digits}" if heard.digits else "no keys")
+        return yes
+
     def _decide_unless_denied(self, decision: Decision) -> None:
         """A turn gets one decision: a denied read-back already has its own."""
         if self._prompt.kind != PromptKind.CONFIRM:
@@ -341,7 +325,7 @@ class Dialog:
         return yes
 
     def _keypad(self, q: Question, listen: Listen) -> Generator[Prompt, Heard, Recorded]:
-        text = _keypad_text(q, self.survey)
+        text = keypad_text(q, self.survey)
         heard = yield from self._hear(Prompt(PromptKind.KEYPAD, text, q.id, listen))
         value = keypad_value(q, heard.digits) if heard.digits else None
         if value is not None:

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from survey_scripts.errors import SurveyError
-from survey_scripts.model import AnswerType, Language, Question, RiskRule, Survey
+from survey_scripts.model import OPT_OUT_KEY, AnswerType, Language, Question, RiskRule, Survey
 from survey_scripts.rules import check_expression, try_on_samples
 
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -19,6 +19,7 @@ _CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 # said at the start of a recorded call, where the survey gives no text of its own
 _NOTICE = {"en": "This call is recorded.", "ko": "이 통화는 녹음됩니다."}
 _COLOURS = ("green", "yellow", "red")
+_SPOKEN_NINE = {"en": "nine", "zh": "九", "ko": "구"}
 _LANG_LISTS = ("yes", "no", "repeat", "dont_know", "stop", "fillers")
 _LANG_TEXTS = ("reprompt", "keypad_yes_no", "keypad_number", "keypad_choice", "confirm",
                "goodbye_refused", "goodbye_opt_out", "closing", "voice")
@@ -186,7 +187,7 @@ def _build(raw: dict[str, Any], path: str, c: _Checker) -> Survey:
     else:
         seen: set[str] = set()
         for item in qraw:
-            q = _question(item, c, seen)
+            q = _question(item, c, seen, lang.input)
             if q:
                 questions.append(q)
                 seen.add(q.id)
@@ -245,11 +246,26 @@ def _language(d: Any, c: _Checker, line: int) -> Language:
               "such as en or ko")
     voicemail = c.scalar(d, "voicemail", "language") or texts["goodbye_refused"]
     notice = c.scalar(d, "recording_notice", "language") or _NOTICE.get(code, _NOTICE["en"])
+    how = _input(d, c, "language", "voice")
+    opt_out = c.scalar(d, "keypad_opt_out", "language")
+    if how == "keypad" and OPT_OUT_KEY not in opt_out and _SPOKEN_NINE.get(code, "") not in \
+            opt_out.lower():
+        c.bad(_line(d, "keypad_opt_out") or line, "language: a keypad survey says how to opt "
+              f"out: keypad_opt_out, e.g. 'Press {OPT_OUT_KEY} to never be called again.'")
     return Language(code=code, rate=rate, voicemail=voicemail, recording_notice=notice,
-                    **lists, **texts)
+                    input=how, keypad_opt_out=opt_out, **lists, **texts)
 
 
-def _question(item: Any, c: _Checker, seen: set[str]) -> Question | None:
+def _input(d: Any, c: _Checker, where: str, default: str) -> str:
+    how = c.scalar(d, "input", where, default)
+    if how not in ("voice", "keypad"):
+        c.bad(_line(d, "input"), f"{where}: input must be voice or keypad")
+        return default
+    return how
+
+
+def _question(item: Any, c: _Checker, seen: set[str],
+              default_input: str = "voice") -> Question | None:
     if not isinstance(item, dict):
         c.bad(0, "each question must be a mapping with id, type and prompt")
         return None
@@ -283,6 +299,9 @@ def _question(item: Any, c: _Checker, seen: set[str]) -> Question | None:
         c.bad(_line(item, "barge_in"), f"{where}: barge_in must be true or false")
         barge = False
     kw["barge_in"] = barge
+    kw["input"] = _input(item, c, where, default_input)
+    if kw["input"] == "keypad":
+        kw["barge_in"] = True  # a key cuts the prompt short
     if qtype == AnswerType.NUMBER:
         lo, hi = _bound(item.get("min")), _bound(item.get("max"))
         if lo is None or hi is None or lo > hi or (hi - lo) > 1000:
@@ -292,7 +311,7 @@ def _question(item: Any, c: _Checker, seen: set[str]) -> Question | None:
         kw |= {"minimum": lo, "maximum": hi, "unit": c.scalar(item, "unit", where),
                "decimals": item.get("decimals") is True}
     elif qtype == AnswerType.CHOICE:
-        kw["options"] = _options(item, c, where)
+        kw["options"] = _options(item, c, where, kw["input"] == "keypad")
         kw["keypad"] = {str(i + 1): k for i, k in enumerate(kw["options"])}
     return Question(id=qid, type=qtype, prompt=prompt, when=when, line=ln, **kw)
 
@@ -304,7 +323,8 @@ def _bound(v: Any) -> float | None:
     return None
 
 
-def _options(item: dict[str, Any], c: _Checker, where: str) -> dict[str, tuple[str, ...]]:
+def _options(item: dict[str, Any], c: _Checker, where: str,
+             keys: bool = False) -> dict[str, tuple[str, ...]]:
     opts = item.get("options")
     if not isinstance(opts, dict) or len(opts) < 2:
         c.bad(_line(item, "options"), f"{where}: a choice needs 'options' (2 or more, each "
@@ -312,6 +332,9 @@ def _options(item: dict[str, Any], c: _Checker, where: str) -> dict[str, tuple[s
         return {}
     if len(opts) > 9:
         c.bad(_line(item, "options"), f"{where}: at most 9 options (one keypad digit each)")
+    elif len(opts) > 8 and keys:
+        c.bad(_line(item, "options"), f"{where}: a keypad question has at most 8 options "
+              f"({OPT_OUT_KEY} is the key to opt out)")
     out = {}
     for k in opts:
         if not isinstance(k, str) or not _ID.match(k):

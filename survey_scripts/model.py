@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+OPT_OUT_KEY = "9"  # on a keypad question, the key that asks never to be called again
+
 
 class AnswerType(StrEnum):
     YES_NO = "yes_no"
@@ -26,7 +28,12 @@ class Question:
     keypad: dict[str, str] = field(default_factory=dict)
     confirm: str = "auto"  # auto: read back low-confidence answers; always: every spoken one
     barge_in: bool = False  # an answer may cut the prompt short (default: yes for yes_no)
+    input: str = "voice"  # voice (speech, the keypad as a fallback) or keypad (keys only)
     line: int = 0
+
+    @property
+    def keys_only(self) -> bool:
+        return self.input == "keypad"
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,8 @@ class Language:
     rate: int
     voicemail: str = ""  # left on answering machines
     recording_notice: str = ""  # said first when the campaign records its calls
+    input: str = "voice"  # keypad: every question answered with keys (no recognizer)
+    keypad_opt_out: str = ""  # said at the start of a keypad survey ("press 9 to ...")
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,11 @@ class Survey:
     language: Language
     risk: tuple[RiskRule, ...]
     risk_default: str = "green"
+
+    @property
+    def keys_only(self) -> bool:
+        """Every question is answered on the keypad: no speech recognizer is needed."""
+        return all(q.keys_only for q in self.questions)
 
     def question(self, qid: str) -> Question:
         for q in self.questions:

@@ -14,7 +14,11 @@ _KO_POINT = "점"
 
 
 def to_words(value: float, lang: str = "en") -> str:
-    """Say a number (integers and one decimal) the way a callee would."""
+    """Say a number (integers and one decimal) the way a callee would; in a language
+    whose number words healthdial does not know (a keypad survey's), as digits, which
+    its voice reads in its own words."""
+    if lang not in ("en", "ko"):
+        return f"{round(value, 1):g}"
     whole = int(value)
     frac = round((value - whole) * 10)
     say = _ko_int if lang == "ko" else _en_int

@@ -147,7 +147,7 @@ def test_bad_survey_is_an_error_not_a_traceback(tmp_path: Path,
 
 
 def test_callee_understands_the_robots_prompts_from_audio(robot: Robot, sim: Simulation) -> None:
-    from survey_scripts.dialog import PromptKind, every_prompt
+    from survey_scripts.prompts import PromptKind, every_prompt
 
     prompts = every_prompt(robot.survey)
     misheard = []

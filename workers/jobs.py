@@ -89,7 +89,8 @@ def stack_for(batch: Batch) -> Stack:
         assert batch.survey_text is not None, "the survey text travels with the first batch"
         survey = load_survey_text(batch.survey_text, f"the survey of {batch.campaign}")
         robot = build_robot(survey, batch.engine)
-        if batch.realtime:  # the lines' loop must not wait on a decode (the GIL)
+        if batch.realtime and batch.engine.engine != "keypad":  # the lines' loop must not
+            # wait on a decode (the GIL); a keypad survey decodes nothing
             robot.listener.recognizer = DecoderProcess(batch.engine)
         back = backend(batch.line)
         shared = Shared(survey, batch.engine.engine, robot.synth, robot.prompts())

@@ -31,10 +31,11 @@ from dialer.store import Campaign, Store
 from dialer.store.schema import survey_hash
 from dialer.wire import EngineSpec, LineConfig
 from speech import engines
-from survey_scripts.dialog import every_phrase, every_prompt
+from survey_scripts.dialog import every_phrase
 from survey_scripts.errors import EngineError, SurveyError, UsageError
 from survey_scripts.loader import load_survey_text, read_survey_file
 from survey_scripts.model import Survey
+from survey_scripts.prompts import every_prompt
 
 log = logging.getLogger(__name__)
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -189,7 +190,8 @@ def _new_campaign(req: LoadRequest, region: str) -> Campaign:
         raise UsageError(f"campaign {req.campaign!r} is new: give its survey with --script FILE")
     text, survey = read_survey(req.script)
     check_speakable(survey)
-    choice = engines.choose(req.engine, req.vosk_model, survey.language.code)
+    choice = engines.choose(req.engine, req.vosk_model, survey.language.code,
+                            survey.keys_only)
     spec = EngineSpec(*choice)
     check_engine(survey, spec, required=False)
     settings = (req.settings or CampaignSettings()).checked()

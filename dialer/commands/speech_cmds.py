@@ -61,7 +61,8 @@ def _survey_and_engine(args: argparse.Namespace) -> Any:
     from survey_scripts.loader import load_survey
 
     survey = load_survey(args.script or DEFAULT_SURVEY)
-    return survey, EngineSpec(*choose(args.engine, args.vosk_model, survey.language.code))
+    return survey, EngineSpec(*choose(args.engine, args.vosk_model, survey.language.code,
+                                      survey.keys_only))
 
 
 def _robot(args: argparse.Namespace) -> Any:

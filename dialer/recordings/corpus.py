@@ -160,7 +160,7 @@ def _under_auto(heard: Any, conf: float) -> tuple[bool, bool]:
 def score_corpus(folder: Path, script: str | Path | None = None, engine: str | None = None,
                  spec: EngineSpec | None = None) -> Report:
     survey = load_survey(script or DEFAULT_SURVEY)
-    spec = spec or EngineSpec(*choose(engine, None, survey.language.code))
+    spec = spec or EngineSpec(*choose(engine, None, survey.language.code, survey.keys_only))
     listener = Listener(make_recognizer(spec))
     ids = {q.id for q in survey.questions}
     report = Report()

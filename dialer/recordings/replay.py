@@ -137,8 +137,8 @@ def replay_files(paths: list[Path], script: str | Path | None = None,
                  spec: EngineSpec | None = None) -> Report:
     """Replay recordings (each a .flac with its .json log) through one robot."""
     survey = survey or load_survey(script or DEFAULT_SURVEY)
-    spec = spec if spec and not engine else EngineSpec(*choose(engine, None,
-                                                               survey.language.code))
+    spec = spec if spec and not engine else EngineSpec(*choose(
+        engine, None, survey.language.code, survey.keys_only))
     robot = build_robot(survey, spec)
     check_words(robot.listener.recognizer, every_phrase(survey), f"survey {survey.name}")
     report = Report()

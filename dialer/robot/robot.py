@@ -7,8 +7,9 @@ from speech.engines import ModelRef, make_recognizer
 from speech.listener import Listener
 from speech.recognizer import Grammar
 from speech.tts import Synthesizer, Voice
-from survey_scripts.dialog import Prompt, PromptKind, every_prompt, opening
+from survey_scripts.dialog import Prompt
 from survey_scripts.model import Survey
+from survey_scripts.prompts import PromptKind, every_prompt, opening
 
 # A read-back's reply is decoded beside the garbage loop too (see bench/levers.py).
 CONFIRM_GARBAGE = True

@@ -20,17 +20,17 @@ from speech.audio import to_int16
 from speech.channel import RATE, from_line
 from speech.recognizer import Grammar, Recognizer
 from speech.tts import Synthesizer
-from survey_scripts.dialog import PromptKind, every_prompt
 from survey_scripts.model import AnswerType, Question, Survey
 from survey_scripts.numbers import to_words
 from survey_scripts.phrases import spoken_value
+from survey_scripts.prompts import PromptKind, Said, every_prompt
 
 OFF_SCRIPT = {"en": ("who is this", "why are you calling me", "is this a real person",
                      "i am driving right now"),
-              "ko": ("누구세요", "왜 전화하셨어요")}
-REPEAT = {"en": ("repeat that", "say that again"), "ko": ("다시",)}
-HELLO = {"en": "hello?", "ko": "여보세요"}
-HESITATE = {"en": "um, ", "ko": "음 "}
+              "ko": ("누구세요", "왜 전화하셨어요"), "zh": ("你是谁", "你为什么给我打电话")}
+REPEAT = {"en": ("repeat that", "say that again"), "ko": ("다시",), "zh": ("再说一遍",)}
+HELLO = {"en": "hello?", "ko": "여보세요", "zh": "喂？"}
+HESITATE = {"en": "um, ", "ko": "음 ", "zh": "嗯，"}
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,17 @@ class PromptMeaning:
 class Reply:
     kind: str  # speech, digits, silence, hangup
     text: str = ""
+
+
+KINDS = {PromptKind.QUESTION: "question", PromptKind.REPROMPT: "question",
+         PromptKind.CONFIRM: "confirm", PromptKind.KEYPAD: "keypad", PromptKind.GOODBYE: "goodbye"}
+
+
+def _meaning(said: Said) -> PromptMeaning:
+    """What a person takes a prompt for: a keypad question's prompts ask for keys."""
+    asked = said.kind in (PromptKind.QUESTION, PromptKind.REPROMPT)
+    kind = "keypad" if said.keys and asked else KINDS[said.kind]
+    return PromptMeaning(kind, said.question_id if asked else None, said.value)
 
 
 def _normalize(text: str, known: object) -> str:
@@ -64,18 +75,12 @@ class Ear:
     def __init__(self, survey: Survey, recognizer: Recognizer) -> None:
         meanings: dict[str, PromptMeaning] = {}
         sentences: set[str] = set()
-        kinds = {PromptKind.QUESTION: "question", PromptKind.REPROMPT: "question",
-                 PromptKind.CONFIRM: "confirm", PromptKind.KEYPAD: "keypad",
-                 PromptKind.GOODBYE: "goodbye"}
         plain = {s.text for s in every_prompt(survey)}
         for said in every_prompt(survey, notice=True):
             parts = [_normalize(x, recognizer) for x in re.split(r"(?<=[.?!])\s+", said.text)]
             if said.text in plain:  # the notice's opening is found by its nearest sentences
                 sentences.update(p for p in parts if p)
-            qid = said.question_id if said.kind in (PromptKind.QUESTION,
-                                                    PromptKind.REPROMPT) else None
-            meanings.setdefault(" ".join(p for p in parts if p),
-                                PromptMeaning(kinds[said.kind], qid, said.value))
+            meanings.setdefault(" ".join(p for p in parts if p), _meaning(said))
         meanings.pop("", None)
         self.meanings = meanings
         # any sequence of the prompts' sentences: a whole multi-sentence prompt as one
@@ -134,15 +139,9 @@ class SoundEar:
     _BANDS = ((250, 600), (600, 1200), (1200, 2400), (2400, 3600))
 
     def __init__(self, survey: Survey, prompts: dict[str, bytes]) -> None:
-        kinds = {PromptKind.QUESTION: "question", PromptKind.REPROMPT: "question",
-                 PromptKind.CONFIRM: "confirm", PromptKind.KEYPAD: "keypad",
-                 PromptKind.GOODBYE: "goodbye"}
         self._known: list[tuple[np.ndarray, PromptMeaning]] = []
         for said in every_prompt(survey, notice=True):
-            qid = said.question_id if said.kind in (PromptKind.QUESTION,
-                                                    PromptKind.REPROMPT) else None
-            meaning = PromptMeaning(kinds[said.kind], qid, said.value)
-            self._known.append((self._sound(prompts[said.text]), meaning))
+            self._known.append((self._sound(prompts[said.text]), _meaning(said)))
         self._memo: dict[bytes, PromptMeaning | None] = {}
 
     @classmethod
@@ -196,10 +195,10 @@ class Callee:
         self.heard_kind = heard.kind if heard else None
         h = self.p.habits
         if heard is None:
-            return Reply("speech", self.rng.choice(REPEAT[self.lang.code]))
+            return Reply("speech", self.rng.choice(REPEAT.get(self.lang.code, REPEAT["en"])))
         if heard.kind == "goodbye":
             return Reply("hangup")
-        if heard.kind == "question" and heard.question_id:
+        if heard.kind in ("question", "keypad") and heard.question_id:
             self.current = self.survey.question(heard.question_id)
             if h.hangup_at == heard.question_id:
                 return Reply("hangup")
@@ -208,9 +207,13 @@ class Callee:
             return Reply("silence")
         truth = self.p.truth.get(q.id)
         if heard.kind == "keypad":
+            if q.keys_only and self.rng.random() < h.silent:
+                return Reply("silence")  # pressed nothing
             return Reply("digits", _keys(q, truth))
         if heard.kind == "confirm":
             right = heard.value == spoken_value(q, truth, self.lang) if truth is not None else False
+            if q.keys_only:
+                return Reply("digits", "1" if right else "2")
             return Reply("speech", self._say_yes_no("yes" if right else "no"))
         return self._answer(q, truth)
 
@@ -221,10 +224,11 @@ class Callee:
         if r < h.silent:
             return Reply("silence")
         if r < h.silent + h.off_script:
-            return Reply("speech", self.rng.choice(OFF_SCRIPT[self.lang.code]))
+            said = OFF_SCRIPT.get(self.lang.code, OFF_SCRIPT["en"])
+            return Reply("speech", self.rng.choice(said))
         if r < h.silent + h.off_script + h.ask_repeat and q.id not in self._asked_repeat:
             self._asked_repeat.add(q.id)
-            return Reply("speech", self.rng.choice(REPEAT[self.lang.code]))
+            return Reply("speech", self.rng.choice(REPEAT.get(self.lang.code, REPEAT["en"])))
         if q.type == AnswerType.YES_NO:
             text = self._say_yes_no(str(truth))
         elif q.type == AnswerType.NUMBER:
@@ -234,12 +238,12 @@ class Callee:
         else:
             text = self.rng.choice(q.options[str(truth)])
         if self.rng.random() < h.hesitate:
-            text = HESITATE[self.lang.code] + text
+            text = HESITATE.get(self.lang.code, HESITATE["en"]) + text
         return Reply("speech", text)
 
     def hello(self, synth: Synthesizer) -> np.ndarray:
         """How this person picks up the phone."""
-        return self.render(Reply("speech", HELLO[self.lang.code]), synth)
+        return self.render(Reply("speech", HELLO.get(self.lang.code, HELLO["en"])), synth)
 
     def _say_yes_no(self, value: str) -> str:
         words = self.lang.yes if value == "yes" else self.lang.no

@@ -16,6 +16,7 @@ EN_VOICES = (
     (Voice("espeak-ng", "gmw/en-us+klatt4", 170), 1),
 )
 KO_VOICES = ((Voice("espeak-ng", "ko", 150), 1), (Voice("espeak-ng", "ko+f3", 145), 1))
+ZH_VOICES = ((Voice("espeak-ng", "cmn", 150), 1), (Voice("espeak-ng", "cmn+f3", 145), 1))
 
 PREVALENCE = {"fever": 0.2, "cough": 0.25, "breathing": 0.08, "taste_smell": 0.06,
               "contact": 0.1}
@@ -48,7 +49,7 @@ class Persona:
 def make_persona(seed: int, survey: Survey) -> Persona:
     """The same seed gives the same person, the same voice and the same habits."""
     rng = random.Random(seed)
-    voices = KO_VOICES if survey.language.code == "ko" else EN_VOICES
+    voices = {"ko": KO_VOICES, "zh": ZH_VOICES}.get(survey.language.code, EN_VOICES)
     voice = rng.choices([v for v, _ in voices], weights=[w for _, w in voices])[0]
     truth: dict[str, str | float] = {"consent": "yes"}
     for q in survey.questions[1:]:
