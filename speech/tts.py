@@ -1,4 +1,5 @@
-"""Text to speech: pyttsx3 on espeak-ng for the robot, plus flite voices for callees.
+"""Text to speech: pyttsx3 on espeak-ng for the robot (or hibari's neural voice, for
+English), plus flite voices for callees.
 
 Each (voice, text) is synthesized once per process and cached: a survey has a
 few dozen distinct prompts, said on every call.
@@ -22,12 +23,20 @@ from survey_scripts.errors import EngineError
 
 @dataclass(frozen=True)
 class Voice:
-    engine: str  # "espeak" (pyttsx3 on espeak-ng), "espeak-ng" (its command) or "flite"
+    engine: str  # "espeak" (pyttsx3 on espeak-ng), "espeak-ng" (its command), "flite",
+    # or "hibari"
     name: str  # espeak voice id with optional variant ("gmw/en-us+f3"), or flite voice
     rate: int = 165  # words per minute
 
     def __str__(self) -> str:
         return f"{self.engine}:{self.name}@{self.rate}"
+
+    @classmethod
+    def of(cls, spec: str, rate: int) -> Voice:
+        """A survey's `voice:`: an espeak-ng voice id, or `hibari/heart`."""
+        if spec.startswith("hibari/"):
+            return cls("hibari", spec.split("/", 1)[1], rate)
+        return cls("espeak", spec, rate)
 
 
 class _Espeak:
@@ -122,6 +131,30 @@ class _Flite:
         return read_wav_bytes(done.stdout)
 
 
+class _Hibari:
+    """hibari's neural English voice (distilled from Kokoro-82M, onnxruntime, 24 kHz),
+    one model per process. Only the voice inside its wheel is used: its other voices are
+    downloaded on first use, and healthdial never downloads at run time."""
+
+    BUNDLED = "heart"
+
+    def __init__(self) -> None:
+        try:
+            from hibari import Hibari
+        except ImportError as e:
+            raise EngineError(f"hibari-tts is not installed ({e}); make setup installs it") \
+                from e
+        self._tts = Hibari(voice=self.BUNDLED)
+
+    def synth(self, text: str, voice: Voice) -> Audio:
+        if voice.name != self.BUNDLED:
+            raise EngineError(f"hibari voice {voice.name!r} is downloaded on first use, and "
+                              f"healthdial never downloads: use hibari/{self.BUNDLED}")
+        speed = min(2.0, max(0.5, voice.rate / 165))
+        x = self._tts(text, speed=speed, seed=0)  # seeded: the same text, the same sound
+        return Audio(np.clip(x * 32767, -32768, 32767).astype(np.int16), 24000)
+
+
 class Synthesizer:
     """Synthesize with any engine, caching by content; safe to share between threads.
 
@@ -130,7 +163,7 @@ class Synthesizer:
     is not held up by a callee's new phrase on another thread."""
 
     def __init__(self, cache_size: int = 4096) -> None:
-        self._engines: dict[str, _Espeak | _Flite | _EspeakCli] = {}
+        self._engines: dict[str, _Espeak | _Flite | _EspeakCli | _Hibari] = {}
         self._cache: OrderedDict[tuple[Voice, str], Audio] = OrderedDict()
         self._size = cache_size
         self._lock = threading.Lock()
@@ -154,7 +187,7 @@ class Synthesizer:
                 self._cache.popitem(last=False)
         return audio
 
-    def _engine(self, name: str) -> _Espeak | _Flite | _EspeakCli:
+    def _engine(self, name: str) -> _Espeak | _Flite | _EspeakCli | _Hibari:
         if name not in self._engines:
             if name == "espeak":
                 self._engines[name] = _Espeak()
@@ -162,6 +195,8 @@ class Synthesizer:
                 self._engines[name] = _Flite()
             elif name == "espeak-ng":
                 self._engines[name] = _EspeakCli()
+            elif name == "hibari":
+                self._engines[name] = _Hibari()
             else:
-                raise EngineError(f"unknown TTS engine {name!r}: use espeak or flite")
+                raise EngineError(f"unknown TTS engine {name!r}: use espeak, flite or hibari")
         return self._engines[name]

@@ -111,7 +111,7 @@ def check_speakable(survey: Survey) -> None:
     does not exist or a template that cannot be filled fails here, not on every call."""
     from speech.tts import Synthesizer, Voice
 
-    synth, voice = Synthesizer(), Voice("espeak", survey.language.voice, survey.language.rate)
+    synth, voice = Synthesizer(), Voice.of(survey.language.voice, survey.language.rate)
     try:
         prompts = every_prompt(survey, notice=True)
     except (IndexError, KeyError, ValueError) as e:

@@ -23,7 +23,7 @@ class Robot:
         self.synth = synth
         self.listener = listener
         lang = survey.language
-        self.voice = Voice("espeak", lang.voice, lang.rate)
+        self.voice = Voice.of(lang.voice, lang.rate)
         self._lines: dict[str, bytes] = {}
         # espeak-ng carries state from one utterance to the next (its pitch flutter), so a
         # prompt's waveform would depend on what was said before it. Saying every prompt
