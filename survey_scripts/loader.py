@@ -300,6 +300,10 @@ def _question(item: Any, c: _Checker, seen: set[str],
         barge = False
     kw["barge_in"] = barge
     kw["input"] = _input(item, c, where, default_input)
+    kw["audio"] = c.scalar(item, "audio", where)
+    if kw["audio"] and not kw["audio"].startswith("/"):
+        c.bad(_line(item, "audio"), f"{where}: audio {kw['audio']!r} must be the recording's "
+              "full path (/...): every machine that calls reads it from there")
     if kw["input"] == "keypad":
         kw["barge_in"] = True  # a key cuts the prompt short
     if qtype == AnswerType.NUMBER:

@@ -29,6 +29,7 @@ class Question:
     confirm: str = "auto"  # auto: read back low-confidence answers; always: every spoken one
     barge_in: bool = False  # an answer may cut the prompt short (default: yes for yes_no)
     input: str = "voice"  # voice (speech, the keypad as a fallback) or keypad (keys only)
+    audio: str = ""  # a recording of the prompt (a WAV's full path), played instead of TTS
     line: int = 0
 
     @property

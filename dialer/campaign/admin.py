@@ -32,7 +32,7 @@ from dialer.store.schema import survey_hash
 from dialer.wire import EngineSpec, LineConfig
 from speech import engines
 from survey_scripts.dialog import every_phrase
-from survey_scripts.errors import EngineError, SurveyError, UsageError
+from survey_scripts.errors import AudioError, EngineError, SurveyError, UsageError
 from survey_scripts.loader import load_survey_text, read_survey_file
 from survey_scripts.model import Survey
 from survey_scripts.prompts import every_prompt
@@ -109,6 +109,7 @@ _SPOKEN: set[tuple[object, tuple[str, ...]]] = set()  # said once in this proces
 def check_speakable(survey: Survey) -> None:
     """Every text the dialog can say, synthesized once in the survey's voice: a voice that
     does not exist or a template that cannot be filled fails here, not on every call."""
+    from speech.audio import read_wav
     from speech.tts import Synthesizer, Voice
 
     synth, voice = Synthesizer(), Voice.of(survey.language.voice, survey.language.rate)
@@ -120,6 +121,12 @@ def check_speakable(survey: Survey) -> None:
     key = (voice, tuple(p.text for p in prompts))
     if key in _SPOKEN:
         return
+    for q in survey.questions:
+        if q.audio:  # a recorded prompt: readable now, or the campaign does not load
+            try:
+                read_wav(q.audio)
+            except AudioError as e:
+                raise SurveyError(survey.path, [f"question '{q.id}': audio: {e}"]) from e
     for said in prompts:
         try:
             synth.speak(said.text, voice)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from speech.audio import read_wav
 from speech.channel import to_line
 from speech.engines import ModelRef, make_recognizer
 from speech.listener import Listener
@@ -25,6 +26,9 @@ class Robot:
         lang = survey.language
         self.voice = Voice.of(lang.voice, lang.rate)
         self._lines: dict[str, bytes] = {}
+        # recorded prompts, by the text they replace: played through the same channel
+        self._recorded = {q.prompt: to_line(read_wav(q.audio))
+                          for q in survey.questions if q.audio}
         # espeak-ng carries state from one utterance to the next (its pitch flutter), so a
         # prompt's waveform would depend on what was said before it. Saying every prompt
         # once, in a fixed order, at start makes every process sound the same.
@@ -34,10 +38,23 @@ class Robot:
         self.say(opening(survey, notice=True))  # after the rest: their sound stays as it was
 
     def say(self, text: str) -> bytes:
-        """The prompt as it goes down the line (8 kHz mu-law), made once per text."""
+        """The prompt as it goes down the line (8 kHz mu-law), made once per text: a
+        question's recording where the office recorded it (after what is synthesized
+        before it: the greeting, "Sorry, I did not catch that.")."""
         if text not in self._lines:
-            self._lines[text] = to_line(self.synth.speak(text, self.voice))
+            self._lines[text] = self._made(text)
         return self._lines[text]
+
+    def _made(self, text: str) -> bytes:
+        for prompt, recorded in self._recorded.items():
+            head, found, tail = text.partition(prompt)
+            if found and head[-1:] in ("", " ") and tail[:1] in ("", " "):
+                return self._spoken(head) + recorded + self._spoken(tail)
+        return self._spoken(text)
+
+    def _spoken(self, text: str) -> bytes:
+        text = text.strip()
+        return to_line(self.synth.speak(text, self.voice)) if text else b""
 
     def prompts(self) -> dict[str, bytes]:
         """Every prompt's line audio, by text (the recording notice's opening included)."""

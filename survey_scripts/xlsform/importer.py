@@ -201,12 +201,12 @@ class _Translation:
             self.out.notes.append(f"{row.at('relevant')}: the note before it has another "
                                   "condition; it is spoken with this question")
         hint = self._column(row, "hint")
-        prompt = " ".join([*self.pending, label, hint]).strip()
+        recording = self._recording(row)
+        if recording and (self.pending or hint):
+            self.out.notes.append(f"{row.at('audio')}: the recording is played for the label; "
+                                  "the note or hint with it is not said")
+        prompt = label if recording else " ".join([*self.pending, label, hint]).strip()
         self.pending = []
-        if row.get("audio") or any(c.startswith(("audio::", "media::audio")) and row.get(c)
-                                   for c in row.columns):
-            self.out.notes.append(f"{row.at('audio')}: recorded prompts are not played yet; "
-                                  "the label is spoken by the robot's voice")
         for col in ("choice_filter", "calculation", "default"):
             if row.get(col):
                 self._problem(row, col, f"{col} has no meaning on a call")
@@ -215,7 +215,23 @@ class _Translation:
         if when:
             q["when"] = when
         q["prompt"] = prompt
+        if recording:
+            q["audio"] = recording
         return q
+
+    def _recording(self, row: Row) -> str | None:
+        """The `audio` (or `media::audio`) file of the row in this language, found beside
+        the form or in its media folder, as its full path."""
+        name = self._column(row, "audio") or self._column(row, "media::audio")
+        if not name:
+            return None
+        form = Path(self.book.path).resolve()
+        for folder in (form.parent, form.parent / "media", form.parent / f"{form.stem}-media"):
+            if (folder / name).is_file():
+                return str(folder / name)
+        self.out.notes.append(f"{row.at('audio')}: the recording {name!r} is not beside the "
+                              "form or in its media folder; the robot's voice says the label")
+        return None
 
     def _select_one(self, row: Row, list_name: str) -> None:
         choices = self.lists.get(list_name, [])
@@ -243,8 +259,8 @@ class _Translation:
             self.out.notes.append(f"{row.at('constraint')}: a choice's constraint is not "
                                   f"checked on a call ({constraint!r})")
         say, spoken = _SAY_OPTIONS.get(self.out.code), [o[0] for o in options.values() if o]
-        if all(o in _words(q["prompt"]) for o in spoken):
-            pass  # the label names them already
+        if all(o in _words(q["prompt"]) for o in spoken) or "audio" in q:
+            pass  # the label names them already (a recording must)
         elif say:
             q["prompt"] += " " + say.format(options=", ".join(spoken[:-1]) + ", or "
                                             + spoken[-1])
