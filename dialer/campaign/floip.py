@@ -78,12 +78,14 @@ def descriptor(store: Store, campaign: str, path: str) -> dict[str, Any]:
     c = store.campaign(campaign)
     survey = frozen_survey(c)
     name = _name(campaign)
-    now = _time(datetime.now(UTC).timestamp())
+    ends = [r["started"] + r["duration"] for r in store.responses(campaign)]
+    created = _time(c.start_at)  # the campaign began; its data last changed at its last answer
+    modified = _time(max(ends)) if ends else created
     package_id = str(uuid.UUID(store.secret(f"floip:{campaign}")[:32], version=4))
     return {
         "profile": "flow-results-package", "name": name,
         "flow_results_specification_version": SPEC_VERSION,
-        "created": now, "modified": now, "id": package_id,
+        "created": created, "modified": max(created, modified), "id": package_id,
         "title": f"{survey.name}: campaign {campaign}",
         "resources": [{
             "name": f"{name}-responses", "path": path, "mediatype": "application/json",
