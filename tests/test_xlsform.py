@@ -75,6 +75,12 @@ def test_a_malformed_form_gets_errors_naming_sheet_row_and_column(tmp_path: Path
 |        | select_one yn     | later  | Later?        |                  |            |
 |        | integer           | income | Your income?  |                  | . >= 0 and . <= 100000 |
 |        | select_one one    | only   | Only one?     |                  |            |
+|        | begin_repeat      | people | Each person   |                  |            |
+|        | integer           | p_age  | Their age?    |                  | . >= 0 and . <= 120 |
+|        | end_repeat        |        |               |                  |            |
+|        | begin_group       | g      |               | today() > 1      |            |
+|        | select_one yn     | g_q    | In the group? |                  |            |
+|        | end_group         |        |               |                  |            |
 | choices |
 |         | list_name | name | label |
 |         | yn        | yes  | Yes   |
@@ -91,6 +97,10 @@ def test_a_malformed_form_gets_errors_naming_sheet_row_and_column(tmp_path: Path
     assert "row 8, column E (constraint): the range 0 to 100000 is empty or over 1000" \
         in problems
     assert "row 9, column A (type): the list 'one' has 1 choices" in problems
+    assert "row 10, column A (type): a repeat cannot be asked" in problems
+    assert "row 11, column A (type): it is inside a repeat or group left out" in problems
+    assert "row 13, column D (relevant): 'today(' in" in problems
+    assert "row 14, column A (type): it is inside a repeat or group left out" in problems
     survey = load_survey_yaml(im.yaml, tmp_path)
     assert [q.id for q in survey.questions] == ["consent", "later"]  # the good part kept
     broken = as_xlsx("""

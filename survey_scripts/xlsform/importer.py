@@ -36,6 +36,7 @@ UNSEEN = {"type", "name", "label", "hint", "relevant", "constraint", "required",
           "media", "choice_filter", "calculation", "default", "read_only"}
 _ID = re.compile(r"[^a-z0-9_]+")
 _SAY_OPTIONS = {"en": "Say {options}."}
+LEFT_OUT = "<left out>"  # an open group (or repeat) whose rows are not imported
 
 
 @dataclass
@@ -125,17 +126,13 @@ class _Translation:
         return self.out
 
     def _row(self, row: Row, kind: list[str]) -> None:
-        head = kind[0].lower()
-        if head in ("begin_group", "begin"):
-            if kind[1:2] == ["repeat"] or head == "begin_repeat":
-                self._problem(row, "type", "a repeat cannot be asked on a call")
-            self.groups.append(self._condition(row))
-        elif head in ("end_group", "end", "end_repeat"):
+        head = "_".join(kind[:2]).lower() if kind[0].lower() in ("begin", "end") \
+            else kind[0].lower()
+        if head in ("begin_group", "begin_repeat"):
+            self._begin(row, head)
+        elif head in ("end_group", "end_repeat"):
             if self.groups:
                 self.groups.pop()
-        elif head == "begin_repeat":
-            self._problem(row, "type", "a repeat cannot be asked on a call")
-            self.groups.append(self._condition(row))
         elif head in METADATA:
             self.out.notes.append(f"{row.at('type')}: '{head}' is metadata a call does not "
                                   "ask; left out")
@@ -148,6 +145,21 @@ class _Translation:
         else:
             self._problem(row, "type", f"'{' '.join(kind)}' cannot be asked on a call yet "
                           "(healthdial asks select_one, integer, decimal and note)")
+
+    def _begin(self, row: Row, head: str) -> None:
+        """A group: its condition holds for every row in it. A repeat, or a group whose
+        condition cannot be said, is left out with all its rows."""
+        if head == "begin_repeat":
+            self._problem(row, "type", "a repeat cannot be asked on a call (its questions "
+                          "are left out with it)")
+            self.groups.append(LEFT_OUT)
+            return
+        try:
+            self.groups.append(self._condition(row))
+        except _Skip as skip:
+            self._problem(skip.row, skip.column, f"{skip.what} (the group's questions are "
+                          "left out with it)")
+            self.groups.append(LEFT_OUT)
 
     def _problem(self, row: Row, column: str, what: str) -> None:
         self.out.problems.append(f"{row.at(column)}: {what}; the row is left out")
@@ -162,7 +174,7 @@ class _Translation:
     def _condition(self, row: Row) -> str | None:
         """The row's `relevant`, with its groups', as a healthdial condition."""
         own = row.get("relevant")
-        parts = [g for g in self.groups if g]
+        parts = [g for g in self.groups if g and g != LEFT_OUT]
         if own:
             try:
                 parts.append(translate(own, self.refs))
@@ -171,6 +183,9 @@ class _Translation:
         return " and ".join(f"({p})" if len(parts) > 1 else p for p in parts) or None
 
     def _note(self, row: Row) -> None:
+        if LEFT_OUT in self.groups:
+            self._problem(row, "type", "it is inside a repeat or group left out")
+            return
         text = self._column(row, "label")
         try:
             when = self._condition(row)
@@ -189,6 +204,9 @@ class _Translation:
     def _base(self, row: Row, qtype: str) -> dict[str, Any] | None:
         """What every asked question has: id, type, prompt (notes and hint), condition."""
         name, label = row.get("name"), self._column(row, "label")
+        if LEFT_OUT in self.groups:
+            self._problem(row, "type", "it is inside a repeat or group left out")
+            return None
         if not label:
             self._problem(row, "label", f"no label in {self.language}")
             return None
