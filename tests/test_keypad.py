@@ -90,3 +90,29 @@ def test_the_mandarin_keypad_survey_end_to_end(tmp_path: Path,
     got = json.loads(capsys.readouterr().out)
     assert got["asked"] > 100 and got["wrong"] == 0 and got["decisions"]["keyed"] > 100
     assert got["correct"] >= 0.97 * got["asked"]
+
+
+def test_a_keypad_survey_takes_keys_sent_out_of_band(zh: Survey) -> None:
+    """RFC 4733 keys, as a SIP line delivers them, answer the Mandarin survey: the robot
+    decodes nothing (it has no recognizer), and a key cuts the prompt it answers."""
+    import asyncio
+
+    import numpy as np
+
+    from dialer.lines.fake import FakeLine
+    from dialer.robot.call import place_call
+    from dialer.robot.robot import build_robot
+    from dialer.wire import EngineSpec
+
+    robot = build_robot(zh, EngineSpec("keypad"))
+    presses = ["1", "2", "2", "2", "2", "2", "4"]  # consent, then no symptom, abroad
+    keys = [(2.0 + 4.0 * i, k) for i, k in enumerate(presses)]
+    hello = (0.2, (np.random.default_rng(1).normal(0, 6000, 4000)).astype(np.int16))
+    line = FakeLine([hello], keys=keys, out_of_band=True, hangup_s=120.0)
+    record = asyncio.run(asyncio.wait_for(place_call(robot, line, "+8613800138000"), 60))
+    assert record.outcome == Outcome.COMPLETED
+    assert record.result.values() == {"consent": "yes", "fever": "no", "cough": "no",
+                                      "breathing": "no", "taste_smell": "no",
+                                      "contact": "no", "travel": "abroad"}
+    assert all(t.recognition is None for t in record.turns)  # nothing was decoded
+    assert sum(t.barged_in for t in record.turns) >= 5
