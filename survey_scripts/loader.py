@@ -195,7 +195,24 @@ def _build(raw: dict[str, Any], path: str, c: _Checker) -> Survey:
             c.bad(questions[0].line, "the first question must be 'consent', of type yes_no")
     risk, default = _risk(raw.get("risk"), c, {q.id for q in questions}, _line(raw, "risk"))
     return Survey(name=name, path=path, greeting=greeting, questions=tuple(questions),
-                  language=lang, risk=risk, risk_default=default)
+                  language=lang, risk=risk, risk_default=default,
+                  recordings=_recordings(raw.get("recordings"), c, _line(raw, "recordings")))
+
+
+def _recordings(d: Any, c: _Checker, line: int) -> tuple[tuple[str, str], ...]:
+    """`recordings:` text the robot says -> the WAV's full path."""
+    if d is None:
+        return ()
+    if not isinstance(d, dict) or not all(isinstance(v, str) for v in d.values()):
+        c.bad(line, "'recordings' must map a text the robot says to a WAV's full path")
+        return ()
+    for text, wav in d.items():
+        if not str(text).strip():
+            c.bad(_line(d, text), "recordings: a recording needs the text it says")
+        elif not wav.startswith("/"):
+            c.bad(_line(d, text), f"recordings: {wav!r} must be the recording's full path "
+                  "(/...): every machine that calls reads it from there")
+    return tuple((str(t).strip(), w.strip()) for t, w in d.items())
 
 
 def _show(v: Any) -> str:

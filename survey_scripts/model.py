@@ -80,6 +80,13 @@ class Survey:
     language: Language
     risk: tuple[RiskRule, ...]
     risk_default: str = "green"
+    # an office's recordings of any text the robot says (the greeting, a note, the
+    # reprompt's words), by that text: WAV full paths, played instead of synthesis
+    recordings: tuple[tuple[str, str], ...] = ()
+
+    def recorded(self) -> dict[str, str]:
+        """Every recording, by the text it says: the `recordings:` and the questions'."""
+        return dict(self.recordings) | {q.prompt: q.audio for q in self.questions if q.audio}
 
     @property
     def keys_only(self) -> bool:

@@ -66,10 +66,17 @@ def test_a_recorded_prompt_is_played_instead_of_the_voice(tmp_path: Path) -> Non
     assert robot.say("Do you have a cough?") == played
     again = robot.say(f"{survey.language.reprompt} Do you have a cough?")
     assert again.endswith(played) and len(again) > len(played) + 4000
+    sorry = tmp_path / "sorry.wav"
+    write_wav(sorry, Synthesizer().speak("Sorry.", Voice("hibari", "heart", 165)))
+    both = build_robot(load_survey_text(
+        text + f"recordings:\n  {survey.language.reprompt}: {sorry}\n", "both.yaml"),
+        EngineSpec())
+    assert both.say(f"{survey.language.reprompt} Do you have a cough?") == \
+        to_line(read_wav(sorry)) + played  # two recordings, nothing synthesized
     with pytest.raises(SurveyError, match="full path"):
         load_survey_text(text.replace(str(recording), "cough.wav"), "relative.yaml")
     recording.unlink()
-    with pytest.raises(SurveyError, match=r"question 'cough': audio: .*no such file"):
+    with pytest.raises(SurveyError, match=r"recording of 'Do you have a cough\?': .*no such"):
         check_speakable(survey)
 
 
@@ -86,6 +93,7 @@ def test_an_xlsform_audio_column_brings_the_recording(tmp_path: Path) -> None:
     md_table_to_workbook("""
 | survey |
 |        | type          | name    | label                 | audio     |
+|        | note          | hello   | Hello from the office. | cough.wav |
 |        | select_one yn | consent | May we ask?           |           |
 |        | select_one yn | cough   | Do you have a cough?  | cough.wav |
 |        | select_one yn | fever   | A fever?              | fever.wav |
@@ -96,4 +104,6 @@ def test_an_xlsform_audio_column_brings_the_recording(tmp_path: Path) -> None:
 """).save(tmp_path / "form.xlsx")
     (im,) = import_form(tmp_path / "form.xlsx")
     assert f"audio: {tmp_path / 'media' / 'cough.wav'}" in im.yaml
+    survey = load_survey_text(im.yaml, "imported.yaml")
+    assert survey.recorded()["Hello from the office."] == str(tmp_path / "media" / "cough.wav")
     assert any("'fever.wav' is not beside the form" in n for n in im.notes)

@@ -121,12 +121,11 @@ def check_speakable(survey: Survey) -> None:
     key = (voice, tuple(p.text for p in prompts))
     if key in _SPOKEN:
         return
-    for q in survey.questions:
-        if q.audio:  # a recorded prompt: readable now, or the campaign does not load
-            try:
-                read_wav(q.audio)
-            except AudioError as e:
-                raise SurveyError(survey.path, [f"question '{q.id}': audio: {e}"]) from e
+    for text, wav in survey.recorded().items():  # readable now, or the campaign does not load
+        try:
+            read_wav(wav)
+        except AudioError as e:
+            raise SurveyError(survey.path, [f"the recording of {text[:40]!r}: {e}"]) from e
     for said in prompts:
         try:
             synth.speak(said.text, voice)

@@ -27,8 +27,8 @@ class Robot:
         self.voice = Voice.of(lang.voice, lang.rate)
         self._lines: dict[str, bytes] = {}
         # recorded prompts, by the text they replace: played through the same channel
-        self._recorded = {q.prompt: to_line(read_wav(q.audio))
-                          for q in survey.questions if q.audio}
+        self._recorded = {text: to_line(read_wav(wav))
+                          for text, wav in survey.recorded().items()}
         # espeak-ng carries state from one utterance to the next (its pitch flutter), so a
         # prompt's waveform would depend on what was said before it. Saying every prompt
         # once, in a fixed order, at start makes every process sound the same.
@@ -46,10 +46,11 @@ class Robot:
         return self._lines[text]
 
     def _made(self, text: str) -> bytes:
-        for prompt, recorded in self._recorded.items():
-            head, found, tail = text.partition(prompt)
+        """Recorded pieces where the text holds them (whole sentences), the rest said."""
+        for said, recorded in self._recorded.items():
+            head, found, tail = text.partition(said)
             if found and head[-1:] in ("", " ") and tail[:1] in ("", " "):
-                return self._spoken(head) + recorded + self._spoken(tail)
+                return self._made(head.strip()) + recorded + self._made(tail.strip())
         return self._spoken(text)
 
     def _spoken(self, text: str) -> bytes:

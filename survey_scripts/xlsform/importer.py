@@ -81,6 +81,7 @@ class _Translation:
         self.pending: list[str] = []  # notes to speak before the next question
         self.pending_when: str | None = None  # ... and their condition
         self.greeting: list[str] = []
+        self.recordings: dict[str, str] = {}  # a note's text -> its recording
         self.groups: list[str | None] = []  # each open group's condition
         self.lists = self._lists()
 
@@ -192,6 +193,9 @@ class _Translation:
         except _Skip as skip:
             self._problem(skip.row, skip.column, skip.what)
             return
+        recording = self._recording(row) if text else None
+        if recording:
+            self.recordings[text] = recording
         if when and not self.questions and not self.pending:
             self._problem(row, "relevant", "a note before the first question is the greeting, "
                           "said to everyone: it cannot have a condition")
@@ -346,6 +350,8 @@ class _Translation:
                "greeting": " ".join(self.greeting) or _built_in(self.out.code, "greeting") or "",
                "language": lang, "questions": questions,
                "risk": {"default": "green", "rules": []}}
+        if self.recordings:
+            doc["recordings"] = self.recordings
         head = (f"# {title}: imported from {Path(self.book.path).name} "
                 f"(version {self.book.settings.get('version', '?')}), language "
                 f"{self.language}.\n# XLSForm has no risk rules: every call is green until "
