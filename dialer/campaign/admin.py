@@ -118,14 +118,14 @@ def check_speakable(survey: Survey) -> None:
     except (IndexError, KeyError, ValueError) as e:
         raise SurveyError(survey.path, [f"a prompt template cannot be filled ({e}); check "
                                         "language: confirm and keypad_choice"]) from e
-    key = (voice, tuple(p.text for p in prompts))
-    if key in _SPOKEN:
-        return
     for text, wav in survey.recorded().items():  # readable now, or the campaign does not load
         try:
             read_wav(wav)
         except AudioError as e:
             raise SurveyError(survey.path, [f"the recording of {text[:40]!r}: {e}"]) from e
+    key = (voice, tuple(p.text for p in prompts))
+    if key in _SPOKEN:
+        return
     for said in prompts:
         try:
             synth.speak(said.text, voice)
