@@ -252,11 +252,26 @@ def callee(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     p = subprocess.Popen([shutil.which("baresip") or "baresip", "-f", str(home)], cwd=home,
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)  # in the foreground: its pid is ours
-    time.sleep(1.0)
+    _listening(port)
     (home / "pid").write_text(str(p.pid))
     yield port, home
     p.kill()
     p.wait()
+
+
+def _listening(port: int, within_s: float = 15.0) -> None:
+    """Until something holds the UDP port (baresip's SIP socket): a fixed sleep was too
+    short on a loaded machine, and the INVITE went nowhere."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                time.sleep(0.3)  # bound: give its user agent a moment past the socket
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"baresip did not listen on 127.0.0.1:{port}")
 
 
 def test_a_survey_call_over_sip_and_rtp_to_baresip(robot: Robot, tmp_path: Path,
