@@ -11,12 +11,13 @@ import pytest
 
 from dialer.cli import main
 from speech.engines import choose
-from survey_scripts.dialog import Dialog, Heard, Outcome, PromptKind, Result
+from survey_scripts.dialog import Heard, Outcome, PromptKind
 from survey_scripts.errors import SurveyError
 from survey_scripts.loader import load_survey, load_survey_text
 from survey_scripts.model import Survey
 from survey_scripts.vocabulary import Decision
 from tests.conftest import ROOT
+from tests.test_survey_scripts import drive
 
 ZH = ROOT / "survey_scripts" / "covid19_symptoms_zh.yaml"
 
@@ -24,17 +25,6 @@ ZH = ROOT / "survey_scripts" / "covid19_symptoms_zh.yaml"
 @pytest.fixture(scope="module")
 def zh() -> Survey:
     return load_survey(ZH)
-
-
-def drive(survey: Survey, replies: list[Heard]) -> tuple[Result, list]:
-    flow = Dialog(survey).run()
-    prompts = [next(flow)]
-    for heard in replies:
-        try:
-            prompts.append(flow.send(heard))
-        except StopIteration as stop:
-            return stop.value, prompts
-    raise AssertionError(f"dialog still running after {len(replies)} replies: {prompts[-1]}")
 
 
 def keys(k: str) -> Heard:

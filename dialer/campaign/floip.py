@@ -73,14 +73,12 @@ def rows(store: Store, campaign: str, survey: Survey, reveal: bool) -> list[list
     return out
 
 
-def descriptor(store: Store, campaign: str, path: str) -> dict[str, Any]:
+def descriptor(store: Store, campaign: str, survey: Survey, path: str) -> dict[str, Any]:
     """The package's descriptor, its resource's data at `path` (a file or a URL)."""
-    c = store.campaign(campaign)
-    survey = frozen_survey(c)
     name = _name(campaign)
-    ends = [r["started"] + r["duration"] for r in store.responses(campaign)]
-    created = _time(c.start_at)  # the campaign began; its data last changed at its last answer
-    modified = _time(max(ends)) if ends else created
+    created = _time(store.campaign(campaign).start_at)  # the campaign began; its data
+    last = store.last_answered(campaign)  # last changed with its latest answer
+    modified = _time(last) if last is not None else created
     package_id = str(uuid.UUID(store.secret(f"floip:{campaign}")[:32], version=4))
     return {
         "profile": "flow-results-package", "name": name,
@@ -95,13 +93,17 @@ def descriptor(store: Store, campaign: str, path: str) -> dict[str, Any]:
                        "questions": questions(survey)}}]}
 
 
+def survey_of(store: Store, campaign: str) -> Survey:
+    return frozen_survey(store.campaign(campaign))
+
+
 def write_package(store: Store, campaign: str, out: Path, reveal: bool) -> tuple[Path, int]:
     """`out/datapackage.json` and `out/data/NAME-responses.json`, owner-only; the
     descriptor's path and how many responses were written."""
-    survey = frozen_survey(store.campaign(campaign))
+    survey = survey_of(store, campaign)
     data = rows(store, campaign, survey, reveal)
     relative = f"data/{_name(campaign)}-responses.json"
-    desc = descriptor(store, campaign, relative)
+    desc = descriptor(store, campaign, survey, relative)
     (out / "data").mkdir(parents=True, exist_ok=True, mode=0o700)
     _owner_only(out / relative, json.dumps(data, ensure_ascii=False))
     _owner_only(out / "datapackage.json", json.dumps(desc, ensure_ascii=False, indent=1))

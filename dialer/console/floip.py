@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from dialer.campaign.admin import frozen_survey
-from dialer.campaign.floip import descriptor, rows
+from dialer.campaign.floip import descriptor, rows, survey_of
 from dialer.console.api import campaign_name, error, reveal_of
 from dialer.console.auth import require
 from dialer.console.context import STORE, in_store
@@ -32,14 +31,18 @@ async def package(request: web.Request) -> web.Response:
     url = request.url.with_path(f"/api/campaigns/{name}/floip/responses").with_query(
         {"reveal": "1"} if reveal else {})
     try:
-        desc = await in_store(request.app, descriptor, request.app[STORE], name, str(url))
+        desc = await in_store(request.app, _descriptor, request.app[STORE], name, str(url))
     except HealthdialError as e:
         return error(404, str(e))
     return web.json_response(desc)
 
 
+def _descriptor(store: Store, name: str, url: str) -> dict[str, object]:
+    return descriptor(store, name, survey_of(store, name), url)
+
+
 def _rows(store: Store, name: str, reveal: bool) -> list[list[object]]:
-    return rows(store, name, frozen_survey(store.campaign(name)), reveal)
+    return rows(store, name, survey_of(store, name), reveal)
 
 
 async def responses(request: web.Request) -> web.Response:

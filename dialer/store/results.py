@@ -151,6 +151,15 @@ class ResultTables(CampaignTables):
             (campaign,)).fetchall()
 
     @_mapped
+    def last_answered(self, campaign: str) -> float | None:
+        """When the latest call with a recorded answer ended (None: no answer yet)."""
+        row = self.db.execute(
+            "SELECT MAX(t.started + t.duration) FROM answers a JOIN attempts t ON"
+            " t.id=a.attempt_id WHERE a.campaign=? AND a.value IS NOT NULL",
+            (campaign,)).fetchone()
+        return None if row[0] is None else float(row[0])
+
+    @_mapped
     def dump(self, campaign: str) -> str:
         """A canonical text of all results, for comparing runs."""
         rows = self.db.execute("SELECT c.e164, c.ext, c.status, c.outcome, c.attempts, c.risk "
