@@ -52,9 +52,13 @@ LEVERS: dict[str, dict[str, Any]] = {
     "kept": {},  # three garbage words, no second pass
     "kept+refit": {"coef": (4.43, 4.43, 1.78, 0.0, 0.0, -4.15)},
     "read-back replies without garbage": {"dialer.robot.robot.CONFIRM_GARBAGE": False},
+    # the dialog: every unsure answer read back on its own turn, as before implicit
+    # confirmation (today: said back with the next question where one follows)
+    "explicit read-backs": {"survey_scripts.prompts.IMPLICIT": False},
 }
 TURN_DECISIONS = {"confirming", "confirmed", "denied", "reprompted", "accepted", "keypad",
-                  "keyed", "repeated", "dont_know", "opted_out", "unanswered", "agreed"}
+                  "keyed", "repeated", "dont_know", "opted_out", "unanswered", "agreed",
+                  "implied", "went_back"}
 
 
 def _apply(lever: str) -> None:

@@ -11,7 +11,7 @@ from speech.audio import Audio
 from speech.channel import RATE
 from speech.endpoint import FRAME, Endpointer, EndpointParams, FrameFeeder, State
 from speech.recognizer import Grammar, Recognition, Recognizer
-from survey_scripts.dialog import Heard
+from survey_scripts.turns import Heard
 
 _MARGIN = 5  # frames kept either side of speech (100 ms); 200 ms cost 11% more, no gain
 

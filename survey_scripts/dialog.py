@@ -16,7 +16,6 @@ Drive it like httpx's auth_flow:
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass, field
 
 from survey_scripts.certainty import CONFIDENT, GUESS_FLOOR, UNSURE, agreed, settles
 from survey_scripts.errors import RuleError
@@ -26,82 +25,28 @@ from survey_scripts.phrases import (
     Meaning,
     answer_phrases,
     confirm_phrases,
+    go_back_phrases,
     interpret,
     keypad_value,
     spoken_value,
 )
 from survey_scripts.prompts import (
     PromptKind,
+    asked_again_text,
     confirm_text,
+    confirms_implicitly,
+    implied_text,
     keypad_text,
     opening,
     question_text,
 )
-from survey_scripts.rules import evaluate, names_in
+from survey_scripts.risk import risk_of
+from survey_scripts.rules import evaluate
+from survey_scripts.turns import Heard, Listen, Prompt, Recorded, Result, TurnDecision
 from survey_scripts.vocabulary import Decision, Outcome
 
 MAX_REPROMPTS = 2
 MAX_REPEATS = 3
-UNKNOWN_RISK = "unknown"  # a risk rule failed in the call: the answers are kept, staff decide
-
-
-@dataclass(frozen=True)
-class Listen:
-    """What the line should listen for after a prompt: a grammar and keypad digits."""
-
-    key: str
-    phrases: tuple[str, ...]
-    keypad: bool = True
-
-
-@dataclass(frozen=True)
-class Prompt:
-    kind: PromptKind
-    text: str
-    question_id: str | None
-    listen: Listen | None
-
-
-@dataclass(frozen=True)
-class Heard:
-    """What the line made of the callee's turn, from audio alone."""
-
-    transcript: str = ""
-    confidence: float = 0.0
-    digits: str = ""
-    silent: bool = False
-    hangup: bool = False
-    guessed: bool = False  # the garbage loop took the speech; the transcript is a second guess
-
-
-@dataclass
-class Recorded:
-    value: str | float | None
-    how: str  # speech, confirmed, agreed, keypad, dont_know, unanswered
-    confidence: float = 0.0
-
-
-@dataclass(frozen=True)
-class TurnDecision:
-    """What was decided on one turn: for which question, after which prompt."""
-
-    question_id: str | None
-    kind: PromptKind
-    decision: Decision
-    interpreted: str | None = None  # what the turn was taken to mean: "answer: yes", ...
-
-
-@dataclass
-class Result:
-    outcome: Outcome = Outcome.PARTIAL
-    answers: dict[str, Recorded] = field(default_factory=dict)
-    risk: str | None = None
-    turns: int = 0
-    rule_errors: list[str] = field(default_factory=list)  # rules that failed in this call
-    decisions: list[TurnDecision] = field(default_factory=list)  # one per turn heard
-
-    def values(self) -> dict[str, str | float | None]:
-        return {k: r.value for k, r in self.answers.items()}
 
 
 def understood(heard: Heard, table: dict[str, Meaning], fillers: tuple[str, ...]) -> Meaning:
@@ -114,7 +59,7 @@ def understood(heard: Heard, table: dict[str, Meaning], fillers: tuple[str, ...]
 def every_phrase(survey: Survey) -> list[str]:
     """Every phrase any of the dialog's grammars listens for: what the recognizer must know."""
     lang = survey.language
-    out = [*confirm_phrases(lang), *lang.fillers]
+    out = [*confirm_phrases(lang), *lang.fillers, *lang.go_back]
     for q in survey.questions:
         out += list(answer_phrases(q, lang))
     return out
@@ -128,12 +73,26 @@ class _OptOut(Exception):
     pass
 
 
+class _GoBack(Exception):
+    """The callee said the answer said back with this question was wrong."""
+
+
+def _quietly(expr: str, known: dict[str, str | float | None]) -> bool:
+    """A condition's value for looking ahead; a failing rule is noted when it is asked."""
+    try:
+        return bool(evaluate(expr, known))
+    except RuleError:
+        return True
+
+
 class Dialog:
     """One survey conversation. No audio, no I/O: testable with plain Heard objects."""
 
     def __init__(self, survey: Survey, notice: bool = False) -> None:
         """`notice`: the call is recorded, and the robot says so first."""
         self.survey = survey
+        # an unsure answer waiting to be said back with the next question, and its record
+        self._pending: tuple[Question, Recorded] | None = None
         self.notice = notice
         self.lang = survey.language
         self.result = Result()
@@ -150,15 +109,16 @@ class Dialog:
         except _OptOut:
             r.outcome = Outcome.OPTED_OUT
             yield self._goodbye(self.lang.goodbye_opt_out)
+        self._pending = None  # never said back and gone on from: not an answer, nor risk's
         consented = r.answers.get(self.survey.questions[0].id)
         if r.outcome in (Outcome.COMPLETED, Outcome.PARTIAL) and consented is not None \
                 and consented.value == "yes":
-            r.risk = self._risk()
+            r.risk = risk_of(self.survey, r, self._holds)
         return r
 
     def _survey(self) -> Generator[Prompt, Heard, None]:
         r = self.result
-        first, *rest = self.survey.questions
+        first = self.survey.questions[0]
         consent = yield from self._ask(first, opening(self.survey, self.notice))
         r.answers[first.id] = consent
         if consent.value != "yes":
@@ -167,15 +127,78 @@ class Dialog:
             r.outcome = Outcome.REFUSED if consent.value == "no" else Outcome.PARTIAL
             yield self._goodbye(self.lang.goodbye_refused)
             return
-        for q in rest:
-            if q.when and not self._holds(q.when, f"question '{q.id}': when"):
+        i, again = 1, None  # again: the question asked again after a go-back
+        while (at := self._next(i)) is not None:
+            q = self.survey.questions[at]
+            try:
+                r.answers[q.id] = yield from self._ask(q, self._asking(q, again),
+                                                       explicit=again is q)
+            except _GoBack:  # the answer said back with this question was wrong
+                assert self._pending is not None
+                i, again = self.survey.questions.index(self._pending[0]), self._pending[0]
+                self._pending = None
                 continue
-            r.answers[q.id] = yield from self._ask(q, question_text(q, self.survey))
+            if self._pending is not None:  # the callee went on: what was said back stands
+                p, recorded = self._pending
+                r.answers[p.id], self._pending = recorded, None
+            if r.answers[q.id].how == "implied":
+                self._pending = (q, r.answers.pop(q.id))
+            i, again = at + 1, None
+        if self._pending is not None:  # said back with no question after it: read back
+            (q, recorded), self._pending = self._pending, None
+            r.answers[q.id] = yield from self._settle(q, recorded)
         r.outcome = Outcome.COMPLETED
         yield self._goodbye(self.lang.closing)
 
+    def _next(self, i: int, known: dict[str, str | float | None] | None = None) -> int | None:
+        """The index of the next question to ask from `i` on: the first whose condition
+        holds (on `known` answers, or the call's)."""
+        qs = self.survey.questions
+        for j in range(i, len(qs)):
+            q = qs[j]
+            if not q.when:
+                return j
+            if known is None and self._holds(q.when, f"question '{q.id}': when"):
+                return j
+            if known is not None and _quietly(q.when, known):
+                return j
+        return None
+
+    def _asking(self, q: Question, again: Question | None) -> str:
+        """How `q` is asked: after a go-back, as asked again; with the answer before it
+        said back where one waits (implicit confirmation)."""
+        if again is q:
+            return asked_again_text(q, self.survey)
+        text = question_text(q, self.survey)
+        if self._pending is None:
+            return text
+        p, recorded = self._pending
+        assert recorded.value is not None
+        said = spoken_value(p, recorded.value, self.lang)
+        return f"{implied_text(p, said, self.survey)} {text}"
+
+    def _follows(self, q: Question, value: str | float) -> bool:
+        """Whether a question would follow `q` answered `value`: where the answer could
+        be said back (implicit confirmation)."""
+        i = self.survey.questions.index(q)
+        return self._next(i + 1, self._known() | {q.id: value}) is not None
+
+    def _settle(self, q: Question, recorded: Recorded) -> Generator[Prompt, Heard, Recorded]:
+        """An answer that waited to be said back, with nothing left to ask: read back."""
+        assert recorded.value is not None
+        confirmed = yield from self._confirm(q, Meaning(Intent.ANSWER, recorded.value))
+        if confirmed:
+            return Recorded(recorded.value, "confirmed", recorded.confidence)
+        # denied or not understood: asked again, read back (explicit) if unsure again
+        return (yield from self._ask(q, asked_again_text(q, self.survey), explicit=True))
+
     def _known(self) -> dict[str, str | float | None]:
-        return {q.id: None for q in self.survey.questions} | self.result.values()
+        """The answers so far, one waiting to be said back included (what follows it is
+        asked on it; a go-back asks everything after it again)."""
+        known = {q.id: None for q in self.survey.questions} | self.result.values()
+        if self._pending is not None:
+            known[self._pending[0].id] = self._pending[1].value
+        return known
 
     def _goodbye(self, text: str) -> Prompt:
         return Prompt(PromptKind.GOODBYE, text, None, None)
@@ -200,12 +223,20 @@ class Dialog:
             f"answer: {meaning.value}" if meaning.intent == Intent.ANSWER else meaning.intent.value)
         self.result.decisions.append(TurnDecision(p.question_id, p.kind, decision, said))
 
-    def _ask(self, q: Question, text: str) -> Generator[Prompt, Heard, Recorded]:
-        """Ask until answered: reprompts, repeats, confirmation, then the keypad."""
+    def _ask(self, q: Question, text: str,
+             explicit: bool = False) -> Generator[Prompt, Heard, Recorded]:
+        """Ask until answered: reprompts, repeats, confirmation, then the keypad. An
+        unsure answer is read back, or (implicit confirmation, unless `explicit`) taken
+        as "implied", to be said back with the next question. Where this prompt says the
+        previous answer back, a go-back phrase raises _GoBack."""
         if q.keys_only:
             return (yield from self._ask_keys(q, text))
         table = answer_phrases(q, self.lang)
-        listen = Listen(q.id, tuple(table), keypad=True)
+        key = q.id
+        if self._pending is not None:
+            table, key = table | go_back_phrases(self.lang), f"{q.id}+go_back"
+        implicit = not explicit and confirms_implicitly(q, self.survey)
+        listen = Listen(key, tuple(table), keypad=True)
         prompt = Prompt(PromptKind.QUESTION, text, q.id, listen)
         failures = repeats = 0
         unconfirmed: tuple[str, float] | None = None  # read back, its reply not understood
@@ -220,6 +251,9 @@ class Dialog:
             if meaning.intent == Intent.STOP:
                 self._decide(Decision.OPTED_OUT, meaning)
                 raise _OptOut
+            if meaning.intent == Intent.GO_BACK:
+                self._decide(Decision.WENT_BACK, meaning)
+                raise _GoBack
             # "don't know" heard unsurely: the question is asked again
             if meaning.intent == Intent.DONT_KNOW and settles(meaning.intent, heard.confidence):
                 self._decide(Decision.DONT_KNOW, meaning)
@@ -227,7 +261,9 @@ class Dialog:
             if meaning.intent == Intent.REPEAT and repeats < MAX_REPEATS:
                 self._decide(Decision.REPEATED, meaning)
                 repeats += 1
-                prompt = Prompt(PromptKind.QUESTION, q.prompt, q.id, listen)
+                # the question again; with the answer said back before it, if one was
+                again = text if self._pending is not None else q.prompt
+                prompt = Prompt(PromptKind.QUESTION, again, q.id, listen)
                 continue
             if meaning.intent == Intent.ANSWER:
                 if q.confirm != "always":
@@ -238,6 +274,10 @@ class Dialog:
                     if both is not None:
                         self._decide(Decision.AGREED, meaning)
                         return Recorded(meaning.value, "agreed", both)
+                    if implicit and meaning.value is not None \
+                            and self._follows(q, meaning.value):
+                        self._decide(Decision.IMPLIED, meaning)
+                        return Recorded(meaning.value, "implied", heard.confidence)
                 self._decide(Decision.CONFIRMING, meaning)
                 confirmed = yield from self._confirm(q, meaning)
                 if confirmed:
@@ -349,25 +389,3 @@ class Dialog:
         except RuleError as e:
             self.result.rule_errors.append(f"{where}: {e}")
             return None
-
-    def _risk(self) -> str:
-        for rule in self.survey.risk:
-            held = self._holds(rule.when, f"risk rule line {rule.line}")
-            if held is None:
-                return UNKNOWN_RISK  # an earlier rule's failure hides which colour applies
-            if held:
-                return rule.colour
-        # no rule holds: the default colour only if every question the rules read was
-        # answered, or skipped by its condition. Unanswered is not "no": a question left
-        # unanswered, or not reached when the call ended, leaves the risk unknown
-        return UNKNOWN_RISK if self._open() else self.survey.risk_default
-
-    def _open(self) -> list[str]:
-        """Questions the risk rules read that have no answer but could have had one."""
-        read = {n for rule in self.survey.risk for n in names_in(rule.when)}
-        asked, qs = self.result.answers, self.survey.questions
-        reached = max((i for i, q in enumerate(qs) if q.id in asked), default=-1)
-        ended_early = self.result.outcome != Outcome.COMPLETED
-        return [q.id for i, q in enumerate(qs) if q.id in read and (
-            (q.id in asked and asked[q.id].value is None) or
-            (q.id not in asked and ended_early and i > reached))]  # not reached (not skipped)

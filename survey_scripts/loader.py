@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import reprlib
 import string
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,9 @@ import yaml
 
 from survey_scripts.errors import SurveyError
 from survey_scripts.model import OPT_OUT_KEY, AnswerType, Language, Question, RiskRule, Survey
+from survey_scripts.phrases import answer_phrases
 from survey_scripts.rules import check_expression, try_on_samples
+from survey_scripts.yaml_lines import Checker, LineDict, LineLoader, line_of, show
 
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
@@ -23,86 +24,6 @@ _SPOKEN_NINE = {"en": "nine", "zh": "九", "ko": "구"}
 _LANG_LISTS = ("yes", "no", "repeat", "dont_know", "stop", "fillers")
 _LANG_TEXTS = ("reprompt", "keypad_yes_no", "keypad_number", "keypad_choice", "confirm",
                "goodbye_refused", "goodbye_opt_out", "closing", "voice")
-
-
-class _LineDict(dict[str, Any]):
-    """A mapping that remembers the 1-based line of each key."""
-
-    line: int = 0
-    lines: dict[str, int]
-
-
-class _Loader(yaml.SafeLoader):
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:  # type: ignore[override]
-        out = _LineDict({str(k): v for k, v in super().construct_mapping(node, deep=True).items()})
-        out.line = node.start_mark.line + 1
-        out.lines = {k.value: k.start_mark.line + 1 for k, _ in node.value
-                     if isinstance(k, yaml.ScalarNode)}
-        return out
-
-
-# YAML 1.1 reads yes/no/on/off as booleans; a survey means the words.
-_Loader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-
-
-def _construct_map(loader: _Loader, node: yaml.MappingNode) -> Any:
-    return loader.construct_mapping(node)
-
-
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-
-
-def _line(d: Any, key: str | None = None) -> int:
-    if isinstance(d, _LineDict):
-        return getattr(d, "lines", {}).get(key, d.line) if key else d.line
-    return 0
-
-
-class _Checker:
-    """Collects problems instead of stopping at the first one. Values from the file are
-    checked for their type before use: `str()` on an alias to a huge nested list would
-    build it (a YAML alias bomb), so only real scalars ever become text."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def bad(self, line: int, msg: str) -> None:
-        self.problems.append(f"line {line}: {msg}")
-
-    def scalar(self, d: dict[str, Any], key: str, where: str, default: str = "") -> str:
-        """A plain text, number or true/false value as text; anything else is a problem."""
-        v = d.get(key)
-        if v is None:
-            return default
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, str | int | float):
-            return str(v).strip()
-        self.bad(_line(d, key), f"{where}: '{key}' must be a single value, not a "
-                 f"{type(v).__name__}")
-        return default
-
-    def text(self, d: dict[str, Any], key: str, where: str) -> str:
-        v = d.get(key)
-        if not isinstance(v, str) or not v.strip():
-            self.bad(_line(d, key), f"{where}: '{key}' must be a non-empty text")
-            return ""
-        return v.strip()
-
-    def words(self, d: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
-        v = d.get(key)
-        if isinstance(v, str):
-            v = [v]
-        if not isinstance(v, list) or not v or not all(
-                isinstance(x, str | int) and not isinstance(x, bool) for x in v):
-            self.bad(_line(d, key), f"{where}: '{key}' must be a list of words or phrases")
-            return ()
-        return tuple(str(x).strip().lower() for x in v)
 
 
 MAX_BYTES = 1_000_000  # a survey file is a few kilobytes; refuse what cannot be one
@@ -131,7 +52,7 @@ def read_survey_file(path: str | Path) -> str:
 def load_survey_text(text: str, path: str) -> Survey:
     """A survey from its text (as frozen with a campaign); `path` names it in messages."""
     try:
-        raw = yaml.load(text, Loader=_Loader)
+        raw = yaml.load(text, Loader=LineLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "somewhere"
@@ -141,7 +62,7 @@ def load_survey_text(text: str, path: str) -> Survey:
         raise SurveyError(path, ["the YAML is nested too deeply to be a survey"]) from e
     if not isinstance(raw, dict):
         raise SurveyError(path, ["line 1: the file must be a mapping (survey, questions, ...)"])
-    c = _Checker()
+    c = Checker()
     survey = _build(raw, path, c)
     if not c.problems:
         _try_rules(survey, c)
@@ -165,7 +86,7 @@ def _samples(survey: Survey) -> dict[str, list[Any]]:
     return out
 
 
-def _try_rules(survey: Survey, c: _Checker) -> None:
+def _try_rules(survey: Survey, c: Checker) -> None:
     """Every rule evaluated on sample answers: one that fails in a call fails here."""
     samples = _samples(survey)
     rules = [(q.line, f"question '{q.id}': when", q.when) for q in survey.questions if q.when]
@@ -176,14 +97,14 @@ def _try_rules(survey: Survey, c: _Checker) -> None:
             c.bad(line, f"{where}: {expr!r} {problem}")
 
 
-def _build(raw: dict[str, Any], path: str, c: _Checker) -> Survey:
+def _build(raw: dict[str, Any], path: str, c: Checker) -> Survey:
     name = c.text(raw, "survey", "top level")
     greeting = c.text(raw, "greeting", "top level")
-    lang = _language(raw.get("language"), c, _line(raw, "language"))
+    lang = _language(raw.get("language"), c, line_of(raw, "language"))
     qraw = raw.get("questions")
     questions: list[Question] = []
     if not isinstance(qraw, list) or not qraw:
-        c.bad(_line(raw, "questions"), "'questions' must be a non-empty list")
+        c.bad(line_of(raw, "questions"), "'questions' must be a non-empty list")
     else:
         seen: set[str] = set()
         for item in qraw:
@@ -193,13 +114,18 @@ def _build(raw: dict[str, Any], path: str, c: _Checker) -> Survey:
                 seen.add(q.id)
         if questions and (questions[0].id != "consent" or questions[0].type != AnswerType.YES_NO):
             c.bad(questions[0].line, "the first question must be 'consent', of type yes_no")
-    risk, default = _risk(raw.get("risk"), c, {q.id for q in questions}, _line(raw, "risk"))
+    for q in questions:  # a go-back phrase must not answer any question
+        clash = [w for w in lang.go_back if w in answer_phrases(q, lang)]
+        if clash:
+            c.bad(q.line, f"question '{q.id}' is answered with {clash[0]!r}, a go_back "
+                  "phrase of the language; change one of them")
+    risk, default = _risk(raw.get("risk"), c, {q.id for q in questions}, line_of(raw, "risk"))
     return Survey(name=name, path=path, greeting=greeting, questions=tuple(questions),
                   language=lang, risk=risk, risk_default=default,
-                  recordings=_recordings(raw.get("recordings"), c, _line(raw, "recordings")))
+                  recordings=_recordings(raw.get("recordings"), c, line_of(raw, "recordings")))
 
 
-def _recordings(d: Any, c: _Checker, line: int) -> tuple[tuple[str, str], ...]:
+def _recordings(d: Any, c: Checker, line: int) -> tuple[tuple[str, str], ...]:
     """`recordings:` text the robot says -> the WAV's full path."""
     if d is None:
         return ()
@@ -208,22 +134,18 @@ def _recordings(d: Any, c: _Checker, line: int) -> tuple[tuple[str, str], ...]:
         return ()
     for text, wav in d.items():
         if not str(text).strip():
-            c.bad(_line(d, text), "recordings: a recording needs the text it says")
+            c.bad(line_of(d, text), "recordings: a recording needs the text it says")
         elif not wav.startswith("/"):
-            c.bad(_line(d, text), f"recordings: {wav!r} must be the recording's full path "
+            c.bad(line_of(d, text), f"recordings: {wav!r} must be the recording's full path "
                   "(/...): every machine that calls reads it from there")
     return tuple((str(t).strip(), w.strip()) for t, w in d.items())
 
 
-def _show(v: Any) -> str:
-    """A value from the file, shortened for a message (never built out in full)."""
-    return reprlib.repr(v) if isinstance(v, str | int | float | bool | None) else type(v).__name__
+_PLACEHOLDERS = {"confirm": {"value"}, "keypad_choice": {"options"}, "implied": {"value"}}
+_IMPLICIT = ("implied", "go_back", "asked_again")
 
 
-_PLACEHOLDERS = {"confirm": {"value"}, "keypad_choice": {"options"}}
-
-
-def _check_placeholders(text: Any, key: str, d: Any, c: _Checker) -> None:
+def _check_placeholders(text: Any, key: str, d: Any, c: Checker) -> None:
     """Only the placeholders a text is filled with: `{0}` or `{name}` in a prompt would
     fail in the middle of a call, with a person on the line."""
     if not isinstance(text, str):
@@ -232,34 +154,34 @@ def _check_placeholders(text: Any, key: str, d: Any, c: _Checker) -> None:
     try:
         names = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
     except ValueError as e:
-        c.bad(_line(d, key), f"language: {key!r} is not a valid template ({e}); write a "
+        c.bad(line_of(d, key), f"language: {key!r} is not a valid template ({e}); write a "
               "literal brace as {{ or }}")
         return
     wrong = sorted(names - allowed)
     if wrong:
         may = f"may use {', '.join('{' + a + '}' for a in sorted(allowed))} only" if allowed \
             else "takes no {placeholder}"
-        c.bad(_line(d, key), f"language: {key!r} uses {{{wrong[0]}}}, but it {may} (write a "
+        c.bad(line_of(d, key), f"language: {key!r} uses {{{wrong[0]}}}, but it {may} (write a "
               "literal brace as {{ or }})")
 
 
-def _language(d: Any, c: _Checker, line: int) -> Language:
+def _language(d: Any, c: Checker, line: int) -> Language:
     if not isinstance(d, dict):
         c.bad(line, "'language' must be a mapping (code, yes, no, repeat, ...)")
-        d = _LineDict()
+        d = LineDict()
     lists: dict[str, Any] = {k: c.words(d, k, "language") for k in _LANG_LISTS}
     texts: dict[str, Any] = {k: c.text(d, k, "language") for k in _LANG_TEXTS}
     rate = d.get("rate", 165)
     if not isinstance(rate, int) or isinstance(rate, bool) or not 80 <= rate <= 400:
-        c.bad(_line(d, "rate"), "language: 'rate' must be words per minute, 80 to 400")
+        c.bad(line_of(d, "rate"), "language: 'rate' must be words per minute, 80 to 400")
         rate = 165
     if "{value}" not in texts["confirm"]:
-        c.bad(_line(d, "confirm"), "language: 'confirm' must contain {value}")
+        c.bad(line_of(d, "confirm"), "language: 'confirm' must contain {value}")
     for key in _LANG_TEXTS:
         _check_placeholders(texts[key], key, d, c)
     code = c.scalar(d, "code", "language", "en")
     if not _CODE.match(code):
-        c.bad(_line(d, "code"), f"language: code {_show(code)} must be a language code "
+        c.bad(line_of(d, "code"), f"language: code {show(code)} must be a language code "
               "such as en or ko")
     voicemail = c.scalar(d, "voicemail", "language") or texts["goodbye_refused"]
     notice = c.scalar(d, "recording_notice", "language") or _NOTICE.get(code, _NOTICE["en"])
@@ -267,39 +189,66 @@ def _language(d: Any, c: _Checker, line: int) -> Language:
     opt_out = c.scalar(d, "keypad_opt_out", "language")
     if how == "keypad" and OPT_OUT_KEY not in opt_out and _SPOKEN_NINE.get(code, "") not in \
             opt_out.lower():
-        c.bad(_line(d, "keypad_opt_out") or line, "language: a keypad survey says how to opt "
+        c.bad(line_of(d, "keypad_opt_out") or line, "language: a keypad survey says how to opt "
               f"out: keypad_opt_out, e.g. 'Press {OPT_OUT_KEY} to never be called again.'")
     return Language(code=code, rate=rate, voicemail=voicemail, recording_notice=notice,
-                    input=how, keypad_opt_out=opt_out, **lists, **texts)
+                    input=how, keypad_opt_out=opt_out, **lists, **texts,
+                    **_implicit(d, c, line, lists))
 
 
-def _input(d: Any, c: _Checker, where: str, default: str) -> str:
+def _implicit(d: Any, c: Checker, line: int, lists: dict[str, Any]) -> dict[str, Any]:
+    """Implicit confirmation's texts: all three, or none (every unsure answer read back)."""
+    given = [k for k in _IMPLICIT if d.get(k) not in (None, "", [])]  # empty: not given
+    if not given:
+        return {}
+    if len(given) < len(_IMPLICIT):
+        missing = ", ".join(k for k in _IMPLICIT if k not in given)
+        c.bad(line_of(d, given[0]) or line, f"language: implicit confirmation needs "
+              f"{', '.join(_IMPLICIT)}; {missing} missing (or remove {', '.join(given)})")
+        return {}
+    out: dict[str, Any] = {"implied": c.text(d, "implied", "language"),
+                           "go_back": c.words(d, "go_back", "language"),
+                           "asked_again": c.text(d, "asked_again", "language")}
+    _check_placeholders(out["implied"], "implied", d, c)
+    if "{value}" not in out["implied"]:
+        c.bad(line_of(d, "implied"), "language: 'implied' must contain {value}")
+    # a go-back phrase is heard beside the next question's answers: it must not be one
+    taken = {w: k for k in ("yes", "no", "repeat", "dont_know", "stop", "fillers")
+             for w in lists[k]}
+    for w in out["go_back"]:
+        if w in taken:
+            c.bad(line_of(d, "go_back"), f"language: go_back phrase {w!r} is also in "
+                  f"'{taken[w]}'; choose words no question is answered with")
+    return out
+
+
+def _input(d: Any, c: Checker, where: str, default: str) -> str:
     how = c.scalar(d, "input", where, default)
     if how not in ("voice", "keypad"):
-        c.bad(_line(d, "input"), f"{where}: input must be voice or keypad")
+        c.bad(line_of(d, "input"), f"{where}: input must be voice or keypad")
         return default
     return how
 
 
-def _question(item: Any, c: _Checker, seen: set[str],
+def _question(item: Any, c: Checker, seen: set[str],
               default_input: str = "voice") -> Question | None:
     if not isinstance(item, dict):
         c.bad(0, "each question must be a mapping with id, type and prompt")
         return None
-    ln = _line(item)
+    ln = line_of(item)
     qid = item.get("id")
     if not isinstance(qid, str) or not _ID.match(qid):
-        c.bad(_line(item, "id"), f"question id {_show(qid)} must be lower_case letters, "
+        c.bad(line_of(item, "id"), f"question id {show(qid)} must be lower_case letters, "
               "digits, _")
         return None
     if qid in seen:
-        c.bad(_line(item, "id"), f"question id '{qid}' is used twice")
+        c.bad(line_of(item, "id"), f"question id '{qid}' is used twice")
     where = f"question '{qid}'"
     kind = c.scalar(item, "type", where)
     try:
         qtype = AnswerType(kind)
     except ValueError:
-        c.bad(_line(item, "type"), f"{where}: type {_show(kind)} must be one of "
+        c.bad(line_of(item, "type"), f"{where}: type {show(kind)} must be one of "
               + ", ".join(t.value for t in AnswerType))
         return None
     prompt = c.text(item, "prompt", where)
@@ -307,26 +256,26 @@ def _question(item: Any, c: _Checker, seen: set[str],
     if when is not None:
         problem = check_expression(when, seen)
         if problem:
-            c.bad(_line(item, "when"), f"{where}: when: {problem}")
+            c.bad(line_of(item, "when"), f"{where}: when: {problem}")
     kw: dict[str, Any] = {"confirm": c.scalar(item, "confirm", where, "auto")}
     if kw["confirm"] not in ("auto", "always"):
-        c.bad(_line(item, "confirm"), f"{where}: confirm must be auto or always")
+        c.bad(line_of(item, "confirm"), f"{where}: confirm must be auto or always")
     barge = item.get("barge_in", qtype == AnswerType.YES_NO)
     if not isinstance(barge, bool):
-        c.bad(_line(item, "barge_in"), f"{where}: barge_in must be true or false")
+        c.bad(line_of(item, "barge_in"), f"{where}: barge_in must be true or false")
         barge = False
     kw["barge_in"] = barge
     kw["input"] = _input(item, c, where, default_input)
     kw["audio"] = c.scalar(item, "audio", where)
     if kw["audio"] and not kw["audio"].startswith("/"):
-        c.bad(_line(item, "audio"), f"{where}: audio {kw['audio']!r} must be the recording's "
+        c.bad(line_of(item, "audio"), f"{where}: audio {kw['audio']!r} must be the recording's "
               "full path (/...): every machine that calls reads it from there")
     if kw["input"] == "keypad":
         kw["barge_in"] = True  # a key cuts the prompt short
     if qtype == AnswerType.NUMBER:
         lo, hi = _bound(item.get("min")), _bound(item.get("max"))
         if lo is None or hi is None or lo > hi or (hi - lo) > 1000:
-            c.bad(_line(item, "min"), f"{where}: a number question needs min <= max, at most "
+            c.bad(line_of(item, "min"), f"{where}: a number question needs min <= max, at most "
                   "1000 apart")
             lo, hi = 0, 0
         kw |= {"minimum": lo, "maximum": hi, "unit": c.scalar(item, "unit", where),
@@ -344,29 +293,29 @@ def _bound(v: Any) -> float | None:
     return None
 
 
-def _options(item: dict[str, Any], c: _Checker, where: str,
+def _options(item: dict[str, Any], c: Checker, where: str,
              keys: bool = False) -> dict[str, tuple[str, ...]]:
     opts = item.get("options")
     if not isinstance(opts, dict) or len(opts) < 2:
-        c.bad(_line(item, "options"), f"{where}: a choice needs 'options' (2 or more, each "
+        c.bad(line_of(item, "options"), f"{where}: a choice needs 'options' (2 or more, each "
               "with its synonyms)")
         return {}
     if len(opts) > 9:
-        c.bad(_line(item, "options"), f"{where}: at most 9 options (one keypad digit each)")
+        c.bad(line_of(item, "options"), f"{where}: at most 9 options (one keypad digit each)")
     elif len(opts) > 8 and keys:
-        c.bad(_line(item, "options"), f"{where}: a keypad question has at most 8 options "
+        c.bad(line_of(item, "options"), f"{where}: a keypad question has at most 8 options "
               f"({OPT_OUT_KEY} is the key to opt out)")
     out = {}
     for k in opts:
         if not isinstance(k, str) or not _ID.match(k):
-            c.bad(_line(opts, str(k)) if isinstance(k, str) else _line(item, "options"),
-                  f"{where}: option {_show(k)} must be lower_case letters, digits, _")
+            c.bad(line_of(opts, str(k)) if isinstance(k, str) else line_of(item, "options"),
+                  f"{where}: option {show(k)} must be lower_case letters, digits, _")
             continue
         out[k] = c.words(opts, k, f"{where} option '{k}'")
     return out
 
 
-def _risk(d: Any, c: _Checker, ids: set[str], line: int) -> tuple[tuple[RiskRule, ...], str]:
+def _risk(d: Any, c: Checker, ids: set[str], line: int) -> tuple[tuple[RiskRule, ...], str]:
     if d is None:
         return (), "green"
     if not isinstance(d, dict) or not isinstance(d.get("rules", []), list):
@@ -374,11 +323,11 @@ def _risk(d: Any, c: _Checker, ids: set[str], line: int) -> tuple[tuple[RiskRule
         return (), "green"
     default = c.scalar(d, "default", "risk", "green")
     if default not in _COLOURS:
-        c.bad(_line(d, "default"), f"risk: default {_show(default)} must be one of "
+        c.bad(line_of(d, "default"), f"risk: default {show(default)} must be one of "
               f"{', '.join(_COLOURS)}")
     rules = []
     for r in d.get("rules", []):
-        ln = _line(r)
+        ln = line_of(r)
         if not isinstance(r, dict):
             c.bad(ln, f"risk rule needs 'colour' (one of {', '.join(_COLOURS)}) and 'when'")
             continue
@@ -388,6 +337,6 @@ def _risk(d: Any, c: _Checker, ids: set[str], line: int) -> tuple[tuple[RiskRule
             continue
         problem = check_expression(when, ids)
         if problem:
-            c.bad(_line(r, "when"), f"risk rule: when: {problem}")
+            c.bad(line_of(r, "when"), f"risk rule: when: {problem}")
         rules.append(RiskRule(colour=colour, when=when, line=ln))
     return tuple(rules), default

@@ -62,6 +62,16 @@ class Language:
     recording_notice: str = ""  # said first when the campaign records its calls
     input: str = "voice"  # keypad: every question answered with keys (no recognizer)
     keypad_opt_out: str = ""  # said at the start of a keypad survey ("press 9 to ...")
+    # implicit confirmation (all three, or none: read-backs as before): an unsure answer
+    # is said back at the start of the next question ("I heard no. If that is wrong,
+    # say go back."), and a go-back phrase there asks the question again
+    implied: str = ""  # with {value}
+    go_back: tuple[str, ...] = ()
+    asked_again: str = ""  # said before a question asked again after a go-back
+
+    @property
+    def implicit(self) -> bool:
+        return bool(self.implied and self.go_back and self.asked_again)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ class Intent(StrEnum):
     REPEAT = "repeat"
     DONT_KNOW = "dont_know"
     STOP = "stop"
+    GO_BACK = "go_back"  # the answer said back with this question was wrong
     NOMATCH = "nomatch"
 
 
@@ -57,6 +58,11 @@ def answer_phrases(q: Question, lang: Language) -> dict[str, Meaning]:
         for key, synonyms in q.options.items():
             out.update({s: Meaning(Intent.ANSWER, key) for s in synonyms})
     return out
+
+
+def go_back_phrases(lang: Language) -> dict[str, Meaning]:
+    """Accepted on a question that says the previous answer back (implicit confirmation)."""
+    return {w: Meaning(Intent.GO_BACK) for w in lang.go_back}
 
 
 def confirm_phrases(lang: Language) -> dict[str, Meaning]:

@@ -30,6 +30,7 @@ class Said:
     question_id: str | None = None
     value: str | None = None  # the value read back, in a confirmation
     keys: bool = False  # answered with keys only (a keypad question's prompts)
+    implied_id: str | None = None  # a question whose answer this prompt says back first
 
 
 def every_prompt(survey: Survey, notice: bool = False) -> list[Said]:
@@ -51,7 +52,57 @@ def every_prompt(survey: Survey, notice: bool = False) -> list[Said]:
     if notice:  # last: adding it changes no earlier prompt's sound (the robot says them
         # all once, in this order, at start; see dialer/robot/robot.py)
         out.append(Said(PromptKind.QUESTION, opening(survey, notice=True), first.id))
+    return out + implicit_prompts(survey)
+
+
+def implicit_prompts(survey: Survey) -> list[Said]:
+    """The questions as asked with the answer before them said back (implicit
+    confirmation), and as asked again after a go-back; after every other prompt, so
+    that adding them changed no other prompt's sound."""
+    out: list[Said] = []
+    for i, q in enumerate(survey.questions):
+        if not confirms_implicitly(q, survey):
+            continue
+        for nxt in may_follow(survey, i):
+            asked = question_text(nxt, survey)
+            out += [Said(PromptKind.QUESTION, f"{implied_text(q, said, survey)} {asked}",
+                         nxt.id, said, nxt.keys_only, q.id)
+                    for said in spoken_values(q, survey)]
+        out.append(Said(PromptKind.QUESTION, asked_again_text(q, survey), q.id))
     return out
+
+
+IMPLICIT = True  # off: every unsure answer read back (bench/levers.py measures both)
+
+
+def confirms_implicitly(q: Question, survey: Survey) -> bool:
+    """Whether an unsure answer to `q` is said back with the next question rather than
+    read back on its own: a spoken yes/no or choice answer after consent (consent ends
+    the call when it is no) where the language has the words for it; numbers, the most
+    confusable answers, and `confirm: always` questions are read back."""
+    return IMPLICIT and survey.language.implicit and q is not survey.questions[0] \
+        and not q.keys_only \
+        and q.confirm != "always" and q.type in (AnswerType.YES_NO, AnswerType.CHOICE)
+
+
+def may_follow(survey: Survey, i: int) -> list[Question]:
+    """The questions that can come right after question `i`: the next ones up to the
+    first without a condition (one with a condition may be skipped)."""
+    out = []
+    for q in survey.questions[i + 1:]:
+        out.append(q)
+        if not q.when:
+            break
+    return out
+
+
+def implied_text(q: Question, value: str, survey: Survey) -> str:
+    """An answer said back before the next question: `value` as spoken_values says it."""
+    return survey.language.implied.format(value=value)
+
+
+def asked_again_text(q: Question, survey: Survey) -> str:
+    return f"{survey.language.asked_again} {question_text(q, survey)}"
 
 
 def opening(survey: Survey, notice: bool = False) -> str:

@@ -16,6 +16,8 @@ class Decision(StrEnum):
     CONFIRMING = "confirming"  # an answer heard without confidence: read back to confirm
     CONFIRMED = "confirmed"  # the callee said the read-back was right: recorded
     AGREED = "agreed"  # the same answer heard twice, unsurely, around a read-back not understood
+    IMPLIED = "implied"  # an answer heard without confidence: said back with the next question
+    WENT_BACK = "went_back"  # the callee said an answer said back was wrong: asked again
     DENIED = "denied"  # the read-back was said wrong, or not understood: asked again
     REPROMPTED = "reprompted"  # nothing that answers was heard: asked again
     KEYPAD = "keypad"  # asked again too often: offered the keypad

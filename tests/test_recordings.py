@@ -33,8 +33,25 @@ PREVIOUS = ROOT / "tests" / "data" / "previous_main"  # made by the main before 
 
 
 # replaying the recorded calls kept in tests/ -------------------------------------------
-def test_recorded_calls_replay_as_they_were_decided(replay_call) -> None:  # type: ignore[no-untyped-def]
-    report = replay_call(sorted(RECORDINGS.glob("*.flac")))
+def _explicit() -> str:
+    """The built-in survey as it was when these calls were recorded: every unsure answer
+    read back on its own turn (no implicit confirmation's words)."""
+    text = EN.read_text(encoding="utf-8")
+    lines = [ln for ln in text.splitlines(keepends=True)
+             if not ln.lstrip().startswith(("implied:", "go_back:", "asked_again:"))]
+    assert len(lines) == len(text.splitlines()) - 3
+    return "".join(lines)
+
+
+@pytest.fixture
+def explicit(tmp_path: Path) -> Path:
+    path = tmp_path / "explicit.yaml"
+    path.write_text(_explicit(), encoding="utf-8")
+    return path
+
+
+def test_recorded_calls_replay_as_they_were_decided(replay_call, explicit: Path) -> None:  # type: ignore[no-untyped-def]
+    report = replay_call(sorted(RECORDINGS.glob("*.flac")), script=explicit)
     assert len(report.calls) == 3 and report.turns == 13
     assert report.changed == 2 and report.same == 11
     kept = [c for c in report.calls if not c.recording.endswith("refused.flac")]
@@ -56,13 +73,27 @@ def test_a_recorded_refusal_is_now_agreed_without_its_second_read_back(replay_ca
     assert refused.pairs[3].now is None  # the second read-back is no longer asked
 
 
-def test_recordings_made_by_the_previous_main_replay_unchanged(replay_call) -> None:  # type: ignore[no-untyped-def]
+def test_recordings_made_by_the_previous_main_replay_unchanged(replay_call,  # type: ignore[no-untyped-def]
+                                                               explicit: Path) -> None:
     """Made before the Line protocol's version 2 (call log format 1): a completed call, one
-    with keypad answers and a voicemail replay decision for decision."""
-    report = replay_call(sorted(PREVIOUS.glob("*.flac")))
+    with keypad answers and a voicemail replay decision for decision (on the survey as
+    it was then)."""
+    report = replay_call(sorted(PREVIOUS.glob("*.flac")), script=explicit)
     assert len(report.calls) == 3 and not report.skipped
     assert report.turns == 11 + 13 and report.changed == 0
-    assert main(["replay", *map(str, sorted(PREVIOUS.glob("*.flac"))), "--check"]) == 0
+    assert main(["replay", *map(str, sorted(PREVIOUS.glob("*.flac"))), "--check",
+                 "--script", str(explicit)]) == 0
+
+
+def test_replay_shows_where_implicit_confirmation_changes_a_recorded_call(replay_call) -> None:  # type: ignore[no-untyped-def]
+    """Today's survey says an unsure answer back with the next question: where the recorded
+    robot read "breathing" back on a turn of its own, today's asks the next question,
+    and the replay says so and stops comparing there."""
+    report = replay_call(sorted(PREVIOUS.glob("*.flac")))
+    left = [c for c in report.calls if c.left_course_at is not None]
+    assert left and report.changed >= 1
+    changed = next(p for c in left for p in c.pairs if p.then != p.now and p.now)
+    assert changed.then["decision"] == "confirming" and changed.now["decision"] == "implied"
 
 
 def _narrow() -> str:
@@ -82,13 +113,16 @@ def test_a_narrower_grammar_changes_named_turns(replay_call, tmp_path: Path) -> 
     assert report.calls[0].left_course_at == 2  # the robot now asks again: not compared on
 
 
-def test_replay_command_checks_and_says_json(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_replay_command_checks_and_says_json(tmp_path: Path, capsys,  # type: ignore[no-untyped-def]
+                                           explicit: Path) -> None:
     files = [str(p) for p in sorted(RECORDINGS.glob("*.flac"))]
-    assert main(["replay", files[0], files[2], "--check", "--json"]) == 0
+    assert main(["replay", files[0], files[2], "--check", "--json",
+                 "--script", str(explicit)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert {k: out[k] for k in ("calls", "turns", "same", "changed")} == {
         "calls": 2, "turns": 9, "same": 9, "changed": 0}
-    assert main(["replay", *files, "--check", "--json"]) == 1  # refused.flac: agreed now
+    assert main(["replay", *files, "--check", "--json", "--script",
+                 str(explicit)]) == 1  # refused.flac: agreed now
     out = json.loads(capsys.readouterr().out)
     assert (out["changed"], out["left_course"]) == (2, 1)
     narrow = tmp_path / "narrow.yaml"

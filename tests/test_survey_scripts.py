@@ -207,32 +207,32 @@ def test_low_confidence_never_recorded_without_confirmation(survey: Survey) -> N
     assert result.answers["fever_days"].value is None
 
 
-def test_confidence_bands_accept_read_back_or_ask_again(survey: Survey) -> None:
+def test_confidence_bands_accept_read_back_or_ask_again(explicit_survey: Survey) -> None:
     """confirm: auto (fever): a sure yes is recorded, an unsure one read back, one heard
     below UNSURE is not taken at all: the question is asked again, nothing read back."""
     from survey_scripts.dialog import CONFIDENT, UNSURE
 
     sure, unsure, low = said("yes", CONFIDENT), said("yes", (UNSURE + CONFIDENT) / 2), \
         said("yes", UNSURE / 2)
-    result, prompts = drive(survey, [said("yes"), sure, said("three"), said("yes"),
+    result, prompts = drive(explicit_survey, [said("yes"), sure, said("three"), said("yes"),
                                      *ALL_NO[3:]])
     assert result.answers["fever"].how == "speech"
-    result, prompts = drive(survey, [said("yes"), unsure, said("yes"), said("three"),
+    result, prompts = drive(explicit_survey, [said("yes"), unsure, said("yes"), said("three"),
                                      said("yes"), *ALL_NO[3:]])
     assert prompts[2].kind == PromptKind.CONFIRM and result.answers["fever"].how == "confirmed"
-    result, prompts = drive(survey, [said("yes"), low, sure, said("three"), said("yes"),
+    result, prompts = drive(explicit_survey, [said("yes"), low, sure, said("three"), said("yes"),
                                      *ALL_NO[3:]])
     assert prompts[2].kind == PromptKind.REPROMPT
     assert [d.decision for d in result.decisions[1:3]] == [Decision.REPROMPTED,
                                                           Decision.ACCEPTED]
 
 
-def test_the_same_unsure_answer_twice_is_recorded(survey: Survey) -> None:
+def test_the_same_unsure_answer_twice_is_recorded(explicit_survey: Survey) -> None:
     """An unsure yes read back, the reply not understood, the question asked again and
     the same yes heard unsurely again: two hearings agree, recorded with their joint
     probability, no second read-back."""
     first, again = said("yes", 0.8), said("yes", 0.75)
-    result, prompts = drive(survey, [said("yes"), first, said("", 0.0), again,
+    result, prompts = drive(explicit_survey, [said("yes"), first, said("", 0.0), again,
                                      said("three"), said("yes"), *ALL_NO[3:]])
     assert [p.kind for p in prompts[1:5]] == [PromptKind.QUESTION, PromptKind.CONFIRM,
                                               PromptKind.REPROMPT, PromptKind.QUESTION]
@@ -248,8 +248,8 @@ def test_the_same_unsure_answer_twice_is_recorded(survey: Survey) -> None:
     (said("", 0.0), said("yes", 0.6), "together still below CONFIDENT"),
 ])
 def test_no_agreement_without_two_unsure_hearings_of_one_answer(
-        survey: Survey, reply: Heard, again: Heard, why: str) -> None:
-    result, prompts = drive(survey, [said("yes"), said("yes", 0.8), reply, again,
+        explicit_survey: Survey, reply: Heard, again: Heard, why: str) -> None:
+    result, prompts = drive(explicit_survey, [said("yes"), said("yes", 0.8), reply, again,
                                      said("yes"), *ALL_NO[3:]])
     assert prompts[4].kind == PromptKind.CONFIRM, why
     assert Decision.AGREED not in [d.decision for d in result.decisions], why
@@ -272,14 +272,14 @@ def test_a_stop_heard_too_unsurely_opts_nobody_out(survey: Survey) -> None:
     assert result.outcome != Outcome.OPTED_OUT and prompts[2].kind == PromptKind.REPROMPT
 
 
-def test_a_second_guess_needs_more_than_a_first_answer(survey: Survey) -> None:
+def test_a_second_guess_needs_more_than_a_first_answer(explicit_survey: Survey) -> None:
     """What the bare grammar heard in speech the garbage loop took is read back only from
     GUESS_FLOOR; a first-pass answer from UNSURE."""
     from survey_scripts.dialog import GUESS_FLOOR, UNSURE
 
     between = (UNSURE + GUESS_FLOOR) / 2
     guess = Heard(transcript="yes", confidence=between, guessed=True)
-    result, prompts = drive(survey, [said("yes"), guess, said("yes", between), said("yes"),
+    result, prompts = drive(explicit_survey, [said("yes"), guess, said("yes", between), said("yes"),
                                      said("three"), said("yes"), *ALL_NO[3:]])
     assert [p.kind for p in prompts[2:5]] == [PromptKind.REPROMPT, PromptKind.CONFIRM,
                                               PromptKind.QUESTION]
@@ -404,14 +404,14 @@ def test_yaml_alias_bomb_in_a_rule_is_refused_quickly(tmp_path: Path) -> None:
     assert "'type' must be a single value, not a list" in str(e.value)
 
 
-def test_every_turn_gets_one_decision(survey: Survey) -> None:
+def test_every_turn_gets_one_decision(explicit_survey: Survey) -> None:
     from survey_scripts.vocabulary import Decision as D
 
     silent = Heard(silent=True)
-    result, _ = drive(survey, [said("yes"), said("repeat that"), said("yes", 0.4), said("no"),
-                               silent, silent, Heard(digits="1", confidence=1),
-                               said("three", 0.95), said("yes"), said("i don't know"),
-                               silent, silent, silent, silent, *ALL_NO[4:]])
+    result, _ = drive(explicit_survey, [
+        said("yes"), said("repeat that"), said("yes", 0.4), said("no"), silent, silent,
+        Heard(digits="1", confidence=1), said("three", 0.95), said("yes"), said("i don't know"),
+        silent, silent, silent, silent, *ALL_NO[4:]])
     got = [(d.question_id, d.decision) for d in result.decisions]
     assert got[:13] == [("consent", D.ACCEPTED), ("fever", D.REPEATED), ("fever", D.CONFIRMING),
                         ("fever", D.DENIED), ("fever", D.REPROMPTED), ("fever", D.KEYPAD),

@@ -24,7 +24,10 @@ from survey_scripts.vocabulary import CONTACTED, RESPONSIVE, UNCONTACTED, Decisi
 STALE_S = 5.0  # live figures older than this: no dispatcher is writing them
 RECENT_MIN = 10  # "climbing" compares the last ten minutes of turns with all of them
 FLAG_SHARE, FLAG_RISE, FLAG_MIN_TURNS = 0.25, 0.10, 20
-HEALTH = (Decision.REPROMPTED, Decision.CONFIRMING, Decision.KEYPAD, Decision.UNANSWERED)
+# per question, the share of turns: asked again, read back, said back with the next
+# question (implicit confirmation), sent to the keypad, left unanswered
+HEALTH = (Decision.REPROMPTED, Decision.CONFIRMING, Decision.IMPLIED, Decision.KEYPAD,
+          Decision.UNANSWERED)
 
 
 def state_of(store: Store, name: str, control_state: str, pending: int) -> str:

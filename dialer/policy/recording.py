@@ -8,13 +8,14 @@ from collections.abc import Iterable
 from dialer.policy.settings import record_share
 from survey_scripts.vocabulary import Decision, Outcome
 
-FAILING = {Decision.REPROMPTED, Decision.DENIED, Decision.KEYPAD, Decision.UNANSWERED}
+FAILING = {Decision.REPROMPTED, Decision.DENIED, Decision.WENT_BACK, Decision.KEYPAD,
+           Decision.UNANSWERED}
 
 
 def keeps(policy: str, attempt_id: str, outcome: Outcome,
           decisions: Iterable[Decision | None]) -> bool:
     """Whether a recording policy keeps this call: all of them; the failed ones (a
-    reprompt, a denied read-back, the keypad, an unanswered question, a drop); or a
+    reprompt, a denied read-back, a go-back, the keypad, an unanswered question, a drop); or a
     sample, the same calls on every run (by attempt id)."""
     if policy == "all":
         return True

@@ -13,7 +13,8 @@ from dialer.lines import RING_TIMEOUT_S, Dialled, EndCause, Line, Progress
 from dialer.robot.pickup import Answered, dial_extension, drain, leave_message, who_answered
 from dialer.robot.robot import Robot
 from dialer.robot.turn import TurnLog, take_turn
-from survey_scripts.dialog import Dialog, Heard, Result
+from survey_scripts.dialog import Dialog
+from survey_scripts.turns import Heard, Result
 from survey_scripts.vocabulary import Outcome
 
 _NOT_ANSWERED = {Dialled.BUSY: Outcome.BUSY, Dialled.NO_ANSWER: Outcome.NO_ANSWER,

@@ -8,9 +8,9 @@ from speech.engines import ModelRef, make_recognizer
 from speech.listener import Listener
 from speech.recognizer import Grammar
 from speech.tts import Synthesizer, Voice
-from survey_scripts.dialog import Prompt
 from survey_scripts.model import Survey
-from survey_scripts.prompts import PromptKind, every_prompt, opening
+from survey_scripts.prompts import PromptKind, every_prompt, implicit_prompts, opening
+from survey_scripts.turns import Prompt
 
 # A read-back's reply is decoded beside the garbage loop too (see bench/levers.py).
 CONFIRM_GARBAGE = True
@@ -32,10 +32,13 @@ class Robot:
         # espeak-ng carries state from one utterance to the next (its pitch flutter), so a
         # prompt's waveform would depend on what was said before it. Saying every prompt
         # once, in a fixed order, at start makes every process sound the same.
-        for said in every_prompt(survey):
+        later = implicit_prompts(survey)
+        for said in every_prompt(survey)[:-len(later) or None]:
             self.say(said.text)
         self.say(lang.voicemail)
         self.say(opening(survey, notice=True))  # after the rest: their sound stays as it was
+        for said in later:
+            self.say(said.text)
 
     def say(self, text: str) -> bytes:
         """The prompt as it goes down the line (8 kHz mu-law), made once per text: a

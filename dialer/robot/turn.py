@@ -23,7 +23,7 @@ from speech.channel import RATE, ulaw_decode
 from speech.endpoint import FRAME, Endpointer, EndpointParams, FrameFeeder, State
 from speech.listener import Hearing
 from speech.recognizer import Recognition
-from survey_scripts.dialog import Heard, Prompt
+from survey_scripts.turns import Heard, Prompt
 from survey_scripts.vocabulary import Decision
 
 CHUNK = 2000  # samples (250 ms): how often speech is looked for while a prompt plays

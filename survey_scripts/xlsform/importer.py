@@ -329,7 +329,7 @@ class _Translation:
     def _yaml(self) -> str:
         assert self.lang is not None
         lang = {k: list(v) if isinstance(v, tuple) else v
-                for k, v in dataclasses.asdict(self.lang).items()}
+                for k, v in dataclasses.asdict(self.lang).items() if v not in ("", ())}
         lang["code"] = self.out.code or lang["code"]
         if self.pending:  # notes after the last question: the closing
             lang["closing"] = " ".join(self.pending)

@@ -158,8 +158,8 @@ function renderDashboard(root, s) {
   const official = root.dataset.official === "1";
   const qcell = (q) => official ? el("a", {href: `/campaigns/${encodeURIComponent(s.name)}/calls?question=${encodeURIComponent(q)}`,
     title: "the worst recorded turns of this question"}, q) : q;
-  table(document.getElementById("recognition"), ["question", "turns", "reprompted", "read back", "keypad", "unanswered", "rejected", "p50 / p99 latency", ""],
-    s.recognition.map((r) => [qcell(r.question), num(r.turns), pct(r.reprompted), pct(r.confirming), pct(r.keypad), pct(r.unanswered), pct(r.rejected),
+  table(document.getElementById("recognition"), ["question", "turns", "reprompted", "read back", "said back", "keypad", "unanswered", "rejected", "p50 / p99 latency", ""],
+    s.recognition.map((r) => [qcell(r.question), num(r.turns), pct(r.reprompted), pct(r.confirming), pct(r.implied), pct(r.keypad), pct(r.unanswered), pct(r.rejected),
       r.p50_ms === null ? "–" : `${r.p50_ms} / ${r.p99_ms ?? ">5000"} ms`,
       r.flag ? el("span", {class: "flag", title: r.flag}, "⚑ " + r.flag) : ""]));
   table(document.getElementById("pipeline"), ["attempts made", "trying", "waiting", "done", "set aside"],

@@ -37,7 +37,8 @@ HESITATE = {"en": "um, ", "ko": "음 ", "zh": "嗯，"}
 class PromptMeaning:
     kind: str  # question, keypad, confirm, goodbye
     question_id: str | None = None
-    value: str | None = None  # the value read back in a confirmation
+    value: str | None = None  # the value read back in a confirmation, or said back first
+    implied_id: str | None = None  # the question whose answer the prompt says back first
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,8 @@ def _meaning(said: Said) -> PromptMeaning:
     """What a person takes a prompt for: a keypad question's prompts ask for keys."""
     asked = said.kind in (PromptKind.QUESTION, PromptKind.REPROMPT)
     kind = "keypad" if said.keys and asked else KINDS[said.kind]
-    return PromptMeaning(kind, said.question_id if asked else None, said.value)
+    return PromptMeaning(kind, said.question_id if asked else None, said.value,
+                         said.implied_id)
 
 
 def _normalize(text: str, known: object) -> str:
@@ -198,6 +200,8 @@ class Callee:
             return Reply("speech", self.rng.choice(REPEAT.get(self.lang.code, REPEAT["en"])))
         if heard.kind == "goodbye":
             return Reply("hangup")
+        if heard.implied_id and self._said_back_wrong(heard.implied_id, heard.value):
+            return Reply("speech", self.rng.choice(self.lang.go_back[:2]))
         if heard.kind in ("question", "keypad") and heard.question_id:
             self.current = self.survey.question(heard.question_id)
             if h.hangup_at == heard.question_id:
@@ -216,6 +220,11 @@ class Callee:
                 return Reply("digits", "1" if right else "2")
             return Reply("speech", self._say_yes_no("yes" if right else "no"))
         return self._answer(q, truth)
+
+    def _said_back_wrong(self, qid: str, value: str | None) -> bool:
+        """A person corrects an answer said back wrong before answering what comes next."""
+        q, truth = self.survey.question(qid), self.p.truth.get(qid)
+        return truth is None or value != spoken_value(q, truth, self.lang)
 
     def _answer(self, q: Question, truth: str | float | None) -> Reply:
         h, r = self.p.habits, self.rng.random()
