@@ -4,7 +4,8 @@ one answer add up."""
 
 from __future__ import annotations
 
-from survey_scripts.phrases import Intent
+from survey_scripts.phrases import Intent, Meaning, interpret
+from survey_scripts.turns import Heard
 
 CONFIDENT = 0.9  # at or above: an answer is recorded as heard (confirm: auto)
 UNSURE = 0.3  # below: not taken at all, the question is asked again; between: read back
@@ -13,7 +14,14 @@ UNSURE = 0.3  # below: not taken at all, the question is asked again; between: r
 # taken more often than before the second pass (measured: CHANGELOG, issue 13).
 GUESS_FLOOR = 0.5
 
-__all__ = ["CONFIDENT", "GUESS_FLOOR", "UNSURE", "agreed", "settles"]
+__all__ = ["CONFIDENT", "GUESS_FLOOR", "UNSURE", "agreed", "settles", "understood"]
+
+
+def understood(heard: Heard, table: dict[str, Meaning], fillers: tuple[str, ...]) -> Meaning:
+    """What a turn's speech means to the dialog: nothing, if heard too unsurely."""
+    if heard.confidence < (GUESS_FLOOR if heard.guessed else UNSURE):
+        return Meaning(Intent.NOMATCH)
+    return interpret(heard.transcript, table, fillers)
 
 
 def settles(intent: Intent, confidence: float) -> bool:

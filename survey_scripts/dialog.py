@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from survey_scripts.certainty import CONFIDENT, GUESS_FLOOR, UNSURE, agreed, settles
+from survey_scripts.certainty import CONFIDENT, agreed, settles, understood
 from survey_scripts.errors import RuleError
 from survey_scripts.model import OPT_OUT_KEY, Question, Survey
 from survey_scripts.phrases import (
@@ -26,7 +26,6 @@ from survey_scripts.phrases import (
     answer_phrases,
     confirm_phrases,
     go_back_phrases,
-    interpret,
     keypad_value,
     spoken_value,
 )
@@ -47,22 +46,6 @@ from survey_scripts.vocabulary import Decision, Outcome
 
 MAX_REPROMPTS = 2
 MAX_REPEATS = 3
-
-
-def understood(heard: Heard, table: dict[str, Meaning], fillers: tuple[str, ...]) -> Meaning:
-    """What a turn's speech means to the dialog: nothing, if heard too unsurely."""
-    if heard.confidence < (GUESS_FLOOR if heard.guessed else UNSURE):
-        return Meaning(Intent.NOMATCH)
-    return interpret(heard.transcript, table, fillers)
-
-
-def every_phrase(survey: Survey) -> list[str]:
-    """Every phrase any of the dialog's grammars listens for: what the recognizer must know."""
-    lang = survey.language
-    out = [*confirm_phrases(lang), *lang.fillers, *lang.go_back]
-    for q in survey.questions:
-        out += list(answer_phrases(q, lang))
-    return out
 
 
 class _Hangup(Exception):
@@ -231,12 +214,8 @@ class Dialog:
         previous answer back, a go-back phrase raises _GoBack."""
         if q.keys_only:
             return (yield from self._ask_keys(q, text))
-        table = answer_phrases(q, self.lang)
-        key = q.id
-        if self._pending is not None:
-            table, key = table | go_back_phrases(self.lang), f"{q.id}+go_back"
+        table, listen = self._listening(q)
         implicit = not explicit and confirms_implicitly(q, self.survey)
-        listen = Listen(key, tuple(table), keypad=True)
         prompt = Prompt(PromptKind.QUESTION, text, q.id, listen)
         failures = repeats = 0
         unconfirmed: tuple[str, float] | None = None  # read back, its reply not understood
@@ -254,6 +233,14 @@ class Dialog:
             if meaning.intent == Intent.GO_BACK:
                 self._decide(Decision.WENT_BACK, meaning)
                 raise _GoBack
+            if meaning.intent == Intent.NOMATCH and self._pending is not None:
+                # not understood where an answer was said back: it may have been a
+                # go-back; the answer is read back before this question is asked again
+                yield from self._read_back_pending()
+                table, listen = self._listening(q)
+                prompt = Prompt(PromptKind.QUESTION, question_text(q, self.survey), q.id,
+                                listen)
+                continue
             # "don't know" heard unsurely: the question is asked again
             if meaning.intent == Intent.DONT_KNOW and settles(meaning.intent, heard.confidence):
                 self._decide(Decision.DONT_KNOW, meaning)
@@ -291,6 +278,27 @@ class Dialog:
                 self._decide_unless_denied(Decision.KEYPAD)
             prompt = Prompt(PromptKind.REPROMPT, f"{self.lang.reprompt} {q.prompt}", q.id, listen)
         return (yield from self._keypad(q, listen))
+
+    def _listening(self, q: Question) -> tuple[dict[str, Meaning], Listen]:
+        """What answers `q`, and a go-back where an answer is said back with it."""
+        table = answer_phrases(q, self.lang)
+        if self._pending is None:
+            return table, Listen(q.id, tuple(table), keypad=True)
+        table = table | go_back_phrases(self.lang)
+        return table, Listen(f"{q.id}+go_back", tuple(table), keypad=True)
+
+    def _read_back_pending(self) -> Generator[Prompt, Heard, None]:
+        """The answer said back, read back on a turn of its own: recorded if confirmed,
+        asked again (_GoBack) if not."""
+        assert self._pending is not None
+        p, recorded = self._pending
+        self._decide(Decision.CONFIRMING, "digits" if self._heard.digits else
+                     "silence" if self._heard.silent else self._meaning)
+        assert recorded.value is not None
+        if not (yield from self._confirm(p, Meaning(Intent.ANSWER, recorded.value))):
+            raise _GoBack
+        self.result.answers[p.id] = Recorded(recorded.value, "confirmed", recorded.confidence)
+        self._pending = None
 
     def _ask_keys(self, q: Question, text: str) -> Generator[Prompt, Heard, Recorded]:
         """A keypad question: keys only (no recognizer is asked), the same reprompts, a

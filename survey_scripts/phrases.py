@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
-from survey_scripts.model import AnswerType, Language, Question
+from survey_scripts.model import AnswerType, Language, Question, Survey
 from survey_scripts.numbers import number_phrases, to_words
 
 
@@ -67,6 +67,15 @@ def go_back_phrases(lang: Language) -> dict[str, Meaning]:
 
 def confirm_phrases(lang: Language) -> dict[str, Meaning]:
     return intent_phrases(lang) | yes_no_phrases(lang)
+
+
+def every_phrase(survey: Survey) -> list[str]:
+    """Every phrase any of the dialog's grammars listens for: what the recognizer must know."""
+    lang = survey.language
+    out = [*confirm_phrases(lang), *lang.fillers, *lang.go_back]
+    for q in survey.questions:
+        out += list(answer_phrases(q, lang))
+    return out
 
 
 def interpret(transcript: str, table: dict[str, Meaning], fillers: tuple[str, ...]) -> Meaning:

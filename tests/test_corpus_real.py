@@ -40,7 +40,7 @@ def test_real_numbers_heard_wrong_are_never_heard_surely() -> None:
     """A spoken number heard wrong stays below CONFIDENT: even under confirm: auto it
     would be read back. (Numbers stay confirm: always: off-topic words such as "sky"
     came out as a sure "nine", CHANGELOG.)"""
-    from survey_scripts.dialog import CONFIDENT
+    from survey_scripts.certainty import CONFIDENT
 
     report = _score("real/held-out")
     numbers = [r for r in report.rows if r["question"] == "fever_days"

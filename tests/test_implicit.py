@@ -81,6 +81,28 @@ def test_a_hang_up_before_the_callee_goes_on_records_nothing_said_back(
     assert result.risk == "unknown"  # an unsure yes the callee never went on from
 
 
+def test_a_turn_not_understood_after_a_said_back_answer_has_it_read_back(
+        survey: Survey) -> None:
+    """Speech not understood where an answer was said back may have been a go-back: the
+    answer is read back on a turn of its own, then the question asked again; denied, the
+    question it answered is asked again."""
+    result, prompts = drive(survey, [said("yes"), said("no", UNSURE), said("", 0.0),
+                                     said("yes"), said("no"), *[said("no")] * 3,
+                                     said("none"), Heard(hangup=True)])
+    assert prompts[3].kind == PromptKind.CONFIRM and prompts[3].question_id == "fever"
+    assert prompts[3].text == "I heard no. Is that right?"
+    assert prompts[4].text == "Do you have a cough?"
+    assert "go back" not in prompts[4].listen.phrases  # type: ignore[union-attr]
+    assert (result.answers["fever"].value, result.answers["fever"].how) == ("no", "confirmed")
+    assert len(result.decisions) == result.turns
+    result, prompts = drive(survey, [said("yes"), said("no", UNSURE), Heard(silent=True),
+                                     said("no"), said("yes"), said("three"), said("yes"),
+                                     *[said("no")] * 4, said("none"), Heard(hangup=True)])
+    assert prompts[4].text.startswith("Let me ask again.") and prompts[4].question_id == "fever"
+    assert prompts[5].question_id == "fever_days"  # asked on the new answer
+    assert result.answers["fever"].value == "yes" and result.answers["fever_days"].value == 3
+
+
 def test_consent_numbers_and_the_last_question_are_read_back(survey: Survey) -> None:
     """Consent decides the call, numbers are the most confusable answers, and nothing
     follows the last question to say an answer back with: read back, as before."""
@@ -155,3 +177,35 @@ def test_implicit_confirmation_words_are_checked_with_their_lines(tmp_path: Path
         load_survey(_write(tmp_path, "If that is wrong, say go back.",
                            "If {that} is wrong, say go back."))
     assert "uses {that}" in str(e.value)
+
+
+@pytest.mark.parametrize("voice", [("flite", "kal16"), ("flite", "slt"),
+                                   ("espeak-ng", "gmw/en-us+klatt4")])
+def test_go_back_is_heard_beside_the_next_questions_answers(survey: Survey,
+                                                            voice: tuple[str, str]) -> None:
+    """From the sound: "go back" on the question that says an answer back is heard as a
+    go-back, and "no" there is never one. ("wrong answer", the other go-back
+    phrase, flite's slt says so that it is rejected: a turn not understood there has
+    the answer read back, test_a_turn_not_understood_after_a_said_back_answer...)"""
+    import numpy as np
+
+    from speech.audio import Audio
+    from speech.channel import from_line, to_line
+    from speech.recognizer import Grammar
+    from speech.sphinx import SphinxRecognizer
+    from speech.tts import Synthesizer, Voice
+    from survey_scripts.certainty import UNSURE as FLOOR
+    from survey_scripts.phrases import Intent, answer_phrases, go_back_phrases, interpret
+
+    lang = survey.language
+    table = answer_phrases(survey.question("cough"), lang) | go_back_phrases(lang)
+    grammar = Grammar("cough+go_back", tuple(table), lang.fillers)
+    sphinx, synth, pad = SphinxRecognizer(), Synthesizer(), np.zeros(2400, dtype=np.int16)
+    heard = {}
+    for text in ("go back", "no"):
+        a = synth.speak(text, Voice(*voice)).resampled(8000)
+        line = to_line(Audio(np.concatenate([pad, a.samples, pad]), 8000))
+        rec = sphinx.recognize(from_line(line), grammar)
+        heard[text] = (interpret(rec.transcript, table, lang.fillers).intent, rec.confidence)
+    assert heard["go back"][0] == Intent.GO_BACK and heard["go back"][1] >= FLOOR, heard
+    assert heard["no"][0] != Intent.GO_BACK, heard  # an answer, or not understood

@@ -186,7 +186,7 @@ def test_confidence_is_measured_from_the_audio(sphinx, survey: Survey) -> None: 
 def test_what_the_garbage_loop_takes_gets_a_second_pass_and_low_confidence(  # type: ignore[no-untyped-def]
         sphinx, survey: Survey) -> None:
     from speech.sphinx import SphinxRecognizer
-    from survey_scripts.dialog import UNSURE
+    from survey_scripts.certainty import UNSURE
 
     audio, grammar = _spoken("please try again"), _grammar(survey, "fever_days")
     assert SphinxRecognizer().recognize(audio, grammar).rejected  # off by default
@@ -230,7 +230,7 @@ def _testdata_utterances() -> list[Audio]:
 def test_out_of_grammar_real_speech_is_rejected(sphinx, survey: Survey) -> None:  # type: ignore[no-untyped-def]
     utterances = _testdata_utterances()
     assert len(utterances) >= 10
-    from survey_scripts.dialog import UNSURE
+    from survey_scripts.certainty import UNSURE
 
     grammar = _grammar(survey, "cough")
     recs = [sphinx.recognize(from_line(to_line(u)), grammar) for u in utterances]

@@ -210,7 +210,7 @@ def test_low_confidence_never_recorded_without_confirmation(survey: Survey) -> N
 def test_confidence_bands_accept_read_back_or_ask_again(explicit_survey: Survey) -> None:
     """confirm: auto (fever): a sure yes is recorded, an unsure one read back, one heard
     below UNSURE is not taken at all: the question is asked again, nothing read back."""
-    from survey_scripts.dialog import CONFIDENT, UNSURE
+    from survey_scripts.certainty import CONFIDENT, UNSURE
 
     sure, unsure, low = said("yes", CONFIDENT), said("yes", (UNSURE + CONFIDENT) / 2), \
         said("yes", UNSURE / 2)
@@ -265,7 +265,7 @@ def test_numbers_are_read_back_even_when_heard_alike_twice(survey: Survey) -> No
 
 
 def test_a_stop_heard_too_unsurely_opts_nobody_out(survey: Survey) -> None:
-    from survey_scripts.dialog import UNSURE
+    from survey_scripts.certainty import UNSURE
 
     result, prompts = drive(survey, [said("yes"), said("stop calling me", UNSURE / 2),
                                      said("no"), *ALL_NO[3:]])
@@ -275,7 +275,7 @@ def test_a_stop_heard_too_unsurely_opts_nobody_out(survey: Survey) -> None:
 def test_a_second_guess_needs_more_than_a_first_answer(explicit_survey: Survey) -> None:
     """What the bare grammar heard in speech the garbage loop took is read back only from
     GUESS_FLOOR; a first-pass answer from UNSURE."""
-    from survey_scripts.dialog import GUESS_FLOOR, UNSURE
+    from survey_scripts.certainty import GUESS_FLOOR, UNSURE
 
     between = (UNSURE + GUESS_FLOOR) / 2
     guess = Heard(transcript="yes", confidence=between, guessed=True)
@@ -289,7 +289,7 @@ def test_a_second_guess_needs_more_than_a_first_answer(explicit_survey: Survey) 
 def test_an_unsure_dont_know_is_asked_again(survey: Survey) -> None:
     """"I don't know" ends the question unanswered: heard below CONFIDENT (the simulated
     "I am driving right now" came out so), the question is asked again."""
-    from survey_scripts.dialog import CONFIDENT
+    from survey_scripts.certainty import CONFIDENT
 
     result, prompts = drive(survey, [said("yes"), said("i am not sure", CONFIDENT - 0.2),
                                      said("no"), *ALL_NO[3:]])

@@ -31,10 +31,10 @@ from dialer.store import Campaign, Store
 from dialer.store.schema import survey_hash
 from dialer.wire import EngineSpec, LineConfig
 from speech import engines
-from survey_scripts.dialog import every_phrase
 from survey_scripts.errors import AudioError, EngineError, SurveyError, UsageError
 from survey_scripts.loader import load_survey_text, read_survey_file
 from survey_scripts.model import Survey
+from survey_scripts.phrases import every_phrase
 from survey_scripts.prompts import every_prompt
 
 log = logging.getLogger(__name__)

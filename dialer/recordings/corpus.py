@@ -32,7 +32,7 @@ from speech.engines import choose, make_recognizer
 from speech.listener import Listener
 from speech.recognizer import Grammar
 from survey_scripts import DEFAULT_SURVEY
-from survey_scripts.dialog import settles, understood
+from survey_scripts.certainty import settles, understood
 from survey_scripts.errors import AudioError, UsageError
 from survey_scripts.loader import load_survey
 from survey_scripts.model import AnswerType, Question, Survey

@@ -24,10 +24,10 @@ from dialer.robot.turn import TurnLog
 from dialer.wire import EngineSpec
 from speech.engines import check_words, choose
 from survey_scripts import DEFAULT_SURVEY
-from survey_scripts.dialog import every_phrase
 from survey_scripts.errors import AudioError
 from survey_scripts.loader import load_survey
 from survey_scripts.model import Survey
+from survey_scripts.phrases import every_phrase
 
 
 @dataclass
