@@ -139,11 +139,8 @@ class Dialog:
         qs = self.survey.questions
         for j in range(i, len(qs)):
             q = qs[j]
-            if not q.when:
-                return j
-            if known is None and self._holds(q.when, f"question '{q.id}': when"):
-                return j
-            if known is not None and _quietly(q.when, known):
+            if not q.when or (_quietly(q.when, known) if known is not None
+                              else self._holds(q.when, f"question '{q.id}': when")):
                 return j
         return None
 
@@ -233,9 +230,10 @@ class Dialog:
             if meaning.intent == Intent.GO_BACK:
                 self._decide(Decision.WENT_BACK, meaning)
                 raise _GoBack
-            if meaning.intent == Intent.NOMATCH and self._pending is not None:
-                # not understood where an answer was said back: it may have been a
-                # go-back; the answer is read back before this question is asked again
+            if meaning.intent == Intent.NOMATCH and self._pending is not None \
+                    and not heard.silent:
+                # speech not understood where an answer was said back: it may have been
+                # a go-back; the answer is read back before this question is asked again
                 yield from self._read_back_pending()
                 table, listen = self._listening(q)
                 prompt = Prompt(PromptKind.QUESTION, question_text(q, self.survey), q.id,

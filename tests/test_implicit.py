@@ -95,12 +95,19 @@ def test_a_turn_not_understood_after_a_said_back_answer_has_it_read_back(
     assert "go back" not in prompts[4].listen.phrases  # type: ignore[union-attr]
     assert (result.answers["fever"].value, result.answers["fever"].how) == ("no", "confirmed")
     assert len(result.decisions) == result.turns
-    result, prompts = drive(survey, [said("yes"), said("no", UNSURE), Heard(silent=True),
+    result, prompts = drive(survey, [said("yes"), said("no", UNSURE), said("", 0.0),
                                      said("no"), said("yes"), said("three"), said("yes"),
                                      *[said("no")] * 4, said("none"), Heard(hangup=True)])
     assert prompts[4].text.startswith("Let me ask again.") and prompts[4].question_id == "fever"
     assert prompts[5].question_id == "fever_days"  # asked on the new answer
     assert result.answers["fever"].value == "yes" and result.answers["fever_days"].value == 3
+    # silence is no go-back: the question is asked again, the answer still said back
+    result, prompts = drive(survey, [said("yes"), said("no", UNSURE), Heard(silent=True),
+                                     said("no"), *[said("no")] * 4, said("none"),
+                                     Heard(hangup=True)])
+    assert prompts[3].kind == PromptKind.REPROMPT and prompts[3].question_id == "cough"
+    assert "go back" in prompts[3].listen.phrases  # type: ignore[union-attr]
+    assert result.answers["fever"].how == "implied"
 
 
 def test_consent_numbers_and_the_last_question_are_read_back(survey: Survey) -> None:
