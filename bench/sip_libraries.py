@@ -7,7 +7,7 @@ venv (`pip install --pre baresip-python==0.5.2a3 aiosipua==0.7.1 aiortp==0.8.0 n
 with Debian's sip-tester:
 
     python bench/sip_libraries.py [--calls 100,200] [--hold 30] [--gil]
-                                  [--libs baresip] [--ptime 40]
+                                  [--libs baresip] [--ptime 40] [--config 'LINE; LINE']
 
 Figures per library and size: calls set up, this process's CPU (share of one core, and
 per call), seconds of audio sent and echoed back, and each library's own signs of
@@ -56,13 +56,16 @@ async def _pace(hold_s: float, each: Any) -> tuple[float, float]:
     return time.process_time() - cpu0, time.monotonic() - w0
 
 
-async def baresip_calls(n: int, hold_s: float, port: int, ptime: int = 20) -> dict[str, Any]:
+async def baresip_calls(n: int, hold_s: float, port: int, ptime: int = 20,
+                        config: str = "") -> dict[str, Any]:
     from baresip import Account, Config, Runtime, UserAgent
 
     rt = Runtime()
     await rt.start(Config(net_interface="127.0.0.1", max_concurrent_calls=None,
                           extra_config_text=f"rtp_ports 20000-{20000 + 4 * n + 100}\n"
-                                            f"sip_listen 127.0.0.1:{port + 1000}\n"))
+                                            f"sip_listen 127.0.0.1:{port + 1000}\n"
+                                            + "".join(f"{x.strip()}\n"
+                                                      for x in config.split(";") if x)))
     ua = await UserAgent.create(rt, Account("bench", "127.0.0.1", "", reg_interval=0,
                                             extra_params=(f"ptime={ptime}",)))
     t0 = time.monotonic()
@@ -87,7 +90,8 @@ async def baresip_calls(n: int, hold_s: float, port: int, ptime: int = 20) -> di
     stats = [c.audio.stats() for c in up]
     await asyncio.gather(*(c.hangup() for c in up), return_exceptions=True)
     await rt.close()
-    return {**_figures(f"baresip-python ptime {ptime}", n, len(up), setup, cpu, wall, moved),
+    name = f"baresip-python ptime {ptime}" + (f" ({config})" if config else "")
+    return {**_figures(name, n, len(up), setup, cpu, wall, moved),
             "warnings": len(warnings),
             **{f: sum(getattr(s, f) for s in stats) for f in (
                 "tx_starved_frames", "rx_dropped_bytes", "rx_discarded_bytes")}}
@@ -156,12 +160,14 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=5070)
     ap.add_argument("--libs", default="baresip,aiosipua", help="which libraries to run")
     ap.add_argument("--ptime", type=int, default=20, help="baresip's packet time, ms")
+    ap.add_argument("--config", default="", help="baresip config lines, ';' between")
     args = ap.parse_args()
     if args.lib:  # one library, one size, in a process of its own
         if args.gil:
             hold_the_gil()
         if args.lib == "baresip":
-            done = baresip_calls(int(args.calls), args.hold, args.port, args.ptime)
+            done = baresip_calls(int(args.calls), args.hold, args.port, args.ptime,
+                                 args.config)
         else:
             done = aiosipua_calls(int(args.calls), args.hold, args.port)
         print(json.dumps(asyncio.run(done)))
@@ -174,7 +180,8 @@ def main() -> None:
             try:
                 time.sleep(0.5)
                 cmd = [sys.executable, __file__, "--lib", lib, "--calls", n, "--hold",
-                       str(args.hold), "--port", str(args.port), "--ptime", str(args.ptime)] + (
+                       str(args.hold), "--port", str(args.port), "--ptime", str(args.ptime),
+                       "--config", args.config] + (
                            ["--gil"] if args.gil else [])
                 print(subprocess.run(cmd, capture_output=True, text=True).stdout.strip(),
                       flush=True)
