@@ -158,10 +158,11 @@ class Dialog:
         return f"{implied_text(p, said, self.survey)} {text}"
 
     def _follows(self, q: Question, value: str | float) -> bool:
-        """Whether a question would follow `q` answered `value`: where the answer could
-        be said back (implicit confirmation)."""
-        i = self.survey.questions.index(q)
-        return self._next(i + 1, self._known() | {q.id: value}) is not None
+        """Whether a spoken question would follow `q` answered `value`: where the answer
+        could be said back and gone back from (implicit confirmation)."""
+        qs = self.survey.questions
+        nxt = self._next(qs.index(q) + 1, self._known() | {q.id: value})
+        return nxt is not None and not qs[nxt].keys_only
 
     def _settle(self, q: Question, recorded: Recorded) -> Generator[Prompt, Heard, Recorded]:
         """An answer that waited to be said back, with nothing left to ask: read back."""

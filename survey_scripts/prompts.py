@@ -63,7 +63,7 @@ def implicit_prompts(survey: Survey) -> list[Said]:
     for i, q in enumerate(survey.questions):
         if not confirms_implicitly(q, survey):
             continue
-        for nxt in may_follow(survey, i):
+        for nxt in (n for n in may_follow(survey, i) if not n.keys_only):
             asked = question_text(nxt, survey)
             out += [Said(PromptKind.QUESTION, f"{implied_text(q, said, survey)} {asked}",
                          nxt.id, said, nxt.keys_only, q.id)

@@ -121,6 +121,19 @@ def test_consent_numbers_and_the_last_question_are_read_back(survey: Survey) -> 
     assert result.answers["travel"].how == "confirmed"
 
 
+def test_an_answer_before_a_keypad_question_is_read_back(survey: Survey) -> None:
+    """Keys cannot say go back: before a keypad question the answer is read back."""
+    qs = tuple(dataclasses.replace(q, input="keypad") if q.id == "cough" else q
+               for q in survey.questions)
+    mixed = dataclasses.replace(survey, questions=qs)
+    result, prompts = drive(mixed, [said("yes"), said("no", UNSURE), said("yes"),
+                                    Heard(digits="2", confidence=1.0), *[said("no")] * 3,
+                                    said("none"), Heard(hangup=True)])
+    assert prompts[2].kind == PromptKind.CONFIRM and prompts[2].question_id == "fever"
+    assert result.answers["fever"].how == "confirmed"
+    assert not any(s.question_id == "cough" and s.implied_id for s in implicit_prompts(mixed))
+
+
 def test_a_go_back_is_heard_only_where_an_answer_was_said_back(survey: Survey) -> None:
     result, prompts = drive(survey, [said("yes"), said("go back"), said("no"), *[said("no")] * 4,
                                      said("none"), Heard(hangup=True)])
