@@ -1,7 +1,7 @@
 """Read-back replies with and without the garbage loop, on the corpora: what would
 confirm (a "yes" understood) that was not a yes (issue 20's levers).
 
-    python bench/confirm_replies.py
+    python bench/confirm_replies.py [--weights 1e-16,1e-18]
 
 Every corpus item heard as the reply to a read-back (the grammar yes, no and the
 intents), with the garbage loop beside it and without; counts per source (real and
@@ -19,8 +19,14 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--weights", default="", help="garbage weights to try beside none")
+    args = ap.parse_args()
     import numpy as np
 
+    import speech.sphinx
     from dialer.recordings.corpus import PAD_S, manifest, read_callee
     from dialer.wire import EngineSpec
     from speech.channel import RATE, from_line, to_line
@@ -34,7 +40,12 @@ def main() -> None:
 
     lang = load_survey(DEFAULT_SURVEY).language
     table = confirm_phrases(lang)
-    listener = Listener(make_recognizer(EngineSpec()))
+    today = speech.sphinx.GARBAGE_WEIGHT
+    ways: list[tuple[str, Listener, bool, float]] = [
+        ("garbage, today's weight", Listener(make_recognizer(EngineSpec())), True, today),
+        ("no garbage", Listener(make_recognizer(EngineSpec())), False, today)]
+    ways += [(f"garbage weight {w}", Listener(make_recognizer(EngineSpec())), True, float(w))
+             for w in filter(None, args.weights.split(","))]
     out: collections.Counter[tuple[object, ...]] = collections.Counter()
     pad = np.zeros(int(PAD_S * RATE), dtype=np.int16)
     for folder in ("real/tune", "real/held-out", "synthetic"):
@@ -43,15 +54,17 @@ def main() -> None:
         for row in manifest(root):
             line = from_line(to_line(read_callee(root / row["file"])))
             x = np.concatenate([pad, line.samples, pad, pad, pad])
-            for garbage in (True, False):
-                grammar = Grammar("confirm", tuple(table), lang.fillers, garbage=garbage)
+            for way, listener, garbage, weight in ways:
+                speech.sphinx.GARBAGE_WEIGHT = weight  # read as a grammar is first built
+                grammar = Grammar(f"confirm:{way}", tuple(table), lang.fillers,
+                                  garbage=garbage)
                 heard = listener.listen(x, grammar).heard
                 m = understood(heard, table, lang.fillers)
                 said = m.value if m.intent == Intent.ANSWER else m.intent.value
                 if said in ("yes", "no"):
-                    out[(src, f"garbage {garbage}", f"{said} understood",
+                    out[(src, way, f"{said} understood",
                          "right" if row["expected"] == said else "wrong")] += 1
-                out[(src, f"garbage {garbage}", "items")] += 1
+                out[(src, way, "items")] += 1
     for k in sorted(out, key=str):
         print(*k, out[k])
 
