@@ -111,25 +111,28 @@ class Dialog:
             yield self._goodbye(self.lang.goodbye_refused)
             return
         i, again = 1, None  # again: the question asked again after a go-back
-        while (at := self._next(i)) is not None:
-            q = self.survey.questions[at]
+        while True:
+            at = self._next(i)
             try:
-                r.answers[q.id] = yield from self._ask(q, self._asking(q, again),
-                                                       explicit=again is q)
-            except _GoBack:  # the answer said back with this question was wrong
+                if at is None:  # nothing left to ask: an answer waiting is read back
+                    if self._pending is not None:
+                        yield from self._read_back_pending()
+                    break
+                q = self.survey.questions[at]
+                recorded = yield from self._ask(q, self._asking(q, again), explicit=again is q)
+            except _GoBack:  # the answer said back was wrong: its question again
                 assert self._pending is not None
-                i, again = self.survey.questions.index(self._pending[0]), self._pending[0]
-                self._pending = None
+                again, self._pending = self._pending[0], None
+                i = self.survey.questions.index(again)
                 continue
             if self._pending is not None:  # the callee went on: what was said back stands
-                p, recorded = self._pending
-                r.answers[p.id], self._pending = recorded, None
-            if r.answers[q.id].how == "implied":
-                self._pending = (q, r.answers.pop(q.id))
+                p, said_back = self._pending
+                r.answers[p.id], self._pending = said_back, None
+            if recorded.how == "implied":
+                self._pending = (q, recorded)
+            else:
+                r.answers[q.id] = recorded
             i, again = at + 1, None
-        if self._pending is not None:  # said back with no question after it: read back
-            (q, recorded), self._pending = self._pending, None
-            r.answers[q.id] = yield from self._settle(q, recorded)
         r.outcome = Outcome.COMPLETED
         yield self._goodbye(self.lang.closing)
 
@@ -155,7 +158,7 @@ class Dialog:
         p, recorded = self._pending
         assert recorded.value is not None
         said = spoken_value(p, recorded.value, self.lang)
-        return f"{implied_text(p, said, self.survey)} {text}"
+        return f"{implied_text(said, self.survey)} {text}"
 
     def _follows(self, q: Question, value: str | float) -> bool:
         """Whether a spoken question would follow `q` answered `value`: where the answer
@@ -163,15 +166,6 @@ class Dialog:
         qs = self.survey.questions
         nxt = self._next(qs.index(q) + 1, self._known() | {q.id: value})
         return nxt is not None and not qs[nxt].keys_only
-
-    def _settle(self, q: Question, recorded: Recorded) -> Generator[Prompt, Heard, Recorded]:
-        """An answer that waited to be said back, with nothing left to ask: read back."""
-        assert recorded.value is not None
-        confirmed = yield from self._confirm(q, Meaning(Intent.ANSWER, recorded.value))
-        if confirmed:
-            return Recorded(recorded.value, "confirmed", recorded.confidence)
-        # denied or not understood: asked again, read back (explicit) if unsure again
-        return (yield from self._ask(q, asked_again_text(q, self.survey), explicit=True))
 
     def _known(self) -> dict[str, str | float | None]:
         """The answers so far, one waiting to be said back included (what follows it is
@@ -235,6 +229,7 @@ class Dialog:
                     and not heard.silent:
                 # speech not understood where an answer was said back: it may have been
                 # a go-back; the answer is read back before this question is asked again
+                self._decide(Decision.CONFIRMING, "digits" if heard.digits else meaning)
                 yield from self._read_back_pending()
                 table, listen = self._listening(q)
                 prompt = Prompt(PromptKind.QUESTION, question_text(q, self.survey), q.id,
@@ -291,8 +286,6 @@ class Dialog:
         asked again (_GoBack) if not."""
         assert self._pending is not None
         p, recorded = self._pending
-        self._decide(Decision.CONFIRMING, "digits" if self._heard.digits else
-                     "silence" if self._heard.silent else self._meaning)
         assert recorded.value is not None
         if not (yield from self._confirm(p, Meaning(Intent.ANSWER, recorded.value))):
             raise _GoBack

@@ -11,7 +11,7 @@ import yaml
 
 from survey_scripts.errors import SurveyError
 from survey_scripts.model import OPT_OUT_KEY, AnswerType, Language, Question, RiskRule, Survey
-from survey_scripts.phrases import answer_phrases
+from survey_scripts.phrases import answer_phrases, confirm_phrases
 from survey_scripts.rules import check_expression, try_on_samples
 from survey_scripts.yaml_lines import Checker, LineDict, LineLoader, line_of, show
 
@@ -114,8 +114,9 @@ def _build(raw: dict[str, Any], path: str, c: Checker) -> Survey:
                 seen.add(q.id)
         if questions and (questions[0].id != "consent" or questions[0].type != AnswerType.YES_NO):
             c.bad(questions[0].line, "the first question must be 'consent', of type yes_no")
+    said = confirm_phrases(lang)  # the language's own words: checked with the language
     for q in questions:  # a go-back phrase must not answer any question
-        clash = [w for w in lang.go_back if w in answer_phrases(q, lang)]
+        clash = [w for w in lang.go_back if w in answer_phrases(q, lang) and w not in said]
         if clash:
             c.bad(q.line, f"question '{q.id}' is answered with {clash[0]!r}, a go_back "
                   "phrase of the language; change one of them")
@@ -213,8 +214,7 @@ def _implicit(d: Any, c: Checker, line: int, lists: dict[str, Any]) -> dict[str,
     if "{value}" not in out["implied"]:
         c.bad(line_of(d, "implied"), "language: 'implied' must contain {value}")
     # a go-back phrase is heard beside the next question's answers: it must not be one
-    taken = {w: k for k in ("yes", "no", "repeat", "dont_know", "stop", "fillers")
-             for w in lists[k]}
+    taken = {w: k for k in _LANG_LISTS for w in lists[k]}
     for w in out["go_back"]:
         if w in taken:
             c.bad(line_of(d, "go_back"), f"language: go_back phrase {w!r} is also in "

@@ -33,9 +33,9 @@ class Said:
     implied_id: str | None = None  # a question whose answer this prompt says back first
 
 
-def every_prompt(survey: Survey, notice: bool = False) -> list[Said]:
+def every_prompt(survey: Survey, notice: bool = False, implicit: bool = True) -> list[Said]:
     """Every text a dialog on `survey` can say, in a fixed order; with `notice`, the
-    opening of a recorded call too."""
+    opening of a recorded call too; without `implicit`, not implicit_prompts()."""
     lang = survey.language
     first = survey.questions[0]
     out = [Said(PromptKind.QUESTION, opening(survey), first.id, keys=first.keys_only)]
@@ -52,7 +52,7 @@ def every_prompt(survey: Survey, notice: bool = False) -> list[Said]:
     if notice:  # last: adding it changes no earlier prompt's sound (the robot says them
         # all once, in this order, at start; see dialer/robot/robot.py)
         out.append(Said(PromptKind.QUESTION, opening(survey, notice=True), first.id))
-    return out + implicit_prompts(survey)
+    return (out + implicit_prompts(survey)) if implicit else out
 
 
 def implicit_prompts(survey: Survey) -> list[Said]:
@@ -65,8 +65,8 @@ def implicit_prompts(survey: Survey) -> list[Said]:
             continue
         for nxt in (n for n in may_follow(survey, i) if not n.keys_only):
             asked = question_text(nxt, survey)
-            out += [Said(PromptKind.QUESTION, f"{implied_text(q, said, survey)} {asked}",
-                         nxt.id, said, nxt.keys_only, q.id)
+            out += [Said(PromptKind.QUESTION, f"{implied_text(said, survey)} {asked}",
+                         nxt.id, said, implied_id=q.id)
                     for said in spoken_values(q, survey)]
         out.append(Said(PromptKind.QUESTION, asked_again_text(q, survey), q.id))
     return out
@@ -96,7 +96,7 @@ def may_follow(survey: Survey, i: int) -> list[Question]:
     return out
 
 
-def implied_text(q: Question, value: str, survey: Survey) -> str:
+def implied_text(value: str, survey: Survey) -> str:
     """An answer said back before the next question: `value` as spoken_values says it."""
     return survey.language.implied.format(value=value)
 

@@ -134,6 +134,27 @@ def test_an_answer_before_a_keypad_question_is_read_back(survey: Survey) -> None
     assert not any(s.question_id == "cough" and s.implied_id for s in implicit_prompts(mixed))
 
 
+def test_said_back_with_nothing_asked_after_it_is_read_back(survey: Survey) -> None:
+    """The next question's condition failed when asked (it looked askable ahead): the
+    answer waiting is read back before the goodbye; denied, its question again."""
+    qs = tuple(dataclasses.replace(q, when="1 / 0 > 1") if q.id == "travel" else q
+               for q in survey.questions)
+    failing = dataclasses.replace(survey, questions=qs)
+    result, prompts = drive(failing, [said("yes"), *[said("no")] * 4, said("no", UNSURE),
+                                      said("yes"), Heard(hangup=True)])
+    assert prompts[6].kind == PromptKind.CONFIRM and prompts[6].question_id == "contact"
+    assert prompts[7].kind == PromptKind.GOODBYE and result.outcome == Outcome.COMPLETED
+    assert (result.answers["contact"].value, result.answers["contact"].how) == ("no",
+                                                                                "confirmed")
+    result, prompts = drive(failing, [said("yes"), *[said("no")] * 4, said("no", UNSURE),
+                                      said("no"), said("yes"), Heard(hangup=True)])
+    assert prompts[7].text.startswith("Let me ask again.")
+    assert prompts[7].question_id == "contact" and prompts[8].kind == PromptKind.GOODBYE
+    assert result.answers["contact"].value == "yes" and result.rule_errors
+    assert [d.decision for d in result.decisions[5:]] == [
+        Decision.IMPLIED, Decision.DENIED, Decision.ACCEPTED]
+
+
 def test_a_go_back_is_heard_only_where_an_answer_was_said_back(survey: Survey) -> None:
     result, prompts = drive(survey, [said("yes"), said("go back"), said("no"), *[said("no")] * 4,
                                      said("none"), Heard(hangup=True)])

@@ -32,12 +32,11 @@ class Robot:
         # espeak-ng carries state from one utterance to the next (its pitch flutter), so a
         # prompt's waveform would depend on what was said before it. Saying every prompt
         # once, in a fixed order, at start makes every process sound the same.
-        later = implicit_prompts(survey)
-        for said in every_prompt(survey)[:-len(later) or None]:
+        for said in every_prompt(survey, implicit=False):
             self.say(said.text)
         self.say(lang.voicemail)
         self.say(opening(survey, notice=True))  # after the rest: their sound stays as it was
-        for said in later:
+        for said in implicit_prompts(survey):
             self.say(said.text)
 
     def say(self, text: str) -> bytes:
