@@ -55,6 +55,12 @@ LEVERS: dict[str, dict[str, Any]] = {
     # the dialog: every unsure answer read back on its own turn, as before implicit
     # confirmation (today: said back with the next question where one follows)
     "explicit read-backs": {"survey_scripts.prompts.IMPLICIT": False},
+    # the grammar search without pronunciation variants, or without silence and noise
+    # words between the grammar's words (pocketsphinx's defaults have both)
+    "no-altpron": {"decoder.fsgusealtpron": False},
+    "no-filler": {"decoder.fsgusefiller": False},
+    # the phone loop's lookahead (default 5 frames) only serves n-gram searches
+    "pl_window0": {"decoder.pl_window": 0},
 }
 TURN_DECISIONS = {"confirming", "confirmed", "denied", "reprompted", "accepted", "keypad",
                   "keyed", "repeated", "dont_know", "opted_out", "unanswered", "agreed",

@@ -3,7 +3,7 @@ that echoes RTP), from baresip-python and from aiosipua + aiortp, with or withou
 thread holding the GIL as pocketsphinx does while decoding.
 
 Not a test. aiosipua and aiortp are not healthdial's dependencies: run it in a scratch
-venv (`pip install --pre baresip-python==0.5.2a3 aiosipua==0.7.1 aiortp==0.8.0 numpy`),
+venv (`pip install --pre baresip-python==0.5.2a3 aiosipua==0.7.1 aiortp==0.8.0 numpy soxr`),
 with Debian's sip-tester:
 
     python bench/sip_libraries.py [--calls 100,200] [--hold 30] [--gil]
@@ -142,6 +142,88 @@ async def aiosipua_calls(n: int, hold_s: float, port: int) -> dict[str, Any]:
             "jitter_sum": sum(s.get("jitter", 0) for s in stats)}
 
 
+class _Rtp(asyncio.DatagramProtocol):
+    """One call's RTP socket: what arrives is counted, and gaps in its sequence."""
+
+    def __init__(self) -> None:
+        self.transport: Any = None
+        self.got = self.lost = 0
+        self.expect: int | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        seq = int.from_bytes(data[2:4], "big")
+        if self.expect is not None and seq != self.expect:
+            self.lost += (seq - self.expect) & 0xFFFF
+        self.expect = (seq + 1) & 0xFFFF
+        self.got += len(data) - 12
+
+
+async def batched_calls(n: int, hold_s: float, port: int) -> dict[str, Any]:
+    """aiosipua's signalling, and RTP from one pacer for every call: a 20 ms tick sends
+    each call its packet (header packed, payload mu-law from a table), in one thread."""
+    import struct
+
+    from aiosipua import SipUAC
+    from aiosipua.sdp_negotiate import build_sdp
+    from aiosipua.transport import UdpSipTransport
+
+    tr = UdpSipTransport(local_addr=("127.0.0.1", port + 2000))
+    uac = SipUAC(tr)
+    tr.on_message = lambda m, a: None if hasattr(m, "method") else uac.handle_response(m, a)
+    await tr.start()
+    t0 = time.monotonic()
+    calls = []
+    for i in range(n):
+        calls.append(uac.send_invite("sip:bench@127.0.0.1", f"sip:s{i}@127.0.0.1:{port}",
+                                     ("127.0.0.1", port),
+                                     build_sdp("127.0.0.1", 30000 + 2 * i, 0, "PCMU")))
+        await asyncio.sleep(0.005)
+    res = await asyncio.gather(*(c.wait_answered(30) for c in calls), return_exceptions=True)
+    up = [(i, c) for i, (c, r) in enumerate(zip(calls, res, strict=True)) if r is None]
+    setup = time.monotonic() - t0
+    loop = asyncio.get_running_loop()
+    peers = []
+    for i, c in up:
+        _, proto = await loop.create_datagram_endpoint(
+            _Rtp, local_addr=("127.0.0.1", 30000 + 2 * i), remote_addr=c.sdp_answer.rtp_address)
+        peers.append(proto)
+    table = _ulaw_table()
+    pcm = np.frombuffer(TONE, dtype=np.int16)
+    header = struct.Struct("!BBHII")
+    sent, late = 0, []
+    cpu0, w0 = time.process_time(), time.monotonic()
+    for seq in range(int(hold_s / 0.020)):  # a packet for every call every 20 ms, on time
+        due = w0 + seq * 0.020
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        late.append(time.monotonic() - due)
+        audio = pcm[(seq % 5) * 160:(seq % 5 + 1) * 160].view(np.uint16)
+        for k, p in enumerate(peers):  # each call's frame encoded, as each line's own
+            p.transport.sendto(header.pack(0x80, 0, seq & 0xFFFF, seq * 160, k)
+                               + table[audio].tobytes())
+        sent += len(peers) * 320
+    cpu, wall = time.process_time() - cpu0, time.monotonic() - w0
+    late.sort()
+    for p in peers:
+        p.transport.close()
+    for _, c in up:
+        c.hangup(uac)
+    return {**_figures("aiosipua + one pacer", n, len(up), setup, cpu, wall,
+                       [sent, sum(2 * p.got for p in peers)]),
+            "packets_lost": sum(p.lost for p in peers),
+            "tick_late_p99_ms": round(1000 * late[int(0.99 * (len(late) - 1))], 2),
+            "tick_late_max_ms": round(1000 * late[-1], 2)}
+
+
+def _ulaw_table() -> np.ndarray:
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    from speech.channel import _ENCODE
+
+    return _ENCODE
+
+
 def _figures(lib: str, n: int, up: int, setup: float, cpu: float, wall: float,
              moved: list[int]) -> dict[str, Any]:
     return {"lib": lib, "calls": n, "up": up, "setup_s": round(setup, 2),
@@ -156,7 +238,7 @@ def main() -> None:
     ap.add_argument("--calls", default="100,200")
     ap.add_argument("--hold", type=float, default=30.0)
     ap.add_argument("--gil", action="store_true", help="a thread holds the GIL 80%% of the time")
-    ap.add_argument("--lib", choices=["baresip", "aiosipua"], help=argparse.SUPPRESS)
+    ap.add_argument("--lib", choices=["baresip", "aiosipua", "batched"], help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=5070)
     ap.add_argument("--libs", default="baresip,aiosipua", help="which libraries to run")
     ap.add_argument("--ptime", type=int, default=20, help="baresip's packet time, ms")
@@ -168,6 +250,8 @@ def main() -> None:
         if args.lib == "baresip":
             done = baresip_calls(int(args.calls), args.hold, args.port, args.ptime,
                                  args.config)
+        elif args.lib == "batched":
+            done = batched_calls(int(args.calls), args.hold, args.port)
         else:
             done = aiosipua_calls(int(args.calls), args.hold, args.port)
         print(json.dumps(asyncio.run(done)))
