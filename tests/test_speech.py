@@ -293,6 +293,15 @@ def test_ulaw_encoder_matches_the_classic_reference_on_every_input() -> None:
     assert list(codes) == [c for _, c in G711_VECTORS]
 
 
+def test_ulaw_encoder_clips_wider_samples_and_takes_strided_views() -> None:
+    """The table is indexed by a sample's 16 bits: a wider sample is clipped first (not
+    wrapped), and a strided view (one channel of a stereo array) is read as its values."""
+    wide = np.array([40000, -40000, 1024, -70000], dtype=np.int32)
+    assert ulaw_encode(wide) == bytes([0x80, 0x00, 0xCD, 0x00])
+    stereo = np.array([[0, 1024], [0, -1024], [0, 32767]], dtype=np.int16)
+    assert ulaw_encode(stereo[:, 1]) == bytes([0xCD, 0x4D, 0x80])
+
+
 def test_ulaw_decoder_gives_the_standard_levels() -> None:
     levels = ulaw_decode(bytes(range(256)))
     assert levels[0xFF] == 0 and levels[0x7F] == 0  # both zeros
