@@ -9,7 +9,7 @@ import pytest
 
 from speech import dtmf
 from speech.audio import Audio, read_wav, write_wav
-from speech.channel import from_line, to_line, ulaw_decode, ulaw_encode
+from speech.channel import RATE, from_line, to_line, ulaw_decode, ulaw_encode
 from speech.endpoint import Endpointer, State, frames
 from speech.recognizer import Grammar
 from speech.tts import Synthesizer, Voice
@@ -41,6 +41,21 @@ def test_dtmf_found_from_audio_through_the_channel() -> None:
     assert dtmf.detect(ulaw_decode(ulaw_encode(tones))) == "0123456789*#"
     noisy = tones + np.random.default_rng(1).normal(0, 800, len(tones)).astype(np.int16)
     assert dtmf.detect(noisy) == "0123456789*#"
+
+
+def test_dtmf_powers_are_the_goertzel_recursions() -> None:
+    """The bins by matrix product are the classic recursion's powers, block by block."""
+    from speech.dtmf import _BLOCK, _COLS, _ROWS, _powers
+
+    blocks = np.random.default_rng(5).standard_normal((3, _BLOCK))
+    for f_index, f in enumerate(_ROWS + _COLS):
+        coeff = 2 * np.cos(2 * np.pi * round(_BLOCK * f / RATE) / _BLOCK)
+        for b, x in enumerate(blocks):
+            s1 = s2 = 0.0
+            for v in x:
+                s1, s2 = v + coeff * s1 - s2, s1
+            power = s1 * s1 + s2 * s2 - coeff * s1 * s2
+            assert _powers(blocks, RATE)[b, f_index] == pytest.approx(power, rel=1e-9)
 
 
 def test_dtmf_not_found_in_speech_or_noise() -> None:
