@@ -17,6 +17,7 @@ import queue
 import resource
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,10 @@ def ramp(counts: list[int], window_s: float, processes: int, script: str,
 
 
 def hold(lines: int, window_s: float, processes: int, script: str,
-         recordings: list[str] | None = None) -> dict[str, Any]:
-    """Hold `lines` lines over `processes` worker processes; what one window measured."""
+         recordings: list[str] | None = None,
+         started: Callable[[float], None] | None = None) -> dict[str, Any]:
+    """Hold `lines` lines over `processes` worker processes; what one window measured.
+    `started` hears when the lines start (the window opens WARM_S later)."""
     ctx = mp.get_context("spawn")
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Queue()
     shares = [lines // processes + (i < lines % processes) for i in range(processes)]
@@ -60,6 +63,8 @@ def hold(lines: int, window_s: float, processes: int, script: str,
     start = time.time() + 0.5
     for _ in procs:
         go.put(start)
+    if started is not None:
+        started(start)
     parts = [_get(results, procs) for _ in procs]
     for p in procs:
         p.join(timeout=30)

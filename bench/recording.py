@@ -77,8 +77,11 @@ def recorded_calls(calls: int = 30) -> tuple[dict[str, Any], list[str]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calls", type=int, default=30)
+    ap.add_argument("--keep", type=Path, help="keep the recordings here (bench/lines_split.py)")
     args = ap.parse_args()
-    print(json.dumps(recording_cost(args.calls), indent=1))
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    print(json.dumps(recording_cost(args.calls, args.keep), indent=1))
 
 
 if __name__ == "__main__":
