@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -97,8 +98,9 @@ async def baresip_calls(n: int, hold_s: float, port: int, ptime: int = 20,
                 "tx_starved_frames", "rx_dropped_bytes", "rx_discarded_bytes")}}
 
 
-async def aiosipua_calls(n: int, hold_s: float, port: int) -> dict[str, Any]:
-    from aiortp import RTPSession
+async def _dial(n: int, port: int) -> tuple[Any, list[tuple[int, Any]], float]:
+    """aiosipua places `n` calls to sipp, call i offering RTP on 30000 + 2i: its client,
+    the calls answered (with i), and the seconds it took."""
     from aiosipua import SipUAC
     from aiosipua.sdp_negotiate import build_sdp
     from aiosipua.transport import UdpSipTransport
@@ -117,6 +119,13 @@ async def aiosipua_calls(n: int, hold_s: float, port: int) -> dict[str, Any]:
     res = await asyncio.gather(*(c.wait_answered(30) for c in calls), return_exceptions=True)
     up = [(i, c) for i, (c, r) in enumerate(zip(calls, res, strict=True)) if r is None]
     setup = time.monotonic() - t0
+    return uac, up, setup
+
+
+async def aiosipua_calls(n: int, hold_s: float, port: int) -> dict[str, Any]:
+    from aiortp import RTPSession
+
+    uac, up, setup = await _dial(n, port)
     moved = [0, 0]
     sessions = []
     for i, c in up:
@@ -166,24 +175,7 @@ async def batched_calls(n: int, hold_s: float, port: int) -> dict[str, Any]:
     each call its packet (header packed, payload mu-law from a table), in one thread."""
     import struct
 
-    from aiosipua import SipUAC
-    from aiosipua.sdp_negotiate import build_sdp
-    from aiosipua.transport import UdpSipTransport
-
-    tr = UdpSipTransport(local_addr=("127.0.0.1", port + 2000))
-    uac = SipUAC(tr)
-    tr.on_message = lambda m, a: None if hasattr(m, "method") else uac.handle_response(m, a)
-    await tr.start()
-    t0 = time.monotonic()
-    calls = []
-    for i in range(n):
-        calls.append(uac.send_invite("sip:bench@127.0.0.1", f"sip:s{i}@127.0.0.1:{port}",
-                                     ("127.0.0.1", port),
-                                     build_sdp("127.0.0.1", 30000 + 2 * i, 0, "PCMU")))
-        await asyncio.sleep(0.005)
-    res = await asyncio.gather(*(c.wait_answered(30) for c in calls), return_exceptions=True)
-    up = [(i, c) for i, (c, r) in enumerate(zip(calls, res, strict=True)) if r is None]
-    setup = time.monotonic() - t0
+    uac, up, setup = await _dial(n, port)
     loop = asyncio.get_running_loop()
     peers = []
     for i, c in up:
@@ -218,7 +210,8 @@ async def batched_calls(n: int, hold_s: float, port: int) -> dict[str, Any]:
 
 
 def _ulaw_table() -> np.ndarray:
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    """healthdial's G.711 table (imported late: the baresip runs need none of it)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from speech.channel import _ENCODE
 
     return _ENCODE
