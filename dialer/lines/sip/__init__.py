@@ -1,19 +1,23 @@
 """The SIP line back-end: real phone lines through a SIP trunk (a carrier's, or an
-office's PBX), on baresip-python (baresip's C SIP/RTP stack, asyncio API).
+office's PBX): signalling on aiosipua, every call's RTP on one pacer per process.
 
 trunk.py    the worker's trunk file: host, credentials, caller ID, dial plan, RTP ports
 answers.py  SIP's final answers as the Line protocol's outcomes and end causes
 probe.py    the trunk checked before the first call (OPTIONS ping, or registration)
-trace.py    a refusal's Retry-After, read from the stack's SIP trace
-line.py     the Line: progress, ring timeout, audio paced by the stack, RFC 4733 keys
+agent.py    the process's SIP user agent: aiosipua, and what it leaves to its user
+offer.py    the SDP offered and what the answer chose
+rtp.py      RTP packets, G.711 in both laws, RFC 4733 keypad events
+media.py    a call's RTP stream (jitter buffer, keys) and the process's one pacer
+line.py     the Line: progress, ring timeout, the pacer's tick as its clock
 
-Why baresip-python: measured against aiosipua + aiortp (pure Python) at 100 and 200
-concurrent calls to sipp on this machine, with a thread holding the GIL as decoding
-does, aiortp's packets left late (jitter 50x, 8% of the audio short) while baresip's own
-RTP thread starved no frame (CHANGELOG, issue 19).
+Why this design (measured, bench/sip_libraries.py, docs/architecture.md): a library
+that paces each call on its own threads or timers spends most of a call's cost waking
+up (baresip-python 0.75-0.88% of a core per call, aiosipua + aiortp 0.89%); one tick
+for every call costs a fifth of that. Decoding runs in the decoder processes, so no
+decode holds this process's GIL across a tick.
 
 Like every back-end it imports nothing of the robot, the store, the dispatcher or the
-workers; baresip is imported only when a call is placed.
+workers; aiosipua is imported only when a call is placed.
 """
 
 from __future__ import annotations

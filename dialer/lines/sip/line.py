@@ -1,44 +1,33 @@
-"""A SIP line: one call through the worker's trunk, on baresip's SIP and RTP stack.
+"""A SIP line: one call through the worker's trunk, its signalling on the process's
+agent (agent.py), its RTP on the process's pacer (media.py).
 
-baresip (C, its own thread) sends and receives RTP on its own clock, so decoding that
-holds the GIL delays no packet; this module keeps the Line protocol's promises on top
-of it: progress and the ring timeout, SIP answers as end causes (answers.py), the robot's
-audio fed a little ahead of the playout clock (the wall clock from the answer), what
-the callee says buffered until the robot reads it, keys out of band both ways.
+The pacer's tick is the line's clock: each tick sends the next 20 ms of the current
+prompt (or silence) and hands the robot the next 20 ms received, so what is played and
+what is heard stay on one clock, and a barge-in or a new prompt takes effect at the next
+packet (nothing queued in a stack to flush).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
+import itertools
 import time
-from typing import Any
-
-import numpy as np
 
 from dialer.lines import RING_TIMEOUT_S, Dialled, Digit, EndCause, Progress
 from dialer.lines.playout import LineBase
-from dialer.lines.sip.answers import TRUNK, answer_of, registration_failure
+from dialer.lines.sip import rtp
+from dialer.lines.sip.agent import Leg, SipAgent
+from dialer.lines.sip.answers import TRUNK, answer_of
+from dialer.lines.sip.media import Pacer, Stream
+from dialer.lines.sip.offer import chosen, offer
 from dialer.lines.sip.probe import check as ping
-from dialer.lines.sip.probe import resolve
-from dialer.lines.sip.trace import RetryAfters
 from dialer.lines.sip.trunk import Trunk
 from dialer.wire import LineSpec
-from speech.channel import RATE, ulaw_encode
 from survey_scripts.errors import TrunkError
 
-log = logging.getLogger(__name__)
-TICK_S = 0.02  # the pump's period: one RTP packet
-# samples of a prompt handed to the stack before they are due: half a second, so a pump
-# held up by decoding (the GIL) leaves no gap (the stack keeps a quarter of its buffer)
-AHEAD = RATE // 2
-LOST = ("rtp", "timeout", "timed out", "unreachable")  # close reasons of a lost line
-EARLY_MAX = 60 * RATE  # early media kept at most (a minute of announcement)
+RTP_TIMEOUT_S = 10.0  # nothing received this long: the line is lost (the far end froze)
 SIM_HEADER = "X-Healthdial-Sim"  # who the simulated far end is to be (never to a trunk)
-# the stack flushes its transmit buffer on its next packet tick, not at once: a prompt
-# written before then was flushed with what it replaced (its first half second lost)
-FLUSH_S = 0.05
+PORT_TRIES = 200
 
 
 def sim_header(spec: LineSpec) -> str:
@@ -48,55 +37,63 @@ def sim_header(spec: LineSpec) -> str:
 
 
 class SipPhone:
-    """A worker process's SIP user agent on its trunk, started on first use."""
+    """A worker process's SIP user agent and RTP pacer on its trunk, started on first
+    use."""
 
     def __init__(self, trunk: Trunk) -> None:
         self.trunk = trunk
-        self._agent: Any = None
-        self._runtime: Any = None
+        self.pacer = Pacer()
+        self._agent: SipAgent | None = None
         self._lock: asyncio.Lock | None = None
-        self.refusals = RetryAfters.installed()
+        lo, hi = trunk.rtp_ports
+        self._ports = itertools.cycle(range(lo + lo % 2, hi, 2))  # even: RTCP's is odd
 
-    async def agent(self) -> Any:
-        from baresip import Account, Config, Runtime, UserAgent
-
+    async def agent(self) -> SipAgent:
         self._lock = self._lock or asyncio.Lock()
         async with self._lock:
             if self._agent is None:
-                t = self.trunk
-                self._runtime = runtime = Runtime()
-                await runtime.start(Config(
-                    net_interface=t.interface or None, max_concurrent_calls=None,
-                    rtp_timeout=10, sip_trace=True, extra_config_text=f"rtp_ports {t.rtp_ports[0]}-"
-                                                      f"{t.rtp_ports[1]}\n"))
-                self._agent = await UserAgent.create(runtime, Account(
-                    t.caller_id or t.user, t.host, t.password,  # From: the caller ID
-                    reg_interval=600 if t.register else 0, auth_user=t.user,
-                    transport=t.transport, audio_codecs=t.codecs))  # type: ignore[arg-type]
-                if t.register:
-                    await self._agent.register()
+                agent = SipAgent(self.trunk)
+                await agent.start()
+                if self.trunk.register:
+                    try:
+                        await agent.register()
+                    except TrunkError:
+                        await agent.close()
+                        raise
+                self._agent = agent
         return self._agent
+
+    @property
+    def started(self) -> SipAgent | None:
+        return self._agent
+
+    async def bind(self, stream: Stream) -> int:
+        """The stream's socket on a free even port of the trunk's RTP range."""
+        loop, ip = asyncio.get_running_loop(), (await self.agent()).local[0]
+        for _ in range(PORT_TRIES):
+            port = next(self._ports)
+            try:
+                await loop.create_datagram_endpoint(lambda: stream, local_addr=(ip, port))
+            except OSError:
+                continue
+            return port
+        raise TrunkError(f"no free RTP port in {self.trunk.rtp_ports[0]}-"
+                         f"{self.trunk.rtp_ports[1]} on {ip}: widen `rtp_ports` in the "
+                         "trunk file, or fewer lines on this worker")
 
     async def check(self) -> str:
         """The trunk before the first call: pinged, or registered with our credentials."""
-        from baresip import RegistrationError
-
         if not self.trunk.register:
             return await asyncio.to_thread(ping, self.trunk)
-        await asyncio.to_thread(resolve, self.trunk)
-        try:
-            await self.agent()
-        except RegistrationError as e:
-            raise TrunkError(registration_failure(
-                self.trunk.host, self.trunk.user, e.status, str(e))) from None
+        await self.agent()
         return f"the trunk {self.trunk.host} ({self.trunk.transport}) registered us as " \
                f"{self.trunk.user}"
 
     async def close(self) -> None:
-        """End the SIP stack (its thread) before the process ends."""
-        if self._runtime is not None:
-            runtime, self._runtime, self._agent = self._runtime, None, None
-            await runtime.close()
+        await self.pacer.close()
+        if self._agent is not None:
+            agent, self._agent = self._agent, None
+            await agent.close()
 
 
 class SipLine(LineBase):
@@ -106,212 +103,137 @@ class SipLine(LineBase):
         super().__init__()
         self.phone, self.spec = phone, spec
         self.echo_delay_s = phone.trunk.echo_delay_ms / 1000
-        self.call: Any = None
+        self.stream = Stream(self._frame, self._key)
+        self._early = self.stream.early  # early media, kept apart as it comes
+        self.leg: Leg | None = None
         self._dialled_at = time.monotonic()
-        self._answered_at: float | None = None
-        self._rx = bytearray()  # the callee's audio, 16-bit, not yet read
+        self._answered = False
+        self._tx = b""  # the current prompt, mu-law
+        self._rx = bytearray()  # what the robot has not read yet, mu-law
+        self._wanted = 0
         self._arrived = asyncio.Event()
-        self._written = 0  # samples of the current play handed to the stack
-        self._pump: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._we_hung_up = False
-        self._early_kept = 0  # bytes of early media kept: counted, not summed every tick
-        self._flushed_at: float | None = None  # a flush asked for, not yet surely done
-        self.audio_warnings: dict[str, int] = {}  # tx / rx: seconds our pacing damaged
 
     # dialling ----------------------------------------------------------------------
     async def dial(self, number: str, ring_timeout_s: float = RING_TIMEOUT_S) -> Dialled:
-        from baresip import CallFailed, CallTimeout
-        from baresip.events import Event
-
-        agent = await self.phone.agent()
-        t = self.phone.trunk
+        phone, t = self.phone, self.phone.trunk
+        agent = await phone.agent()
+        port = await phone.bind(self.stream)
         headers = {"P-Asserted-Identity": f"<sip:{t.caller_id}@{t.host}>"} \
             if t.caller_id else {}
         if self.spec is not None and self.spec.sim is not None:  # the simulation's far end
             headers[SIM_HEADER] = sim_header(self.spec)
         self._dialled_at = time.monotonic()
-        steps = {Event.CALL_RINGING: Progress.RINGING, Event.CALL_PROGRESS: Progress.EARLY_MEDIA}
-        before: list[Any] = []  # a 180 (or the 486) may come before dial() has told us
-        closed: list[str] = []  # our call, and the call may miss its own close then
-
-        def progress(event: Any) -> None:
-            if self.call is None:
-                before.append(event)
-            elif event.call == self.call.handle and event.event in steps:
-                self.noted(steps[event.event], self.now())
-            elif event.call == self.call.handle and event.event is Event.CALL_CLOSED:
-                closed.append(event.text or "")
-
-        agent.on(progress)
-        early: asyncio.Task[None] | None = None
+        self.leg = leg = agent.invite(t.uri_for(number), offer(agent.local[0], port, t.codecs),
+                                      headers, lambda step: self.noted(step, self.now()),
+                                      self._hung_up_on)
         try:
-            self.call = await agent.dial(t.uri_for(number), headers or None)
-            for event in before:
-                progress(event)
-            if closed:
-                raise CallFailed.from_close_reason(closed[0])
-            early = asyncio.create_task(self._read_early(), name="sip early media")
-            await self.call.wait_established(ring_timeout_s)
-        except CallTimeout:  # cancelled (CANCEL sent) at the ring timeout
+            await asyncio.wait_for(leg.done.wait(), ring_timeout_s)
+        except TimeoutError:  # rang out: CANCEL, and its 487 answered
             self.ended(EndCause.NO_ANSWER)
-            await self._until_closed()  # the far end's 487 answered (ACK), not left hanging
+            self.stream.close()
+            await agent.cancel(leg)
             return Dialled.NO_ANSWER
-        except CallFailed as e:
-            refusals, call_id = self.phone.refusals, self.call and self.call.call_id
-            answer = answer_of(e.status, await refusals.retry_after(call_id)
-                               if e.status in TRUNK else refusals.take(call_id))
-            self.ended(answer.cause)
-            self.retry_after_s = answer.retry_after_s
-            said = f"{e.status} {e.reason}" if e.status else str(e)
-            if answer.cause == EndCause.UNAUTHORIZED:
-                self.refusal = f"the trunk refused our credentials ({said}) for user " \
-                               f"{t.user!r}: check the trunk file's user and password"
-            elif answer.dialled == Dialled.FAILED:
-                self.refusal = f"the trunk refused the call ({said})"
-            return answer.dialled
-        finally:
-            agent.off(progress)
-            if early is not None:
-                early.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await early
-        self._answered_at = time.monotonic()
-        self._keep_early(None)  # what the stack received before the 200
+        if leg.status is None or not 200 <= leg.status < 300:
+            return self._refused(leg)
+        try:
+            far = chosen(leg.answer, t.codecs)
+        except TrunkError as e:
+            agent.bye(leg)
+            self.stream.close()
+            self.ended(EndCause.REFUSED)
+            self.refusal = str(e)
+            return Dialled.FAILED
+        self.stream.answered(far)
+        self._answered = True
         self.noted(Progress.ANSWERED, self.now())
-        self.call.on_dtmf(lambda d: self.keyed(Digit(self.elapsed(), d.digit)))
-        self.call.on_audio_warning(self._damaged)
-        self._pump = asyncio.create_task(self._run_pump(), name="sip pump")
+        phone.pacer.add(self.stream, self._heard)
         return Dialled.ANSWERED
 
-    async def _read_early(self) -> None:
-        """Early media (a 183's announcement, a voicemail greeting) read as it comes, so
-        the stack's receive buffer holds none of it at the answer: it is kept in
-        `early_media`, and the robot's side hears only what follows the answer."""
-        while True:
-            self._keep_early(64000)
-            await asyncio.sleep(TICK_S)
+    def _refused(self, leg: Leg) -> Dialled:
+        self.stream.close()
+        answer = answer_of(leg.status or None, leg.retry_after
+                           if leg.status in TRUNK else None)
+        self.ended(answer.cause)
+        self.retry_after_s = answer.retry_after_s
+        said = f"{leg.status} {leg.reason}" if leg.status else leg.reason
+        if answer.cause == EndCause.UNAUTHORIZED:
+            self.refusal = f"the trunk refused our credentials ({said}) for user " \
+                           f"{self.phone.trunk.user!r}: check the trunk file's user and password"
+        elif answer.dialled == Dialled.FAILED:
+            self.refusal = f"the trunk refused the call ({said})"
+        return answer.dialled
 
-    def _keep_early(self, most: int | None) -> None:
-        """Up to `most` bytes of received audio, or (None) all the stack holds now."""
-        from baresip import AudioNotActive, AudioRestarted
+    # the pacer's side: every 20 ms ----------------------------------------------------
+    def _frame(self) -> bytes:
+        """The next 20 ms of the current prompt (silence past its end or its cut)."""
+        at = (self.stream.ticks - 1) * rtp.FRAME - self.out.at
+        end = min(len(self.out.audio), len(self._tx))
+        if at >= end or at < 0:
+            return rtp.SILENCE
+        frame = self._tx[at:min(end, at + rtp.FRAME)]
+        return frame if len(frame) == rtp.FRAME else frame + rtp.SILENCE[len(frame):]
 
-        with contextlib.suppress(AudioNotActive, AudioRestarted):
-            if most is None:
-                most = self.call.audio.info().rx_buffered
-            got = self.call.audio.read(most) if most > 0 else b""
-            if got and self._early_kept < EARLY_MAX:
-                self._early.append(ulaw_encode(np.frombuffer(got, dtype="<i2")))
-                self._early_kept += len(self._early[-1])
+    def _heard(self, frame: bytes) -> None:
+        self._rx += frame
+        if len(self._rx) >= self._wanted:
+            self._arrived.set()
+        if self.stream.ticks % 50 == 0 and \
+                time.monotonic() - self.stream.last_heard > RTP_TIMEOUT_S:
+            self._lost()
 
-    def _damaged(self, warning: Any) -> None:
-        """The stack saw audio lost to our pacing (a pump that woke too late)."""
-        self.audio_warnings[warning.direction] = self.audio_warnings.get(warning.direction, 0) + 1
-        log.warning("SIP call audio: %s", warning.message)
+    def _key(self, key: str) -> None:
+        self.keyed(Digit(self.elapsed(), key))
 
-    async def _until_closed(self, within_s: float = 5.0) -> None:
-        """A cancelled call ends when the far end's 487 has come (the stack acknowledges
-        it): a stack closed before then leaves the far end retransmitting."""
-        from baresip import CallState
-
-        deadline = time.monotonic() + within_s
-        refusals, call_id = self.phone.refusals, self.call.call_id
-        # the stack's state and its trace, with no event of ours to await
-        while (self.call.state is not CallState.CLOSED or not refusals.answered(call_id)) \
-                and time.monotonic() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(TICK_S)
-        refusals.take(call_id)
-        await asyncio.sleep(TICK_S)  # the ACK leaves with the 487's handling
-
-    # the pump: audio in and out every packet time ------------------------------------
-    async def _run_pump(self) -> None:
-        from baresip import AudioNotActive, AudioRestarted, CallState
-
-        while self.call.state is not CallState.CLOSED:
-            # renegotiated mid-call: the next operation binds to the new streams
-            with contextlib.suppress(AudioNotActive, AudioRestarted):
-                got = self.call.audio.read(64000)
-                if got:
-                    self._rx += got
-                    self._arrived.set()
-                self._feed()
-            await asyncio.sleep(TICK_S)
-        reason = (getattr(self.call, "_close_reason", "") or "").lower()
-        self.ended(EndCause.WE_HUNG_UP if self._we_hung_up else EndCause.LINE_LOST
-                   if any(w in reason for w in LOST) else EndCause.CALLEE_HUNG_UP)
-        self._arrived.set()
-
-    def _feed(self) -> None:
-        """Hand the stack the current prompt up to AHEAD samples past the playout clock,
-        once a flush asked for has been done (the prompt's clock starts then)."""
-        if self._flushed_at is not None:
-            waited = time.monotonic() - self._flushed_at
-            if waited < FLUSH_S or (waited < 4 * FLUSH_S and self._queued() > 0):
-                return
-            self._flushed_at = None
-            if self._written == 0:  # a new prompt: its clock starts as it reaches the wire
-                self.out.at = self.elapsed()
-        due = min(len(self.out.audio), self.out.played(self.elapsed()) + AHEAD)
-        if due > self._written:
-            chunk = self.out.audio[self._written:due]
-            self._written += self.call.audio.write(chunk.astype("<i2").tobytes()) // 2
-
-    def _queued(self) -> int:
-        with contextlib.suppress(Exception):
-            return int(self.call.audio.info().tx_buffered)
-        return 0
-
+    # the robot's side -------------------------------------------------------------------
     def play(self, audio: bytes) -> None:
         super().play(audio)
-        self._written = 0
-        self._flush()
-
-    def stop(self) -> None:
-        super().stop()
-        self._written = len(self.out.audio)
-        self._flush()
-
-    def _flush(self) -> None:
-        """What is queued and not yet sent is dropped (a barge-in, the next prompt); the
-        next write waits until the stack has surely done it."""
-        if self.call is not None:
-            with contextlib.suppress(Exception):
-                self.call.audio.flush_tx()
-                self._flushed_at = time.monotonic()
+        self._tx = audio
 
     async def receive(self, n: int) -> bytes:
-        while len(self._rx) < 2 * n and self.end_cause is None:
+        while len(self._rx) < n and self.end_cause is None:
+            self._wanted = n
             self._arrived.clear()
             await self._arrived.wait()
-        take = min(n, len(self._rx) // 2)
-        x = np.frombuffer(bytes(self._rx[:2 * take]), dtype="<i2").astype(np.int16)
-        del self._rx[:2 * take]
-        return ulaw_encode(x)
+        got = bytes(self._rx[:n])
+        del self._rx[:n]
+        return got
 
-    # keys and the end ------------------------------------------------------------------
     def send_digits(self, keys: str) -> None:
-        if self.call is not None:
-            task = asyncio.create_task(self.call.send_dtmf(keys), name="sip keys")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        if self.stream.far is not None and self.stream.far.event_pt is not None:
+            self.stream.send_keys(keys)
+        else:
+            super().send_digits(keys)
+
+    # the end ----------------------------------------------------------------------------
+    def _hung_up_on(self) -> None:
+        self.ended(EndCause.CALLEE_HUNG_UP)
+        self._stop()
+
+    def _lost(self) -> None:
+        """No RTP for RTP_TIMEOUT_S: the far end or the network is gone (nobody's
+        choice); our BYE tells whatever is left."""
+        self.ended(EndCause.LINE_LOST)
+        self._stop()
+        if self.leg is not None and self.phone.started is not None:
+            self.phone.started.bye(self.leg)
+
+    def _stop(self) -> None:
+        self.phone.pacer.remove(self.stream)
+        self.stream.close()
+        self._arrived.set()
 
     async def hangup(self) -> None:
-        self._we_hung_up = True
         self.ended(EndCause.WE_HUNG_UP)
-        if self.call is not None:
-            from baresip import BaresipError
-
-            with contextlib.suppress(BaresipError):
-                await self.call.hangup()
-        if self._pump is not None:
-            self._pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pump
+        self._stop()
+        agent = self.phone.started
+        if self.leg is not None and agent is not None:
+            if self._answered:
+                agent.bye(self.leg)
+            elif self.leg.status is None:
+                await agent.cancel(self.leg)
 
     def elapsed(self) -> int:
-        if self._answered_at is None:
-            return 0
-        return int((time.monotonic() - self._answered_at) * RATE)
+        return self.stream.ticks * rtp.FRAME if self._answered else 0
 
     def now(self) -> float:
         return time.monotonic() - self._dialled_at

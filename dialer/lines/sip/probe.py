@@ -2,8 +2,8 @@
 where we register, it takes our credentials. A trunk that fails here fails every call;
 found now, it costs no contact an attempt and says what to fix.
 
-A registering trunk is checked by registering (baresip). Otherwise an OPTIONS request
-(RFC 3261 11), the usual SIP ping: baresip-python cannot send one, and one request and
+A registering trunk is checked by registering (agent.py). Otherwise an OPTIONS request
+(RFC 3261 11), the usual SIP ping, sent before any stack is started: one request and
 one response over UDP, TCP or TLS are a few lines here, not a second SIP stack. Any
 response counts as an answer: many trunks challenge or refuse OPTIONS, which still proves
 them reachable. Credentials of a trunk that does not register are known only at the
