@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -220,9 +222,10 @@ def callee(tmp_path: Path) -> Iterator[tuple[int, Path]]:
         "module_app menu.so\n", encoding="utf-8")
     (home / "accounts").write_text(f"<sip:callee@127.0.0.1:{port}>;regint=0;"
                                    "answermode=auto;audio_codecs=PCMU\n", encoding="utf-8")
-    p = subprocess.Popen([shutil.which("baresip") or "baresip", "-f", str(home)], cwd=home,
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)  # in the foreground: its pid is ours
+    with (home / "out.log").open("wb") as out:  # what it says: the keys it received
+        p = subprocess.Popen([shutil.which("baresip") or "baresip", "-f", str(home)],
+                             cwd=home, stdin=subprocess.DEVNULL, stdout=out,
+                             stderr=subprocess.STDOUT)  # in the foreground: its pid is ours
     _listening(port)
     (home / "pid").write_text(str(p.pid))
     yield port, home
@@ -265,6 +268,43 @@ def test_a_survey_call_over_sip_and_rtp_to_baresip(robot: Robot, tmp_path: Path,
     level = [float(np.sqrt(np.mean(x[s * rate:(s + 1) * rate].astype(float) ** 2)))
              for s in range(len(x) // rate)]
     assert max(level[2:10]) > 1000 and min(level[12:14]) < 50  # the prompt, then quiet
+
+
+def _running(pid: int) -> bool:
+    """Not yet exited (the fixture reaps it later: a zombie has exited)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def test_keys_reach_baresip_as_rfc_4733_events(tmp_path: Path,
+                                               callee: tuple[int, Path]) -> None:
+    """The robot presses 1 and # (a survey that reads a code back, a transfer): baresip
+    receives each as one RFC 4733 event, start and end, not as tones in the audio."""
+    port, home = callee
+    phone = SipPhone(read_trunk(str(_trunk(tmp_path, port))))
+
+    async def press() -> None:
+        line = SipLine(phone)
+        try:
+            assert await line.dial(f"sip:callee@127.0.0.1:{port}", 10) == Dialled.ANSWERED
+            await line.receive(4000)
+            line.send_digits("1#")
+            await line.receive(8000)
+            await line.hangup()
+        finally:
+            await phone.close()
+
+    asyncio.run(press())
+    pid = int((home / "pid").read_text())
+    os.kill(pid, signal.SIGTERM)  # its output flushed as it exits
+    deadline = time.monotonic() + 10
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    said = (home / "out.log").read_text(errors="replace")
+    for key in "1#":
+        assert said.count(f"received event: '{key}' (end=1)") == 1, said[-2000:]
 
 
 def _tone(hz: float, seconds: float) -> bytes:

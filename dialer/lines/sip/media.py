@@ -43,7 +43,6 @@ class Stats:
     dropped: int = 0  # frames dropped from a buffer grown past MOST_BUFFERED
     jitter: float = 0.0  # interarrival jitter, samples (RFC 3550 A.8)
     sent: int = 0
-    ticks_late: int = 0  # ticks sent late by more than a tick: our pacing's fault
 
 
 @dataclass
@@ -126,7 +125,7 @@ class Stream(asyncio.DatagramProtocol):
             s.late += 1
             return
         self._held[p.seq] = payload
-        while self._expect in self._held or len(self._held) > REORDER:
+        while self._expect in self._held or len(self._held) >= REORDER:
             got = self._held.pop(self._expect, None)
             if got is None:
                 s.lost += 1
