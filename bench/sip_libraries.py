@@ -1,13 +1,15 @@
 """Which SIP library for healthdial's real lines: N concurrent G.711 calls to sipp (a UAS
-that echoes RTP), from baresip-python and from aiosipua + aiortp, with or without a
-thread holding the GIL as pocketsphinx does while decoding.
+that echoes RTP), from baresip-python, from aiosipua + aiortp, from aiosipua with one
+pacer for every call's RTP, and from healthdial's SIP line itself (`line`: the same
+design, with its jitter buffer and a reader per call taking every frame as the robot
+does), with or without a thread holding the GIL as pocketsphinx does while decoding.
 
-Not a test. aiosipua and aiortp are not healthdial's dependencies: run it in a scratch
-venv (`pip install --pre baresip-python==0.5.2a3 aiosipua==0.7.1 aiortp==0.8.0 numpy soxr`),
-with Debian's sip-tester:
+Not a test. `line` and `baresip` run in healthdial's venv; aiortp is not a dependency:
+for `aiosipua` run it in a scratch venv (`pip install --pre baresip-python==0.5.2a3
+aiosipua==0.7.1 aiortp==0.8.0 numpy soxr`). Debian's sip-tester is the far end:
 
     python bench/sip_libraries.py [--calls 100,200] [--hold 30] [--gil]
-                                  [--libs baresip] [--ptime 40] [--config 'LINE; LINE']
+                                  [--libs line,baresip] [--ptime 40] [--config 'LINE; LINE']
 
 Figures per library and size: calls set up, this process's CPU (share of one core, and
 per call), seconds of audio sent and echoed back, and each library's own signs of
@@ -209,6 +211,61 @@ async def batched_calls(n: int, hold_s: float, port: int) -> dict[str, Any]:
             "tick_late_max_ms": round(1000 * late[-1], 2)}
 
 
+async def line_calls(n: int, hold_s: float, port: int) -> dict[str, Any]:
+    """healthdial's SIP line: `n` calls through a trunk file's settings, each playing a
+    prompt while a reader takes what comes back, 100 ms at a time, as the robot does."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from dialer.lines import Dialled
+    from dialer.lines.sip.line import SipLine, SipPhone
+    from dialer.lines.sip.trunk import Trunk
+    from speech.channel import ulaw_encode
+
+    phone = SipPhone(Trunk(host=f"127.0.0.1:{port}", interface="127.0.0.1",
+                           rtp_ports=(30000, 39999)))
+    lines = [SipLine(phone) for _ in range(n)]
+    t0 = time.monotonic()
+
+    async def dial(i: int, line: SipLine) -> Dialled:
+        await asyncio.sleep(0.005 * i)
+        return await line.dial(f"+86138{i:08d}", 30)
+
+    dialled = await asyncio.gather(*(dial(i, x) for i, x in enumerate(lines)))
+    up = [x for x, d in zip(lines, dialled, strict=True) if d == Dialled.ANSWERED]
+    setup = time.monotonic() - t0
+    prompt = ulaw_encode(np.tile(np.frombuffer(TONE, np.int16), int(hold_s * 10) + 50))
+    heard = [0]
+
+    async def read(line: SipLine) -> None:
+        while line.end_cause is None:
+            got = await line.receive(800)  # awaited first: `+=` would read heard[0] before
+            heard[0] += len(got)
+
+    for x in up:
+        x.play(prompt)
+    readers = [asyncio.create_task(read(x)) for x in up]
+    lateness: list[float] = []
+    phone.pacer.lateness = lateness
+    cpu0, w0 = time.process_time(), time.monotonic()
+    await asyncio.sleep(hold_s)
+    cpu, wall = time.process_time() - cpu0, time.monotonic() - w0
+    phone.pacer.lateness = None
+    stats = [x.stream.stats for x in up]
+    for r in readers:
+        r.cancel()
+    await asyncio.gather(*(x.hangup() for x in up))
+    await phone.close()
+    lateness.sort()
+    return {**_figures("healthdial line", n, len(up), setup, cpu, wall,
+                       [sum(s.sent for s in stats) * 320, heard[0] * 2]),
+            **{f: sum(getattr(s, f) for s in stats) for f in (
+                "received", "lost", "late", "dropped")},
+            "jitter_mean_ms": round(sum(s.jitter for s in stats) / max(1, len(stats)) / 8, 2),
+            "not_up": sorted({f"{d}: {x.refusal}" for x, d in zip(lines, dialled, strict=True)
+                              if d != Dialled.ANSWERED})[:3],
+            "tick_late_p99_ms": round(1000 * lateness[int(0.99 * (len(lateness) - 1))], 2),
+            "tick_late_max_ms": round(1000 * lateness[-1], 2)}
+
+
 def _ulaw_table() -> np.ndarray:
     """healthdial's G.711 table (imported late: the baresip runs need none of it)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -231,7 +288,8 @@ def main() -> None:
     ap.add_argument("--calls", default="100,200")
     ap.add_argument("--hold", type=float, default=30.0)
     ap.add_argument("--gil", action="store_true", help="a thread holds the GIL 80%% of the time")
-    ap.add_argument("--lib", choices=["baresip", "aiosipua", "batched"], help=argparse.SUPPRESS)
+    ap.add_argument("--lib", choices=["baresip", "aiosipua", "batched", "line"],
+                    help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=5070)
     ap.add_argument("--libs", default="baresip,aiosipua", help="which libraries to run")
     ap.add_argument("--ptime", type=int, default=20, help="baresip's packet time, ms")
@@ -243,6 +301,8 @@ def main() -> None:
         if args.lib == "baresip":
             done = baresip_calls(int(args.calls), args.hold, args.port, args.ptime,
                                  args.config)
+        elif args.lib == "line":
+            done = line_calls(int(args.calls), args.hold, args.port)
         elif args.lib == "batched":
             done = batched_calls(int(args.calls), args.hold, args.port)
         else:

@@ -15,7 +15,7 @@ from speech.channel import ulaw_decode, ulaw_encode
 
 
 class Wire:
-    """A transport that keeps what was sent."""
+    """A socket that keeps what was sent."""
 
     def __init__(self) -> None:
         self.sent: list[bytes] = []
@@ -28,7 +28,7 @@ def _stream(source: bytes = rtp.SILENCE) -> tuple[Stream, Wire, list[str]]:
     keys: list[str] = []
     s = Stream(lambda: source, keys.append)
     wire = Wire()
-    s.connection_made(wire)
+    s.sock = wire  # type: ignore[assignment]
     s.answered(Negotiated(("127.0.0.1", 4000)))
     return s, wire, keys
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 import time
 
 from dialer.lines import RING_TIMEOUT_S, Dialled, Digit, EndCause, Progress
@@ -72,10 +73,16 @@ class SipPhone:
         loop, ip = asyncio.get_running_loop(), (await self.agent()).local[0]
         for _ in range(PORT_TRIES):
             port = next(self._ports)
+            sock = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET,
+                                 socket.SOCK_DGRAM)
             try:
-                await loop.create_datagram_endpoint(lambda: stream, local_addr=(ip, port))
+                sock.bind((ip, port))
             except OSError:
+                sock.close()
                 continue
+            sock.setblocking(False)
+            await loop.create_datagram_endpoint(lambda: stream, sock=sock)
+            stream.sock = sock
             return port
         raise TrunkError(f"no free RTP port in {self.trunk.rtp_ports[0]}-"
                          f"{self.trunk.rtp_ports[1]} on {ip}: widen `rtp_ports` in the "

@@ -9,7 +9,7 @@ decodes to linear on its way to the wire.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -50,8 +50,7 @@ U2A = _alaw_compute(ulaw_decode(bytes(range(256)))).tobytes()
 A2U = _ENCODE[ALAW_DECODE.view(np.uint16)].tobytes()
 
 
-@dataclass(frozen=True)
-class Packet:
+class Packet(NamedTuple):  # a tuple: made for every packet received
     pt: int
     seq: int
     ts: int
