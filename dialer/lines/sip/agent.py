@@ -248,8 +248,13 @@ class SipAgent:
                            auth=SipDigestAuth(t.user, t.password), user_agent=USER_AGENT,
                            registrar_uri=f"sip:{host}:{port}")
         result: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
-        reg.on_registered = lambda r: result.done() or result.set_result((200, "OK"))
-        reg.on_failed = lambda r, code, why: result.done() or result.set_result((code, why))
+
+        def answered(code: int, why: str) -> None:
+            if not result.done():
+                result.set_result((code, why))
+
+        reg.on_registered = lambda r: answered(200, "OK")
+        reg.on_failed = lambda r, code, why: answered(code, why)
         for wait in TIMEOUTS_S:
             reg.register()
             with contextlib.suppress(TimeoutError):
