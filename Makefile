@@ -4,7 +4,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEBS := espeak-ng flite sox pocketsphinx-testdata redis-server chromium chromium-driver \
-        sip-tester baresip-core
+        sip-tester baresip-core openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup demo test lint

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+REPO = str(Path(__file__).resolve().parent.parent)
 TONE = (np.sin(np.arange(800) * 2 * np.pi * 440 / 8000) * 8000).astype(np.int16).tobytes()
 
 
@@ -214,7 +215,7 @@ async def batched_calls(n: int, hold_s: float, port: int) -> dict[str, Any]:
 async def line_calls(n: int, hold_s: float, port: int) -> dict[str, Any]:
     """healthdial's SIP line: `n` calls through a trunk file's settings, each playing a
     prompt while a reader takes what comes back, 100 ms at a time, as the robot does."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.path.insert(0, REPO)
     from dialer.lines import Dialled
     from dialer.lines.sip.line import SipLine, SipPhone
     from dialer.lines.sip.trunk import Trunk

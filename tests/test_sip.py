@@ -219,7 +219,7 @@ def callee(tmp_path: Path) -> Iterator[tuple[int, Path]]:
         f"audio_player aufile,{home}/unused.wav\nrtp_ports {rtp}-{rtp + 19}\n"
         "module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\n"
         f"module sndfile.so\nsnd_path {home}/rec\nmodule_tmp account.so\n"
-        "module_app menu.so\n", encoding="utf-8")
+        f"module_app menu.so\nsip_certificate {_certificate(home)}\n", encoding="utf-8")
     (home / "accounts").write_text(f"<sip:callee@127.0.0.1:{port}>;regint=0;"
                                    "answermode=auto;audio_codecs=PCMU\n", encoding="utf-8")
     with (home / "out.log").open("wb") as out:  # what it says: the keys it received
@@ -231,6 +231,18 @@ def callee(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     yield port, home
     p.kill()
     p.wait()
+
+
+def _certificate(home: Path) -> Path:
+    """A self-signed certificate for 127.0.0.1 (baresip then takes TLS on port + 1):
+    ca.pem is what a trunk file's `tls_ca` names."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-keyout", str(home / "key.pem"), "-out", str(home / "ca.pem"),
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    both = home / "cert.pem"
+    both.write_bytes((home / "ca.pem").read_bytes() + (home / "key.pem").read_bytes())
+    return both
 
 
 def _listening(port: int, within_s: float = 15.0) -> None:
@@ -278,17 +290,22 @@ def _running(pid: int) -> bool:
         return False
 
 
-def test_keys_reach_baresip_as_rfc_4733_events(tmp_path: Path,
-                                               callee: tuple[int, Path]) -> None:
+@pytest.mark.parametrize("transport", ["udp", "tcp", "tls"])
+def test_keys_reach_baresip_as_rfc_4733_events(tmp_path: Path, callee: tuple[int, Path],
+                                               transport: str) -> None:
     """The robot presses 1 and # (a survey that reads a code back, a transfer): baresip
-    receives each as one RFC 4733 event, start and end, not as tones in the audio."""
+    receives each as one RFC 4733 event, start and end, not as tones in the audio; over
+    each of SIP's transports (TLS checked against the trunk file's CA, and refused
+    with the reason without it)."""
     port, home = callee
-    phone = SipPhone(read_trunk(str(_trunk(tmp_path, port))))
+    at = port + 1 if transport == "tls" else port
+    ca = f'tls_ca = "{home / "ca.pem"}"\n'
+    phone = SipPhone(read_trunk(str(_trunk(tmp_path, at, f'transport = "{transport}"\n{ca}'))))
 
     async def press() -> None:
         line = SipLine(phone)
         try:
-            assert await line.dial(f"sip:callee@127.0.0.1:{port}", 10) == Dialled.ANSWERED
+            assert await line.dial(f"sip:callee@127.0.0.1:{at}", 10) == Dialled.ANSWERED
             await line.receive(4000)
             line.send_digits("1#")
             await line.receive(8000)
@@ -297,6 +314,19 @@ def test_keys_reach_baresip_as_rfc_4733_events(tmp_path: Path,
             await phone.close()
 
     asyncio.run(press())
+    if transport == "tls":  # the system's CAs do not know this certificate
+        untrusted = SipPhone(read_trunk(str(_trunk(tmp_path, at, 'transport = "tls"\n'))))
+        line = SipLine(untrusted)
+
+        async def refused() -> Dialled:
+            try:
+                return await line.dial(f"sip:callee@127.0.0.1:{at}", 10)
+            finally:
+                await untrusted.close()
+
+        assert asyncio.run(refused()) == Dialled.FAILED
+        assert line.end_cause == EndCause.REFUSED and line.refusal
+        assert "(tls) cannot be reached" in line.refusal and "CERTIFICATE" in line.refusal
     pid = int((home / "pid").read_text())
     os.kill(pid, signal.SIGTERM)  # its output flushed as it exits
     deadline = time.monotonic() + 10

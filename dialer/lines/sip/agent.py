@@ -1,5 +1,5 @@
-"""A worker process's SIP signalling: aiosipua's user agent client over UDP, and what it
-leaves to its user, written once here.
+"""A worker process's SIP signalling: aiosipua's user agent client over UDP, TCP or TLS,
+and what it leaves to its user, written once here.
 
 aiosipua (MIT, asyncio, pure Python) builds and parses the messages, answers digest
 challenges (MD5, SHA-256, qop), PRACKs reliable provisionals, acknowledges a 2xx and
@@ -16,13 +16,14 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from dialer.lines import Progress
 from dialer.lines.sip.answers import registration_failure
-from dialer.lines.sip.probe import TIMEOUTS_S, address, resolve
+from dialer.lines.sip.probe import DEFAULT_PORT, TIMEOUTS_S, address, resolve
 from dialer.lines.sip.trunk import Trunk
 from survey_scripts.errors import TrunkError
 
@@ -55,7 +56,8 @@ class Leg:
 
 
 class SipAgent:
-    """The process's SIP user agent on its trunk: one UDP socket, every call's dialog."""
+    """The process's SIP user agent on its trunk: one socket (UDP) or one connection per
+    far end (TCP, TLS), every call's dialog."""
 
     def __init__(self, trunk: Trunk) -> None:
         self.trunk = trunk
@@ -68,32 +70,43 @@ class SipAgent:
     async def start(self) -> None:
         from aiosipua import SipUAC
 
-        if self.trunk.transport != "udp":
-            raise TrunkError(f"the trunk's transport is {self.trunk.transport}: the SIP line "
-                             "places calls over UDP only; set transport = \"udp\"")
         ip = self.trunk.interface or _route_to(resolve(self.trunk))
-        transport = _udp(ip)
+        transport = _udp(ip) if self.trunk.transport == "udp" else _stream(ip, self.trunk)
         await transport.start()
-        self.local = (ip, transport._udp_transport.get_extra_info("sockname")[1])
+        self.local = (ip, transport.port())
         self.uac = SipUAC(transport, advertised_addr=self.local)
         transport.on_message = self._on_message
 
     # calls --------------------------------------------------------------------------
-    def invite(self, uri: str, offer: str, headers: dict[str, str],
-               on_progress: Callable[[Progress], None], on_bye: Callable[[], None]) -> Leg:
+    async def invite(self, uri: str, offer: str, headers: dict[str, str],
+                     on_progress: Callable[[Progress], None], on_bye: Callable[[], None]) -> Leg:
+        """Send the INVITE (over TCP or TLS, on a connection made first: TrunkError when
+        it cannot be)."""
         from aiosipua.auth import SipDigestAuth
         from aiosipua.sdp import parse_sdp
 
         t = self.trunk
-        host = address(t)[0]
+        host, to = address(t)[0], _destination(uri, t)
+        await self.connected(to)
         auth = SipDigestAuth(t.user, t.password) if t.password else None
-        call = self.uac.send_invite(f"sip:{t.caller_id or t.user}@{host}", uri,
-                                    _destination(uri, t), parse_sdp(offer),
+        call = self.uac.send_invite(f"sip:{t.caller_id or t.user}@{host}", uri, to,
+                                    parse_sdp(offer),
                                     extra_headers=headers, user_agent=USER_AGENT, auth=auth)
         leg = Leg(call, offer, on_progress, on_bye)
         self._legs[call.call_id] = leg
         self._retransmit(call.invite, call.remote_addr, INVITE_SILENT_S)
         return leg
+
+    async def connected(self, to: tuple[str, int]) -> None:
+        """A stream transport's connection to `to`, made once and kept."""
+        transport = self.uac.transport
+        if transport.reliable and to not in transport._connections:
+            try:
+                await asyncio.wait_for(transport.connect(to), sum(TIMEOUTS_S))
+            except (OSError, TimeoutError) as e:
+                raise TrunkError(f"the trunk {self.trunk.host} ({self.trunk.transport}) "
+                                 f"cannot be reached: {getattr(e, 'strerror', None) or e}"
+                                 ) from None
 
     async def cancel(self, leg: Leg, within_s: float = 5.0) -> None:
         """CANCEL a call still ringing, and wait for its 487 (acknowledged): a call left
@@ -229,7 +242,8 @@ class SipAgent:
             waited += wait
             if silent_s and waited >= silent_s:
                 break
-            self.uac.transport.send(request, to)
+            if not self.uac.transport.reliable:  # TCP and TLS deliver, or fail
+                self.uac.transport.send(request, to)
         self._waiting.pop(key, None)
         leg = self._legs.get(key[0])
         if silent_s and leg is not None and leg.status is None and not leg.responded:
@@ -244,6 +258,7 @@ class SipAgent:
 
         t = self.trunk
         host, port = address(t)
+        await self.connected(resolve(t))
         reg = Registration(self.uac, f"sip:{t.user}@{host}", resolve(t), expires=600,
                            auth=SipDigestAuth(t.user, t.password), user_agent=USER_AGENT,
                            registrar_uri=f"sip:{host}:{port}")
@@ -291,8 +306,75 @@ def _udp(ip: str) -> Any:
             self._udp_transport, _ = await loop.create_datagram_endpoint(
                 Protocol, local_addr=self.local_addr)
 
+        def port(self) -> int:
+            assert self._udp_transport is not None
+            return int(self._udp_transport.get_extra_info("sockname")[1])
+
     owner = Transport(local_addr=(ip, 0))
     return owner
+
+
+def _stream(ip: str, t: Trunk) -> Any:
+    """aiosipua's TCP transport, for TCP or TLS: its requests say so in Via and Contact
+    (it writes UDP there whatever it runs on), TLS connects with the trunk's CA file
+    or the system's, and a message for a connection gone is dropped, not raised."""
+    from aiosipua.transport import TcpSipTransport
+
+    kind = t.transport.upper()
+
+    class Transport(TcpSipTransport):
+        async def start(self) -> None:
+            if kind == "TCP":  # the far end may open a connection of its own for a BYE
+                await super().start()
+
+        def port(self) -> int:
+            return int(self._server.sockets[0].getsockname()[1]) if self._server else 5061
+
+        def send(self, message: Any, addr: tuple[str, int]) -> None:
+            if hasattr(message, "method"):
+                _marked(message, kind)
+            try:
+                super().send(message, addr)
+            except RuntimeError:  # no connection: the call's timers decide
+                log.info("SIP over %s: no connection to %s for %s", kind, addr,
+                         getattr(message, "method", "a response"))
+
+        async def stop(self) -> None:
+            """Every connection closed first: aiosipua cancels its readers first, and a
+            cancelled reader forgets its connection unclosed."""
+            writers = [w for _, w in self._connections.values()]
+            for w in writers:
+                w.close()
+            await super().stop()
+            for w in writers:
+                with contextlib.suppress(Exception):
+                    await w.wait_closed()
+
+        async def connect(self, remote: tuple[str, int]) -> Any:
+            if kind == "TCP":
+                return await super().connect(remote)
+            context = ssl.create_default_context(cafile=t.tls_ca or None)
+            reader, writer = await asyncio.open_connection(
+                remote[0], remote[1], ssl=context, server_hostname=address(t)[0])
+            self._connections[remote] = (reader, writer)
+            self._spawn(self._handle_incoming(reader, writer, remote))
+            return reader, writer
+
+    return Transport(local_addr=(ip, 0))
+
+
+def _marked(request: Any, kind: str) -> None:
+    """The request's own Via and Contact name the transport it goes on."""
+    vias = request.headers.get("via")
+    if vias and vias[0].startswith("SIP/2.0/UDP "):
+        request.headers.remove("Via")
+        request.headers.append("Via", vias[0].replace("SIP/2.0/UDP", f"SIP/2.0/{kind}", 1))
+        for via in vias[1:]:
+            request.headers.append("Via", via)
+    contact = request.headers.get_first("contact")
+    if contact and "transport=" not in contact and ">" in contact:
+        request.headers.set_single("Contact", contact.replace(
+            ">", f";transport={kind.lower()}>", 1))
 
 
 def _destination(uri: str, t: Trunk) -> tuple[str, int]:
@@ -302,7 +384,8 @@ def _destination(uri: str, t: Trunk) -> tuple[str, int]:
     target = parse_uri(uri)
     if not target.host:
         return resolve(t)
-    return socket.gethostbyname(target.host.strip("[]")), target.port or 5060
+    return socket.gethostbyname(target.host.strip("[]")), \
+        target.port or DEFAULT_PORT[t.transport]
 
 
 def _route_to(far: tuple[str, int]) -> str:

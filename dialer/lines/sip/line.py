@@ -130,9 +130,15 @@ class SipLine(LineBase):
         if self.spec is not None and self.spec.sim is not None:  # the simulation's far end
             headers[SIM_HEADER] = sim_header(self.spec)
         self._dialled_at = time.monotonic()
-        self.leg = leg = agent.invite(t.uri_for(number), offer(agent.local[0], port, t.codecs),
-                                      headers, lambda step: self.noted(step, self.now()),
-                                      self._hung_up_on)
+        try:
+            self.leg = leg = await agent.invite(
+                t.uri_for(number), offer(agent.local[0], port, t.codecs), headers,
+                lambda step: self.noted(step, self.now()), self._hung_up_on)
+        except TrunkError as e:  # no connection to the trunk: its failure, not the callee's
+            self.stream.close()
+            self.ended(EndCause.REFUSED)
+            self.refusal = str(e)
+            return Dialled.FAILED
         try:
             await asyncio.wait_for(leg.done.wait(), ring_timeout_s)
         except TimeoutError:  # rang out: CANCEL, and its 487 answered

@@ -101,7 +101,8 @@ def _stream(t: Trunk, ip: str, port: int, tag: str, call_id: str) -> int | None:
     raw = socket.create_connection((ip, port), timeout=sum(TIMEOUTS_S),
                                    source_address=(t.interface, 0) if t.interface else None)
     with raw:
-        s = ssl.create_default_context().wrap_socket(raw, server_hostname=address(t)[0]) \
+        s = ssl.create_default_context(cafile=t.tls_ca or None).wrap_socket(
+            raw, server_hostname=address(t)[0]) \
             if t.transport == "tls" else raw
         s.sendall(_request(t, s.getsockname()[:2], tag, call_id))
         data = b""

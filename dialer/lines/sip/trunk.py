@@ -17,6 +17,7 @@ each worker's: never a command-line argument, a job payload, a log line or the s
     codecs = ["pcmu", "pcma"]       # G.711 only: the robot speaks 8 kHz
     echo_delay_ms = 200             # how late the trunk returns our voice
     interface = ""                  # local address to call from (127.0.0.1 for tests)
+    tls_ca = ""                     # TLS: the CA file of a PBX's own certificate
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class Trunk:
     codecs: tuple[str, ...] = CODECS
     echo_delay_ms: int = 200
     interface: str = ""  # the local address to call from ("" : the system's choice)
+    tls_ca: str = ""  # TLS: a CA file to trust ("": the system's)
 
     def uri_for(self, number: str) -> str:
         """A number as the trunk's dial plan wants it; a SIP URI is dialled as given."""
@@ -94,6 +96,9 @@ def _checked(p: Path, t: dict[str, object]) -> Trunk:
     codecs = t.get("codecs", list(CODECS))
     if not isinstance(codecs, list) or not codecs or any(c not in CODECS for c in codecs):
         problems.append("codecs must be a list of pcmu and/or pcma")
+    ca = str(t.get("tls_ca", ""))
+    if ca and not Path(ca).is_file():
+        problems.append(f"tls_ca {ca!r} is not a file")
     if problems:
         raise UsageError(f"{p}: " + "; ".join(problems))
     assert ports is not None and isinstance(codecs, list)
@@ -105,4 +110,4 @@ def _checked(p: Path, t: dict[str, object]) -> Trunk:
                  prefix=str(t.get("prefix", "")), strip_plus=bool(t.get("strip_plus", True)),
                  rtp_ports=(int(ports[1]), int(ports[2])), codecs=tuple(codecs),
                  echo_delay_ms=int(str(t.get("echo_delay_ms", 200))),
-                 interface=str(t.get("interface", "")))
+                 interface=str(t.get("interface", "")), tls_ca=str(t.get("tls_ca", "")))
