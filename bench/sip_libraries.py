@@ -212,7 +212,7 @@ async def batched_calls(n: int, hold_s: float, port: int) -> dict[str, Any]:
             "tick_late_max_ms": round(1000 * late[-1], 2)}
 
 
-async def line_calls(n: int, hold_s: float, port: int) -> dict[str, Any]:
+async def line_calls(n: int, hold_s: float, port: int, rtp: int = 30000) -> dict[str, Any]:
     """healthdial's SIP line: `n` calls through a trunk file's settings, each playing a
     prompt while a reader takes what comes back, 100 ms at a time, as the robot does."""
     sys.path.insert(0, REPO)
@@ -222,7 +222,7 @@ async def line_calls(n: int, hold_s: float, port: int) -> dict[str, Any]:
     from speech.channel import ulaw_encode
 
     phone = SipPhone(Trunk(host=f"127.0.0.1:{port}", interface="127.0.0.1",
-                           rtp_ports=(30000, 39999)))
+                           rtp_ports=(rtp, rtp + 4999)))
     lines = [SipLine(phone) for _ in range(n)]
     t0 = time.monotonic()
 
@@ -267,6 +267,26 @@ async def line_calls(n: int, hold_s: float, port: int) -> dict[str, Any]:
             "tick_late_max_ms": round(1000 * lateness[-1], 2)}
 
 
+def _split(args: argparse.Namespace) -> dict[str, Any]:
+    """The line's calls over `split` processes at once (each its own pacer and RTP
+    ports, as each worker process has): their figures summed."""
+    each = int(args.calls) // args.split
+    runs = [subprocess.Popen([sys.executable, __file__, "--lib", "line", "--calls", str(each),
+                              "--hold", str(args.hold), "--port", str(args.port),
+                              "--rtp", str(30000 + 5000 * i)], stdout=subprocess.PIPE, text=True)
+            for i in range(args.split)]
+    parts = [json.loads(r.communicate()[0]) for r in runs]
+    out = {k: sum(p[k] for p in parts) for k in (
+        "calls", "up", "cpu_of_one_core", "audio_sent_s", "echoed_s", "received", "lost",
+        "late", "dropped", "rss_mb")}
+    return {"lib": f"healthdial line, {args.split} processes", **out,
+            "cpu_per_call_pct": round(100 * out["cpu_of_one_core"] / max(1, out["up"]), 3),
+            "setup_s": max(p["setup_s"] for p in parts),
+            "jitter_mean_ms": max(p["jitter_mean_ms"] for p in parts),
+            "tick_late_p99_ms": max(p["tick_late_p99_ms"] for p in parts),
+            "tick_late_max_ms": max(p["tick_late_max_ms"] for p in parts)}
+
+
 def _ulaw_table() -> np.ndarray:
     """healthdial's G.711 table (imported late: the baresip runs need none of it)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -295,6 +315,9 @@ def main() -> None:
     ap.add_argument("--libs", default="baresip,aiosipua", help="which libraries to run")
     ap.add_argument("--ptime", type=int, default=20, help="baresip's packet time, ms")
     ap.add_argument("--config", default="", help="baresip config lines, ';' between")
+    ap.add_argument("--split", type=int, default=1,
+                    help="the line's calls over this many processes, as worker processes")
+    ap.add_argument("--rtp", type=int, default=30000, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.lib:  # one library, one size, in a process of its own
         if args.gil:
@@ -302,8 +325,11 @@ def main() -> None:
         if args.lib == "baresip":
             done = baresip_calls(int(args.calls), args.hold, args.port, args.ptime,
                                  args.config)
+        elif args.lib == "line" and args.split > 1:
+            print(json.dumps(_split(args)))
+            return
         elif args.lib == "line":
-            done = line_calls(int(args.calls), args.hold, args.port)
+            done = line_calls(int(args.calls), args.hold, args.port, args.rtp)
         elif args.lib == "batched":
             done = batched_calls(int(args.calls), args.hold, args.port)
         else:
@@ -319,7 +345,7 @@ def main() -> None:
                 time.sleep(0.5)
                 cmd = [sys.executable, __file__, "--lib", lib, "--calls", n, "--hold",
                        str(args.hold), "--port", str(args.port), "--ptime", str(args.ptime),
-                       "--config", args.config] + (
+                       "--config", args.config, "--split", str(args.split)] + (
                            ["--gil"] if args.gil else [])
                 print(subprocess.run(cmd, capture_output=True, text=True).stdout.strip(),
                       flush=True)
