@@ -278,3 +278,33 @@ def test_wrong_credentials_pause_the_campaign_at_the_first_call(
     assert len(paused) == 1 and "refused our credentials (403 Forbidden)" in paused[0].detail
     assert [a.outcome for a in store.attempts_of("s")] == ["dropped"]
     assert {(c.attempts, c.drops) for c in store.contacts_of("s")} == {(0, 0)}
+
+
+def test_a_trunk_gone_silent_refuses_the_call_as_its_own_failure(tmp_path: Path) -> None:
+    """The trunk's address takes our INVITEs and never answers (a dead SBC behind a
+    firewall that drops): after the retransmissions, the call fails as the trunk's
+    doing (refused: no attempt used, the breaker counts it), not as the callee's."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as hole:
+        hole.bind(("127.0.0.1", 0))
+        port = hole.getsockname()[1]
+        phone = SipPhone(read_trunk(str(_trunk(tmp_path, port))))
+
+        async def dial() -> tuple[SipLine, Dialled, float]:
+            line = SipLine(phone)
+            t0 = time.monotonic()
+            try:
+                return line, await line.dial("+8613800138000", 30), time.monotonic() - t0
+            finally:
+                await phone.close()
+
+        line, dialled, took = asyncio.run(dial())
+        hole.settimeout(0.1)
+        invites = 0
+        with contextlib.suppress(TimeoutError):
+            while True:
+                invites += hole.recv(65535).startswith(b"INVITE ")
+    assert dialled == Dialled.FAILED and line.end_cause == EndCause.REFUSED
+    assert line.refusal and "no answer to the INVITE" in line.refusal
+    assert 7 < took < 12 and invites >= 4  # sent again, T1 doubling, before giving up

@@ -118,7 +118,7 @@ class SipAgent:
             self._retransmit(self.uac.send_cancel(leg.call), leg.call.remote_addr)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(leg.done.wait(), within_s)
-        self._forget(leg)
+        self.forget(leg)
 
     def bye(self, leg: Leg) -> None:
         from aiosipua.dialog import DialogState
@@ -126,11 +126,16 @@ class SipAgent:
         if leg.call.dialog.state == DialogState.CONFIRMED:
             self._retransmit(self.uac.send_bye(leg.call.dialog, leg.call.remote_addr),
                              leg.call.remote_addr)
-        self._forget(leg)
+        self.forget(leg)
 
-    def _forget(self, leg: Leg) -> None:
-        """The call's dialog kept a while for retransmissions of its last answers."""
-        asyncio.get_running_loop().call_later(32, self._legs.pop, leg.call.call_id, None)
+    def forget(self, leg: Leg) -> None:
+        """The call is over: its dialog kept a while (timer H) for retransmissions of
+        its last answers, then let go here and in aiosipua."""
+        asyncio.get_running_loop().call_later(32, self._let_go, leg.call.call_id)
+
+    def _let_go(self, call_id: str) -> None:
+        self._legs.pop(call_id, None)
+        self.uac.remove_call(call_id)
 
     # what comes in ------------------------------------------------------------------
     def _on_message(self, msg: Any, addr: tuple[str, int]) -> None:
@@ -223,6 +228,7 @@ class SipAgent:
         if leg is not None and req.method in ("BYE", "CANCEL"):
             leg.call.dialog.terminate()
             leg.on_bye()
+            self.forget(leg)
 
     # retransmission -----------------------------------------------------------------
     def _retransmit(self, request: Any, to: tuple[str, int], silent_s: float = 0) -> None:

@@ -164,6 +164,8 @@ class SipLine(LineBase):
 
     def _refused(self, leg: Leg) -> Dialled:
         self.stream.close()
+        if self.phone.started is not None:
+            self.phone.started.forget(leg)
         answer = answer_of(leg.status or None, leg.retry_after
                            if leg.status in TRUNK else None)
         self.ended(answer.cause)
