@@ -308,3 +308,32 @@ def test_a_trunk_gone_silent_refuses_the_call_as_its_own_failure(tmp_path: Path)
     assert dialled == Dialled.FAILED and line.end_cause == EndCause.REFUSED
     assert line.refusal and "no answer to the INVITE" in line.refusal
     assert 7 < took < 12 and invites >= 4  # sent again, T1 doubling, before giving up
+
+
+def test_the_far_ends_re_invite_is_answered_and_its_bye_ends_the_call(tmp_path: Path) -> None:
+    """sipp, as a PBX would, holds the call by a re-INVITE of its own, then hangs up: the
+    re-INVITE gets a 200 with our SDP (the call goes on), the BYE ends it as the callee's
+    hang-up. sipp exits 0 only when both were answered."""
+    port = _port()
+    peer = _sipp(tmp_path / "reinvite.xml", port)
+    phone = SipPhone(read_trunk(str(_trunk(tmp_path, port))))
+
+    async def held() -> tuple[SipLine, float]:
+        line = SipLine(phone)
+        try:
+            assert await line.dial("+8613800138000", 10) == Dialled.ANSWERED
+            t0 = time.monotonic()
+            while line.end_cause is None and time.monotonic() - t0 < 10:
+                await line.receive(800)
+            return line, time.monotonic() - t0
+        finally:
+            await phone.close()
+
+    try:
+        line, lasted = asyncio.run(held())
+        assert peer.wait(timeout=15) == 0
+    finally:
+        peer.kill()
+        peer.wait()
+    assert line.end_cause == EndCause.CALLEE_HUNG_UP
+    assert 2.2 < lasted < 6  # past the re-INVITE (1.5 s), ended by the BYE (2.5 s)
