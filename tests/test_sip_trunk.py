@@ -337,3 +337,25 @@ def test_the_far_ends_re_invite_is_answered_and_its_bye_ends_the_call(tmp_path: 
         peer.wait()
     assert line.end_cause == EndCause.CALLEE_HUNG_UP
     assert 2.2 < lasted < 6  # past the re-INVITE (1.5 s), ended by the BYE (2.5 s)
+
+
+def test_a_200_crossing_our_cancel_is_acknowledged_and_ended(tmp_path: Path) -> None:
+    """The callee answers just as the ring timeout CANCELs: the call stays unanswered
+    for the campaign (no answer), and the far end, which did answer, gets its ACK and a
+    BYE, not a call left open on its side."""
+    port = _port()
+    peer = _sipp(tmp_path / "crossed.xml", port)
+    phone = SipPhone(read_trunk(str(_trunk(tmp_path, port))))
+
+    async def rang_out() -> Dialled:
+        try:
+            return await SipLine(phone).dial("+8613800138000", 2)
+        finally:
+            await phone.close()
+
+    try:
+        assert asyncio.run(rang_out()) == Dialled.NO_ANSWER
+        assert peer.wait(timeout=15) == 0  # the ACK and the BYE came
+    finally:
+        peer.kill()
+        peer.wait()
