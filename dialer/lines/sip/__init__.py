@@ -5,6 +5,7 @@ trunk.py    the worker's trunk file: host, credentials, caller ID, dial plan, RT
 answers.py  SIP's final answers as the Line protocol's outcomes and end causes
 probe.py    the trunk checked before the first call (OPTIONS ping, or registration)
 agent.py    the process's SIP user agent: aiosipua, and what it leaves to its user
+transport.py  UDP, TCP and TLS under it (aiosipua's, mended where it needs)
 offer.py    the SDP offered and what the answer chose
 rtp.py      RTP packets, G.711 in both laws, RFC 4733 keypad events
 media.py    a call's RTP stream (jitter buffer, keys) and the process's one pacer
