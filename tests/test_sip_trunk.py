@@ -359,3 +359,40 @@ def test_a_200_crossing_our_cancel_is_acknowledged_and_ended(tmp_path: Path) -> 
     finally:
         peer.kill()
         peer.wait()
+
+
+def test_no_free_rtp_port_is_our_failure_and_says_what_to_widen(tmp_path: Path) -> None:
+    """Every port of the trunk file's RTP range is taken: the call is refused as ours
+    (no attempt used) with what to change, and no INVITE leaves."""
+    import socket
+
+    def even() -> socket.socket:  # the range's one even port (RTP's) is the taken one
+        while True:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("127.0.0.1", 0))
+            if s.getsockname()[1] % 2 == 0:
+                return s
+            s.close()
+
+    with even() as taken, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as trunk:
+        trunk.bind(("127.0.0.1", 0))
+        rtp = taken.getsockname()[1]
+        path = tmp_path / "trunk.toml"
+        path.write_text(f'[trunk]\nhost = "127.0.0.1:{trunk.getsockname()[1]}"\n'
+                        f'interface = "127.0.0.1"\nrtp_ports = "{rtp}-{rtp + 1}"\n',
+                        encoding="utf-8")
+        phone = SipPhone(read_trunk(str(path)))
+        line = SipLine(phone)
+
+        async def dial() -> Dialled:
+            try:
+                return await line.dial("+8613800138000", 5)
+            finally:
+                await phone.close()
+
+        assert asyncio.run(dial()) == Dialled.FAILED
+        trunk.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            trunk.recv(65535)  # nothing was sent to the trunk
+    assert line.end_cause == EndCause.REFUSED and line.refusal
+    assert f"no free RTP port in {rtp}-{rtp + 1}" in line.refusal and "rtp_ports" in line.refusal

@@ -123,18 +123,18 @@ class SipLine(LineBase):
     # dialling ----------------------------------------------------------------------
     async def dial(self, number: str, ring_timeout_s: float = RING_TIMEOUT_S) -> Dialled:
         phone, t = self.phone, self.phone.trunk
-        agent = await phone.agent()
-        port = await phone.bind(self.stream)
         headers = {"P-Asserted-Identity": f"<sip:{t.caller_id}@{t.host}>"} \
             if t.caller_id else {}
         if self.spec is not None and self.spec.sim is not None:  # the simulation's far end
             headers[SIM_HEADER] = sim_header(self.spec)
         self._dialled_at = time.monotonic()
-        try:
+        try:  # no registration, no RTP port, no connection: ours or the trunk's, never
+            agent = await phone.agent()  # the callee's
+            port = await phone.bind(self.stream)
             self.leg = leg = await agent.invite(
                 t.uri_for(number), offer(agent.local[0], port, t.codecs), headers,
                 lambda step: self.noted(step, self.now()), self._hung_up_on)
-        except TrunkError as e:  # no connection to the trunk: its failure, not the callee's
+        except TrunkError as e:
             self.stream.close()
             self.ended(EndCause.REFUSED)
             self.refusal = str(e)
