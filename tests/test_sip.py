@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -140,13 +141,15 @@ def in_turn(tmp_path: Path, port: int, *plays: tuple[str, dict[str, str]]
     ("404", "Not Found", Dialled.INVALID, Outcome.INVALID_NUMBER),
     ("503", "Service Unavailable", Dialled.FAILED, Outcome.DROPPED)])
 def test_sipps_final_answers_become_outcomes(robot: Robot, tmp_path: Path, status: str,
-                                             reason: str, dialled: Dialled,
-                                             outcome: Outcome) -> None:
+                                             reason: str, dialled: Dialled, outcome: Outcome,
+                                             caplog: pytest.LogCaptureFixture) -> None:
     port = _port()
     peer = _sipp(tmp_path / "final.xml", port, status=status, reason=reason)
     phone = SipPhone(read_trunk(str(_trunk(tmp_path, port))))
     try:
-        record = asyncio.run(_one_call(robot, phone, "+8613800138000", ring_timeout_s=10))
+        with caplog.at_level(logging.DEBUG):
+            record = asyncio.run(_one_call(robot, phone, "+8613800138000", ring_timeout_s=10))
+        assert "13800138000" not in caplog.text  # the number called is in no log line
         assert record.outcome == outcome and record.turns == []
         assert record.progress[0][1] == Progress.RINGING  # sipp's 180
         assert peer.wait(timeout=30) == 0  # sipp saw the ACK: the dialogue ended properly

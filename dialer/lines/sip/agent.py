@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,10 @@ from survey_scripts.errors import TrunkError
 RETRANSMIT_S = (0.5, 1.0, 2.0, 4.0, 4.0)  # T1 doubling to T2, as long as the request waits
 INVITE_SILENT_S = 8.0  # no response at all to an INVITE: the trunk is not answering
 USER_AGENT = "healthdial"
+# aiosipua logs every INVITE's From and To at INFO: the number called, which must never
+# reach a log a person reads. Its warnings (a message it could not parse, a lost TCP
+# connection) name no one.
+logging.getLogger("aiosipua").setLevel(logging.WARNING)
 
 
 @dataclass
