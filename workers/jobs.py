@@ -13,6 +13,7 @@ contact's attempts.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -99,7 +100,18 @@ def stack_for(batch: Batch) -> Stack:
     if batch.realtime and key not in _warm:
         stack.backend.warm(stack.prepared)
         _warm.add(key)
+        _settled()
     return stack
+
+
+def _settled() -> None:
+    """What the process has built by now (models, prompts, the back-end's callees) is
+    kept out of the cyclic collector's scans: on the realtime clock a full collection
+    over it held the lines' loop (robot alone, 200 lines, turn p99 461 -> 410 ms,
+    medians of 3 pairs; BENCHMARKS.md, levers). What it holds lives as long as the
+    process, so freezing it leaks nothing that would have been collected."""
+    gc.collect()
+    gc.freeze()
 
 
 async def close_stacks() -> None:
