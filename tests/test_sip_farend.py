@@ -15,7 +15,7 @@ import pytest
 from dialer.lines import Dialled, EndCause
 from dialer.lines.backend import PlannedCall
 from dialer.lines.simulated.population import network
-from dialer.lines.sip import SipBackend
+from dialer.lines.sip.backend import SipBackend
 from dialer.lines.sip.line import SipLine, SipPhone
 from dialer.lines.sip.trunk import read_trunk
 from dialer.policy.hours import planned_hour

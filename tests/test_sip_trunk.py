@@ -17,7 +17,8 @@ import pytest
 
 from dialer.cli import main
 from dialer.lines import Dialled, EndCause, Progress
-from dialer.lines.sip import SipBackend, probe
+from dialer.lines.sip import probe
+from dialer.lines.sip.backend import SipBackend
 from dialer.lines.sip.line import SipLine, SipPhone
 from dialer.lines.sip.trunk import read_trunk
 from dialer.store import Store

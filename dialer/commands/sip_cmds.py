@@ -28,7 +28,7 @@ def cmd_trunk(args: argparse.Namespace) -> int:
 def call_sip(args: argparse.Namespace, robot: Any) -> int:
     from dialer.executor import install
     from dialer.lines.registry import backend
-    from dialer.lines.sip import SipLine, SipPhone
+    from dialer.lines.sip.line import SipLine, SipPhone
     from dialer.lines.sip.trunk import read_trunk
     from dialer.robot.call import CallRecord, place_call
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dialer.lines.backend import Backend
 from dialer.lines.simulated import SimulatedBackend
-from dialer.lines.sip import SipBackend
+from dialer.lines.sip.backend import SipBackend
 from survey_scripts.errors import UsageError
 
 BACKENDS: dict[str, Backend] = {"simulated": SimulatedBackend(), "sip": SipBackend()}

@@ -135,10 +135,7 @@ class SipLine(LineBase):
                 t.uri_for(number), offer(agent.local[0], port, t.codecs), headers,
                 lambda step: self.noted(step, self.now()), self._hung_up_on)
         except TrunkError as e:
-            self.stream.close()
-            self.ended(EndCause.REFUSED)
-            self.refusal = str(e)
-            return Dialled.FAILED
+            return self._failed(str(e))
         try:
             await asyncio.wait_for(leg.done.wait(), ring_timeout_s)
         except TimeoutError:  # rang out: CANCEL, and its 487 answered
@@ -150,17 +147,21 @@ class SipLine(LineBase):
             return self._refused(leg)
         try:
             far = chosen(leg.answer, t.codecs)
-        except TrunkError as e:
+        except TrunkError as e:  # answered with nothing we speak
             agent.bye(leg)
-            self.stream.close()
-            self.ended(EndCause.REFUSED)
-            self.refusal = str(e)
-            return Dialled.FAILED
+            return self._failed(str(e))
         self.stream.answered(far)
         self._answered = True
         self.noted(Progress.ANSWERED, self.now())
         phone.pacer.add(self.stream, self._heard)
         return Dialled.ANSWERED
+
+    def _failed(self, why: str) -> Dialled:
+        """Ours or the trunk's failure, never the callee's: refused, no attempt used."""
+        self.stream.close()
+        self.ended(EndCause.REFUSED)
+        self.refusal = why
+        return Dialled.FAILED
 
     def _refused(self, leg: Leg) -> Dialled:
         self.stream.close()

@@ -184,7 +184,7 @@ class Stream(asyncio.DatagramProtocol):
         data = self._key_packet(far.event_pt) \
             if (self._keys or self._event) and far.event_pt is not None else None
         if data is None:
-            frame = self.source()
+            frame = self.source()  # rtp.packet's work, inlined: one call less a packet
             data = rtp.HEADER.pack(0x80, far.pt, self._seq & 0xFFFF, self._ts & 0xFFFFFFFF,
                                    self._ssrc) + \
                 (frame.translate(rtp.U2A) if far.pt == rtp.PCMA else frame)
