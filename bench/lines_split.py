@@ -36,7 +36,8 @@ def _cores_by_kind() -> dict[int, tuple[str, float]]:
             cmd = Path(f"/proc/{pid}/cmdline").read_text()
         except OSError:
             continue
-        kind = "decoder" if "decoder_process" in cmd else "lines"
+        kind = "decoder" if "decoder_process" in cmd else \
+            "far end" if "sip_farend" in cmd else "lines"
         out[pid] = (kind, (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK"))
     return out
 
@@ -56,6 +57,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("lines", type=int)
     ap.add_argument("--recordings", type=Path, help="robot alone: callees replay these")
+    ap.add_argument("--sip", action="store_true",
+                    help="over SIP and RTP: far ends on this machine replay the recordings")
     ap.add_argument("--window", type=float, default=20.0)
     ap.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
@@ -70,11 +73,12 @@ def main() -> None:
         samplers[0].start()
 
     step = ramp.hold(args.lines, args.window, args.processes, str(DEFAULT_SURVEY), recordings,
-                     started)
+                     started, sip=args.sip)
     for t in samplers:
         t.join(5.0)
     print(json.dumps({"lines": args.lines, "p50_ms": step["turn_latency"]["p50_ms"],
                       "p99_ms": step["turn_latency"]["p99_ms"], "cpu_use": step["cpu_use"],
+                      "outcomes": step["outcomes"],
                       "cores": {k: round(v, 3) for k, v in split.items()}}))
 
 

@@ -13,6 +13,7 @@ def table(r: dict[str, Any], before: dict[str, Any] | None) -> str:
     return "\n".join([_head(r, before), _headline(r, before), _throughput(r), _parts(r),
                       _ramp(r), _ramp(b, "ramp", b.get("commit")),
                       _ramp(r, "ramp_recorded"), _ramp(b, "ramp_recorded", b.get("commit")),
+                      _ramp(r, "ramp_sip"), _ramp(b, "ramp_sip", b.get("commit")),
                       _recording(r), _console(r), *_sections(), _method()]) + "\n"
 
 
@@ -65,7 +66,8 @@ def _headline(r: dict[str, Any], before: dict[str, Any] | None) -> str:
     for name, old, new, fmt in rows:
         lines.append(f"| {name} | {'-' if old is None else format(old, fmt)} | "
                      f"{'-' if new is None else format(new, fmt)} |")
-    for key, what in (("ramp", "with simulated callees"), ("ramp_recorded", "robot alone")):
+    for key, what in (("ramp", "with simulated callees"), ("ramp_recorded", "robot alone"),
+                      ("ramp_sip", "robot alone over SIP, far ends on the same cores")):
         lines.append(f"| lines held with p99 turn latency <= 300 ms, {what} (target >= 500) | "
                      f"{_largest_held(b, key) if key in b else '-'} | "
                      f"{_largest_held(r, key) if key in r else '-'} |")
@@ -140,6 +142,15 @@ def _parts(r: dict[str, Any]) -> str:
             "|---|---|---|\n" + "\n".join(rows) + "\n")
 
 
+_TITLES = {
+    "ramp": "Realtime clock: lines held, simulated callees on the same cores",
+    "ramp_recorded": "Realtime clock: lines held by the robot alone (callees replay recorded "
+                     "calls)",
+    "ramp_sip": "Realtime clock: lines held by the robot alone over SIP and RTP (far ends on "
+                "the same cores replay recorded calls; CPU counts them)",
+}
+
+
 def _ramp(r: dict[str, Any], key: str = "ramp", before: str | None = None) -> str:
     if key not in r:
         return ""
@@ -150,8 +161,7 @@ def _ramp(r: dict[str, Any], key: str = "ramp", before: str | None = None) -> st
                     f"{t['p99_ms']} | {s['lag_p99_ms']} | {s['lag_max_ms']} | "
                     f"{s['cpu_use']:.0%} | {s['rss_mb']:.0f} | "
                     f"{'yes' if s['within_300ms'] else 'no'} |")
-    title = ("Realtime clock: lines held, simulated callees on the same cores" if key == "ramp"
-             else "Realtime clock: lines held by the robot alone (callees replay recorded calls)")
+    title = _TITLES[key]
     if before:
         title = f"Before (commit {before}): {title[0].lower()}{title[1:]}"
     return (f"## {title}\n\n| lines | turns | p50 ms | p95 ms | p99 ms | "

@@ -13,8 +13,9 @@ same command at an earlier commit) when it is there. Measured in one run:
   recognizer alone on the same answers) and a naive baseline (open dictation, a
   decoder per call) on the same answer audio;
 - realtime clock: lines held, turn latency percentiles, lag, RSS, CPU (bench/ramp.py),
-  with the simulated callees on the same cores, and with callees replaying recorded
-  calls (the robot's work alone);
+  with the simulated callees on the same cores, with callees replaying recorded
+  calls (the robot's work alone), and the same over SIP and RTP, far ends on this
+  machine replaying them (bench/sip_farend.py);
 - what recording a call costs (bench/recording.py), and the console's cost with ten
   live dashboards on a 100-line realtime campaign (bench/console.py).
 """
@@ -201,6 +202,8 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=30, help="calls timed in one process")
     ap.add_argument("--contacts", type=int, default=200, help="contacts in the campaign")
     ap.add_argument("--lines", default="100,250,500,750,1000,1500", help="realtime ramp steps")
+    ap.add_argument("--sip-lines", default="100,200,300",
+                    help="ramp steps over SIP (far ends replaying recorded calls)")
     ap.add_argument("--window", type=float, default=20.0, help="seconds measured per step")
     ap.add_argument("--report-only", action="store_true",
                     help="write BENCHMARKS.md again from bench/results.json, measure nothing")
@@ -215,7 +218,7 @@ def main() -> None:
         return
     t0 = time.monotonic()
     command = (f"python bench/run.py --calls {args.calls} --contacts {args.contacts} "
-               f"--lines {args.lines} --window {args.window:g}")
+               f"--lines {args.lines} --sip-lines {args.sip_lines} --window {args.window:g}")
     steps = [int(n) for n in args.lines.split(",")]
     cost, recorded = recorded_calls(args.calls)
     results: dict[str, Any] = {
@@ -224,6 +227,8 @@ def main() -> None:
         "ramp": ramp(steps, args.window, os.cpu_count() or 1, str(DEFAULT_SURVEY)),
         "ramp_recorded": ramp(steps, args.window, os.cpu_count() or 1, str(DEFAULT_SURVEY),
                               recorded),
+        "ramp_sip": ramp([int(n) for n in args.sip_lines.split(",")], args.window,
+                         os.cpu_count() or 1, str(DEFAULT_SURVEY), recorded, sip=True),
         "recording": cost, "console": console_overhead()}
     results["bench_wall_s"] = time.monotonic() - t0
     (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=1))
@@ -238,6 +243,8 @@ def _ramps_again(args: argparse.Namespace) -> None:
     results["ramp"] = ramp(steps, args.window, os.cpu_count() or 1, str(DEFAULT_SURVEY))
     results["ramp_recorded"] = ramp(steps, args.window, os.cpu_count() or 1,
                                     str(DEFAULT_SURVEY), recorded)
+    results["ramp_sip"] = ramp([int(n) for n in args.sip_lines.split(",")], args.window,
+                               os.cpu_count() or 1, str(DEFAULT_SURVEY), recorded, sip=True)
     results["ramps_again"] = f"{date.today().isoformat()}: --ramps-only --lines {args.lines}"
     (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=1))
     _write(results)

@@ -144,3 +144,58 @@ def test_keys_from_the_far_end_are_reported_once_each() -> None:
                                        rtp.event("7", i >= 3, 160 * (i + 1))), None)
     s.datagram_received(rtp.packet(rtp.EVENT_PT, 6, 2400, 7, rtp.event("7", True, 800)), None)
     assert keys == ["7", "7"]  # a second press: a new timestamp
+
+
+def test_each_prompt_starts_a_talkspurt_its_first_packet_marked() -> None:
+    """RFC 3551: the first packet of a talkspurt carries the marker bit. Each prompt is one:
+    a far end (bench/sip_farend.py) lines a recorded callee up with the robot's prompts
+    by it, so exactly the first packet of each play is marked, a cut one's too."""
+    from dialer.lines.sip.line import SipLine, SipPhone
+    from dialer.lines.sip.trunk import Trunk
+
+    line = SipLine(SipPhone(Trunk(host="127.0.0.1:5060")))
+    wire = Wire()
+    line.stream.sock = wire  # type: ignore[assignment]
+    line.stream.answered(Negotiated(("127.0.0.1", 4000)))
+    line._answered = True
+    prompt = bytes(range(1, 101)) * 8  # 800 samples: five packets
+    for _ in range(3):
+        line.stream.tick()  # silence before the first prompt
+    line.play(prompt)
+    for _ in range(8):
+        line.stream.tick()
+    line.play(prompt)  # the next prompt
+    for _ in range(2):
+        line.stream.tick()
+    line.play(prompt)  # the one before cut short by this one
+    for _ in range(3):
+        line.stream.tick()
+    packets = [rtp.parse(d) for d in wire.sent]
+    marked = [i for i, p in enumerate(packets) if p is not None and p.marker]
+    assert len(packets) == 16
+    assert marked == [3, 11, 13], marked
+    assert all(packets[i] is not None and packets[i].payload[:1] == b"\x01"  # type: ignore[union-attr]
+               for i in marked)
+
+
+def test_the_benchmarks_far_end_lines_a_recording_up_with_each_marked_prompt() -> None:
+    """bench/sip_farend.py replays a recorded callee from each prompt's recorded start,
+    as dialer/lines/recorded.py does in a process: the Nth marked packet from the robot
+    jumps the replay to the Nth play; past the plays it is silent; it hangs up at the end."""
+    from bench.sip_farend import Replay, ReplayStream
+
+    mu = bytes(i // rtp.FRAME + 1 for i in range(10 * rtp.FRAME))  # frame k holds k + 1
+    replay = Replay(mu, [0, 6 * rtp.FRAME])
+    stream = ReplayStream(replay)
+    stream.answered(Negotiated(("127.0.0.1", 4000)))
+    said = [replay.frame()[0] for _ in range(2)]
+    stream.datagram_received(rtp.packet(rtp.PCMU, 1, 0, 7, rtp.SILENCE, marker=True), None)
+    said += [replay.frame()[0] for _ in range(2)]  # the first play started at 0
+    stream.datagram_received(rtp.packet(rtp.PCMU, 2, 160, 7, rtp.SILENCE), None)  # unmarked
+    said += [replay.frame()[0]]
+    stream.datagram_received(rtp.packet(rtp.PCMU, 3, 320, 7, rtp.SILENCE, marker=True), None)
+    said += [replay.frame()[0] for _ in range(4)]  # the second play: frame 6 on
+    assert said == [1, 2, 1, 2, 3, 7, 8, 9, 10] and not replay.over
+    assert replay.frame() == rtp.SILENCE and replay.over  # the recording ends: hang up
+    stream.datagram_received(rtp.packet(rtp.PCMU, 4, 480, 7, rtp.SILENCE, marker=True), None)
+    assert replay.off_course and replay.frame() == rtp.SILENCE

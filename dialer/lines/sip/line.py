@@ -116,6 +116,7 @@ class SipLine(LineBase):
         self._dialled_at = time.monotonic()
         self._answered = False
         self._tx = b""  # the current prompt, mu-law
+        self._spurt = False  # the current prompt's first packet is still to be sent
         self._rx = bytearray()  # what the robot has not read yet, mu-law
         self._wanted = 0
         self._arrived = asyncio.Event()
@@ -187,6 +188,9 @@ class SipLine(LineBase):
         if at >= end or at < 0:
             return rtp.SILENCE
         frame = self._tx[at:min(end, at + rtp.FRAME)]
+        if self._spurt:  # a prompt's first packet: marked, as RFC 3551 marks a talkspurt's
+            self._spurt = False
+            self.stream.talkspurt = True
         return frame if len(frame) == rtp.FRAME else frame + rtp.SILENCE[len(frame):]
 
     def _heard(self, frame: bytes) -> None:
@@ -204,6 +208,7 @@ class SipLine(LineBase):
     def play(self, audio: bytes) -> None:
         super().play(audio)
         self._tx = audio
+        self._spurt = True
 
     async def receive(self, n: int) -> bytes:
         while len(self._rx) < n and self.end_cause is None:

@@ -71,6 +71,7 @@ class Stream(asyncio.DatagramProtocol):
         self.early: list[bytes] = []
         self.early_kept = 0
         self.closed = False
+        self.talkspurt = False  # the next packet starts one: its marker bit is set
         self._ssrc = secrets.randbits(32)
         self._seq = secrets.randbits(16)
         self._ts = secrets.randbits(32)
@@ -185,7 +186,9 @@ class Stream(asyncio.DatagramProtocol):
             if (self._keys or self._event) and far.event_pt is not None else None
         if data is None:
             frame = self.source()  # rtp.packet's work, inlined: one call less a packet
-            data = rtp.HEADER.pack(0x80, far.pt, self._seq & 0xFFFF, self._ts & 0xFFFFFFFF,
+            pt = far.pt | 0x80 if self.talkspurt else far.pt
+            self.talkspurt = False
+            data = rtp.HEADER.pack(0x80, pt, self._seq & 0xFFFF, self._ts & 0xFFFFFFFF,
                                    self._ssrc) + \
                 (frame.translate(rtp.U2A) if far.pt == rtp.PCMA else frame)
         self._seq += 1

@@ -21,7 +21,7 @@ from dialer.lines.sip.trunk import Trunk
 log = logging.getLogger(__name__)
 
 
-def udp(ip: str) -> Any:
+def udp(ip: str, port: int = 0) -> Any:
     """aiosipua's UDP transport, its socket opened here: its own protocol asserts a type
     Python 3.11's datagram transport does not have (logged as an error at every start)."""
     from aiosipua.transport import UdpSipTransport
@@ -40,7 +40,7 @@ def udp(ip: str) -> Any:
             assert self._udp_transport is not None
             return int(self._udp_transport.get_extra_info("sockname")[1])
 
-    owner = Transport(local_addr=(ip, 0))
+    owner = Transport(local_addr=(ip, port))
     return owner
 
 
