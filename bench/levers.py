@@ -61,6 +61,15 @@ LEVERS: dict[str, dict[str, Any]] = {
     "no-filler": {"decoder.fsgusefiller": False},
     # the phone loop's lookahead (default 5 frames) only serves n-gram searches
     "pl_window0": {"decoder.pl_window": 0},
+    # half the garbage loop's words (the shortest and most common of the 40): the loop
+    # is half the search, the search half a decode
+    "garbage-20-words": {"speech.sphinx._GARBAGE": (
+        "a the to of and in it is i you he we me be do go so my say now").split()},
+    # the 28 words the loop took off-topic speech with at least three times on the tuning
+    # corpus and the synthetic one (real/held-out not looked at to choose them)
+    "garbage-28-used": {"speech.sphinx._GARBAGE": (
+        "it an you why to or but and them a the if at in of go day on he new by may who "
+        "this up all we how").split()},
 }
 TURN_DECISIONS = {"confirming", "confirmed", "denied", "reprompted", "accepted", "keypad",
                   "keyed", "repeated", "dont_know", "opted_out", "unanswered", "agreed",

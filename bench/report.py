@@ -142,6 +142,11 @@ def _parts(r: dict[str, Any]) -> str:
             "|---|---|---|\n" + "\n".join(rows) + "\n")
 
 
+def _or_dash(x: object) -> str:
+    """A figure a ramp did not take (the SIP line keeps no lag meter) as a dash."""
+    return "-" if x is None else str(x)
+
+
 _TITLES = {
     "ramp": "Realtime clock: lines held, simulated callees on the same cores",
     "ramp_recorded": "Realtime clock: lines held by the robot alone (callees replay recorded "
@@ -158,7 +163,7 @@ def _ramp(r: dict[str, Any], key: str = "ramp", before: str | None = None) -> st
     for s in r[key]:
         t = s["turn_latency"]
         rows.append(f"| {s['lines']} | {t['n']} | {t['p50_ms']} | {t['p95_ms']} | "
-                    f"{t['p99_ms']} | {s['lag_p99_ms']} | {s['lag_max_ms']} | "
+                    f"{t['p99_ms']} | {_or_dash(s['lag_p99_ms'])} | {_or_dash(s['lag_max_ms'])} | "
                     f"{s['cpu_use']:.0%} | {s['rss_mb']:.0f} | "
                     f"{'yes' if s['within_300ms'] else 'no'} |")
     title = _TITLES[key]
