@@ -129,6 +129,7 @@ class _FarCpu(threading.Thread):
 
 
 def _proc_cpu(pid: int) -> float:
+    """A live process's CPU seconds so far (0 once it is gone)."""
     with contextlib.suppress(OSError, IndexError, ValueError):
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -226,11 +227,7 @@ def _cpu() -> float:
     decoder process): a child still running is not in RUSAGE_CHILDREN."""
     r = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    live = 0.0
-    for pid in _descendants():
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            live += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    live = sum(_proc_cpu(pid) for pid in _descendants())
     return r.ru_utime + r.ru_stime + kids.ru_utime + kids.ru_stime + live
 
 
