@@ -78,6 +78,7 @@ def main() -> None:
         t.join(5.0)
     print(json.dumps({"lines": args.lines, "p50_ms": step["turn_latency"]["p50_ms"],
                       "p99_ms": step["turn_latency"]["p99_ms"], "cpu_use": step["cpu_use"],
+                      "lag_p99_ms": step["lag_p99_ms"], "lag_max_ms": step["lag_max_ms"],
                       "outcomes": step["outcomes"],
                       "cores": {k: round(v, 3) for k, v in split.items()}}))
 

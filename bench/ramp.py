@@ -174,10 +174,12 @@ async def _hold(index: int, lines: int, start: float, window_s: float, script: s
                 sip_port: int | None = None) -> dict[str, Any]:
     install()
     stack = stack_for(_batch(script))
+    meter = Meter()
     phone = None if sip_port is None else SipPhone(Trunk(
         host=f"{FAR_HOST}:{sip_port}", interface=FAR_HOST, echo_delay_ms=0,
         rtp_ports=(20000 + 10000 * index, 29999 + 10000 * index)))
-    meter = Meter()
+    if phone is not None:  # over SIP a line's lag is its pacer's: each tick's lateness
+        phone.pacer.lateness = _Woke(meter)
     pacing = Pacing(realtime=True, meter=meter)
     opens, closes = start + WARM_S, start + WARM_S + window_s
     outcomes: Counter[str] = Counter()
@@ -215,6 +217,17 @@ async def _hold(index: int, lines: int, start: float, window_s: float, script: s
     return {"latency": Meter.window(meter.latency, opens, closes),
             "lag": Meter.window(meter.lag, opens, closes), "cpu_s": cpu,
             "rss_mb": _rss_mb(), "outcomes": dict(outcomes)}
+
+
+class _Woke(list[float]):
+    """The pacer's tick lateness, into the meter's lag with the time it was taken."""
+
+    def __init__(self, meter: Meter) -> None:
+        super().__init__()
+        self.meter = meter
+
+    def append(self, late: float) -> None:
+        self.meter.woke(late)
 
 
 def _turn(meter: Meter, log: TurnLog) -> None:
