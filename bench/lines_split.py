@@ -32,13 +32,12 @@ def _cores_by_kind() -> dict[int, tuple[str, float]]:
     out = {}
     for pid in ramp._descendants():
         try:
-            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             cmd = Path(f"/proc/{pid}/cmdline").read_text()
         except OSError:
             continue
         kind = "decoder" if "decoder_process" in cmd else \
             "far end" if "sip_farend" in cmd else "lines"
-        out[pid] = (kind, (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK"))
+        out[pid] = (kind, ramp.proc_cpu(pid))
     return out
 
 

@@ -123,12 +123,12 @@ class _FarCpu(threading.Thread):
 
     def run(self) -> None:
         time.sleep(max(0.0, self.opens - time.time()))
-        before = [_proc_cpu(p.pid) for p in self.procs]
+        before = [proc_cpu(p.pid) for p in self.procs]
         time.sleep(self.window_s)
-        self.used = sum(_proc_cpu(p.pid) - b for p, b in zip(self.procs, before, strict=True))
+        self.used = sum(proc_cpu(p.pid) - b for p, b in zip(self.procs, before, strict=True))
 
 
-def _proc_cpu(pid: int) -> float:
+def proc_cpu(pid: int) -> float:
     """A live process's CPU seconds so far (0 once it is gone)."""
     with contextlib.suppress(OSError, IndexError, ValueError):
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -240,7 +240,7 @@ def _cpu() -> float:
     decoder process): a child still running is not in RUSAGE_CHILDREN."""
     r = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    live = sum(_proc_cpu(pid) for pid in _descendants())
+    live = sum(proc_cpu(pid) for pid in _descendants())
     return r.ru_utime + r.ru_stime + kids.ru_utime + kids.ru_stime + live
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -112,12 +111,8 @@ class FarEnd:
             call.reject(488, "Not Acceptable Here")
             return
         stream = ReplayStream(Replay(mu, starts))
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind((HOST, 0))
-        sock.setblocking(False)
-        await asyncio.get_running_loop().create_datagram_endpoint(lambda: stream, sock=sock)
-        stream.sock = sock
-        call.accept(parse_sdp(offer(HOST, sock.getsockname()[1], ("pcmu",))))
+        port = await stream.bind(HOST, 0)
+        call.accept(parse_sdp(offer(HOST, port, ("pcmu",))))
         stream.answered(Negotiated(offered.rtp_address, rtp.PCMU, rtp.EVENT_PT))
         self.calls[call.call_id] = stream
         self.pacer.add(stream, lambda _frame: self._check(call, stream))

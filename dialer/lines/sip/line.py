@@ -10,8 +10,8 @@ packet (nothing queued in a stack to flush).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
-import socket
 import time
 
 from dialer.lines import RING_TIMEOUT_S, Dialled, Digit, EndCause, Progress
@@ -70,20 +70,10 @@ class SipPhone:
 
     async def bind(self, stream: Stream) -> int:
         """The stream's socket on a free even port of the trunk's RTP range."""
-        loop, ip = asyncio.get_running_loop(), (await self.agent()).local[0]
+        ip = (await self.agent()).local[0]
         for _ in range(PORT_TRIES):
-            port = next(self._ports)
-            sock = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET,
-                                 socket.SOCK_DGRAM)
-            try:
-                sock.bind((ip, port))
-            except OSError:
-                sock.close()
-                continue
-            sock.setblocking(False)
-            await loop.create_datagram_endpoint(lambda: stream, sock=sock)
-            stream.sock = sock
-            return port
+            with contextlib.suppress(OSError):  # taken: the next one
+                return await stream.bind(ip, next(self._ports))
         raise TrunkError(f"no free RTP port in {self.trunk.rtp_ports[0]}-"
                          f"{self.trunk.rtp_ports[1]} on {ip}: widen `rtp_ports` in the "
                          "trunk file, or fewer lines on this worker")

@@ -85,6 +85,21 @@ class Stream(asyncio.DatagramProtocol):
         self._keys_seen: set[int] = set()  # timestamps of events already reported
 
     # the socket -------------------------------------------------------------------
+    async def bind(self, ip: str, port: int) -> int:
+        """The stream's own socket on `ip`, `port` (0: any), sent on directly; the port.
+        OSError when it is taken."""
+        sock = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET,
+                             socket.SOCK_DGRAM)
+        try:
+            sock.bind((ip, port))
+        except OSError:
+            sock.close()
+            raise
+        sock.setblocking(False)
+        await asyncio.get_running_loop().create_datagram_endpoint(lambda: self, sock=sock)
+        self.sock = sock
+        return int(sock.getsockname()[1])
+
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
 
